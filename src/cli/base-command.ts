@@ -1,0 +1,54 @@
+import type { WriteStream } from 'node:tty';
+import { Command, Option } from 'clipanion';
+import { formatDiagnostic, UserError } from '../errors.js';
+import type { LoadedSpec } from '../spec/load.js';
+import { loadSpec } from '../spec/load.js';
+
+const MAX_DIAGNOSTICS = 50;
+
+/**
+ * Common to every command: `--spec`, colour decision, and the one place where errors become messages and
+ * exit codes (user errors without a stack; anything else is a bug, with its stack and a "please report").
+ */
+export abstract class BaseCommand extends Command {
+  spec = Option.String('--spec,-s', 'ldap2moodle.yaml', {
+    description: 'Path of the sync spec (YAML or JSON)',
+  });
+  noColor = Option.Boolean('--no-color', false, { description: 'Never colour the output' });
+
+  abstract run(): Promise<number>;
+
+  async execute(): Promise<number> {
+    try {
+      return await this.run();
+    } catch (error) {
+      return this.report(error);
+    }
+  }
+
+  protected loadSpec(): Promise<LoadedSpec> {
+    return loadSpec(this.spec);
+  }
+
+  /** Colour only on a terminal, and never with --no-color or NO_COLOR (https://no-color.org). */
+  protected useColor(): boolean {
+    if (this.noColor || (process.env.NO_COLOR ?? '') !== '') return false;
+    return (this.context.stdout as Partial<WriteStream>).isTTY === true;
+  }
+
+  private report(error: unknown): number {
+    const { stderr } = this.context;
+    if (error instanceof UserError) {
+      stderr.write(`Error [${error.code}]: ${error.message}\n`);
+      for (const d of error.diagnostics.slice(0, MAX_DIAGNOSTICS)) stderr.write(`  ${formatDiagnostic(d)}\n`);
+      if (error.diagnostics.length > MAX_DIAGNOSTICS) {
+        stderr.write(`  … and ${error.diagnostics.length - MAX_DIAGNOSTICS} more\n`);
+      }
+      return error.exitCode;
+    }
+    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    stderr.write(`Internal error: ${detail}\n`);
+    stderr.write('This is a bug in ldap2moodle; please report it with the command you ran and this message.\n');
+    return 1;
+  }
+}

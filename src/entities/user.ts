@@ -1,0 +1,217 @@
+/**
+ * The user entity: how desired users and Moodle's `user` rows are compared.
+ *
+ * Ownership comes from the state only. A Moodle account the state does not list is someone else's: taking it
+ * over needs `users.adopt: matching`. Site admins and the guest account (read from `mdl_config`, not guessed
+ * from usernames) are never touched.
+ */
+import type { MoodleUserRow } from '../moodle/read-users.js';
+import type { Change, Fields, FieldValue } from '../plan/change.js';
+import { addressOf } from '../plan/change.js';
+import type { DesiredUser, ManagedUserField } from '../rules/users.js';
+import { userKey } from '../rules/users.js';
+import type { StateObject } from '../state/state.js';
+import type { Conflict, DiffInput, Entity, EntityDiff } from './entity.js';
+
+export interface UserDiffOptions {
+  readonly match: 'username' | 'idnumber';
+  readonly adopt: 'never' | 'matching';
+  readonly onRemoved: 'keep' | 'suspend';
+  /** Columns the spec manages (auth + the fields it declares), in display order. */
+  readonly managedFields: readonly ManagedUserField[];
+  /** Site admins and guest: never created over, changed, adopted or suspended. */
+  readonly protectedIds: ReadonlySet<number>;
+}
+
+const describeRow = (row: MoodleUserRow): string => `Moodle user id ${row.id} "${row.username}"`;
+
+function currentValues(row: MoodleUserRow, fields: readonly ManagedUserField[]): Record<string, FieldValue> {
+  const out: Record<string, FieldValue> = {};
+  // NULL and empty are the same to a user: no write is planned to turn one into the other.
+  for (const f of fields) out[f] = row[f] ?? '';
+  return out;
+}
+
+/** Values that differ, as `before`/`after` restricted to the changed columns. */
+function changedFields(before: Fields, after: Fields): { before: Fields; after: Fields } | null {
+  const b: Record<string, FieldValue> = {};
+  const a: Record<string, FieldValue> = {};
+  for (const [name, value] of Object.entries(after)) {
+    if (before[name] !== value) {
+      b[name] = before[name] ?? '';
+      a[name] = value;
+    }
+  }
+  return Object.keys(a).length === 0 ? null : { before: b, after: a };
+}
+
+function indexRows(rows: readonly MoodleUserRow[]) {
+  const byUsername = new Map<string, MoodleUserRow>();
+  const byIdnumber = new Map<string, MoodleUserRow[]>();
+  const byId = new Map<number, MoodleUserRow>();
+  for (const row of rows) {
+    byId.set(row.id, row);
+    byUsername.set(userKey('username', row.username), row);
+    if (row.deleted === 0 && row.idnumber !== '') {
+      const key = userKey('idnumber', row.idnumber);
+      byIdnumber.set(key, [...(byIdnumber.get(key) ?? []), row]);
+    }
+  }
+  return { byUsername, byIdnumber, byId };
+}
+
+function diffUsers(input: DiffInput<DesiredUser, MoodleUserRow, UserDiffOptions>): EntityDiff {
+  const { options } = input;
+  const { byUsername, byIdnumber, byId } = indexRows(input.current);
+  const managedById = new Map<number, StateObject>(input.managed.map((m) => [m.id, m]));
+  const changes: Change[] = [];
+  const conflicts: Conflict[] = [];
+  const warnings: string[] = [];
+  const claimed = new Set<number>();
+
+  for (const user of input.desired) {
+    const address = addressOf('user', user.key);
+    const desired = user.values as Fields;
+    const username = user.values.username ?? '';
+    let row: MoodleUserRow | undefined;
+    if (options.match === 'username') {
+      row = byUsername.get(user.key);
+    } else {
+      const rows = byIdnumber.get(user.key) ?? [];
+      if (rows.length > 1) {
+        conflicts.push({
+          dn: user.dn,
+          message: `idnumber "${user.key}" is held by several Moodle users (${rows.map(describeRow).join(', ')}); make it unique in Moodle first`,
+        });
+        continue;
+      }
+      row = rows[0];
+      const holder = byUsername.get(userKey('username', username));
+      if (holder !== undefined && holder.id !== row?.id) {
+        conflicts.push({
+          dn: user.dn,
+          message: `username "${username}" is already taken by ${describeRow(holder)}${holder.deleted ? ' (a deleted account)' : ''}`,
+        });
+        continue;
+      }
+    }
+
+    if (row === undefined) {
+      changes.push({
+        entity: 'user',
+        address,
+        action: 'create',
+        key: user.key,
+        moodleId: null,
+        dn: user.dn,
+        before: null,
+        after: desired,
+        sourceDigest: user.sourceDigest,
+        reason: 'in the directory, not in Moodle',
+      });
+      continue;
+    }
+    claimed.add(row.id);
+    if (options.protectedIds.has(row.id)) {
+      conflicts.push({
+        dn: user.dn,
+        message: `maps to ${describeRow(row)}, a site administrator or the guest account, which ldap2moodle never touches`,
+      });
+      continue;
+    }
+    if (row.deleted !== 0) {
+      conflicts.push({
+        dn: user.dn,
+        message: `${options.match} "${user.key}" belongs to a deleted ${describeRow(row)}; Moodle keeps deleted rows and its unique key (mnethostid, username) covers them: rename or purge that row, or change the template`,
+      });
+      continue;
+    }
+    const managed = managedById.get(row.id);
+    const before = currentValues(row, options.managedFields);
+    const delta = changedFields(before, desired);
+    if (managed === undefined) {
+      if (options.adopt === 'never') {
+        conflicts.push({
+          dn: user.dn,
+          message: `${options.match} "${user.key}" is already used by ${describeRow(row)}, which ldap2moodle does not manage; set users.adopt to "matching" to take it over, or change the template`,
+        });
+        continue;
+      }
+      changes.push({
+        entity: 'user',
+        address,
+        action: 'adopt',
+        key: user.key,
+        moodleId: row.id,
+        dn: user.dn,
+        before: delta?.before ?? {},
+        after: delta?.after ?? {},
+        sourceDigest: user.sourceDigest,
+        reason: `existing unmanaged account taken over (users.adopt: matching)`,
+      });
+      continue;
+    }
+    if (row.suspended !== 0 && managed.suspended_by_tool === true) {
+      changes.push({
+        entity: 'user',
+        address,
+        action: 'unsuspend',
+        key: user.key,
+        moodleId: row.id,
+        dn: user.dn,
+        before: { ...delta?.before, suspended: 1 },
+        after: { ...delta?.after, suspended: 0 },
+        sourceDigest: user.sourceDigest,
+        reason: 'back in the directory after ldap2moodle suspended it',
+      });
+      continue;
+    }
+    if (delta !== null) {
+      changes.push({
+        entity: 'user',
+        address,
+        action: 'update',
+        key: user.key,
+        moodleId: row.id,
+        dn: user.dn,
+        before: delta.before,
+        after: delta.after,
+        sourceDigest: user.sourceDigest,
+        reason: 'directory values differ from Moodle',
+      });
+    }
+  }
+
+  for (const managed of input.managed) {
+    if (claimed.has(managed.id)) continue;
+    const row = byId.get(managed.id);
+    if (row === undefined || row.deleted !== 0) {
+      warnings.push(
+        `${managed.address}: Moodle user id ${managed.id} was deleted outside ldap2moodle; it will be forgotten`,
+      );
+      continue;
+    }
+    if (options.onRemoved === 'keep' || row.suspended !== 0 || options.protectedIds.has(row.id)) continue;
+    changes.push({
+      entity: 'user',
+      address: managed.address,
+      action: 'suspend',
+      key: managed.key,
+      moodleId: row.id,
+      dn: null,
+      before: { suspended: 0 },
+      after: { suspended: 1 },
+      sourceDigest: null,
+      reason: 'no longer in the directory (users.onRemoved: suspend)',
+    });
+  }
+
+  changes.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return { changes, conflicts, warnings };
+}
+
+export const userEntity: Entity<DesiredUser, MoodleUserRow, UserDiffOptions> = {
+  type: 'user',
+  title: 'Users',
+  diff: diffUsers,
+};

@@ -1,0 +1,75 @@
+/**
+ * Typed errors with stable codes. Two audiences:
+ * - `UserError`: something in the input (spec, directory, Moodle, files) is wrong; printed without a stack,
+ *   saying what is wrong, where, and how to fix it.
+ * - `InternalError`: a bug in ldap2moodle; printed with its stack and a "please report" line.
+ *
+ * Exit codes: 1 for every error (Terraform's convention, so that `--detailed-exitcode` can keep 2 for
+ * "changes present"); the code string is what scripts and tests should match on.
+ */
+
+/** A position in an input file, 1-based. */
+export interface SourcePosition {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+}
+
+/** One problem found in an input, with where it is. */
+export interface Diagnostic {
+  readonly message: string;
+  /** JSON path in the spec (`/users/fields/username`), when the problem is in the spec. */
+  readonly path?: string;
+  readonly position?: SourcePosition;
+  /** LDAP DN, when the problem is in a directory entry. */
+  readonly dn?: string;
+}
+
+export type ErrorCode =
+  | 'SPEC_INVALID'
+  | 'SPEC_READ'
+  | 'SECRET_UNSET'
+  | 'LDIF_INVALID'
+  | 'LDAP_CONNECT'
+  | 'LDAP_BIND'
+  | 'LDAP_SEARCH'
+  | 'SOURCE_EMPTY'
+  | 'ENTRY_INVALID'
+  | 'MOODLE_CONNECT'
+  | 'MOODLE_NOT_FOUND'
+  | 'MOODLE_UNSUPPORTED'
+  | 'MOODLE_CONFLICT'
+  | 'PLAN_REFUSED'
+  | 'STATE_INVALID'
+  | 'STATE_WRITE'
+  | 'APPLY_FAILED'
+  | 'NOT_IMPLEMENTED';
+
+export class UserError extends Error {
+  override readonly name = 'UserError';
+  readonly exitCode = 1;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly diagnostics: readonly Diagnostic[] = [],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export class InternalError extends Error {
+  override readonly name = 'InternalError';
+  readonly exitCode = 1;
+}
+
+/** Formats a diagnostic as `file:line:col: message (at /json/path)` or `dn: message`. */
+export function formatDiagnostic(d: Diagnostic): string {
+  const where = d.position
+    ? `${d.position.file}:${d.position.line}:${d.position.column}: `
+    : d.dn !== undefined
+      ? `${d.dn}: `
+      : '';
+  const path = d.path !== undefined && d.path !== '' ? ` (at ${d.path})` : '';
+  return `${where}${d.message}${path}`;
+}

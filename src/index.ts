@@ -1,0 +1,31 @@
+/**
+ * ldap2moodle's library API: what the CLI is a thin shell over, and what tests and other tools call.
+ */
+export type { Diagnostic, ErrorCode, SourcePosition } from './errors.js';
+export { formatDiagnostic, InternalError, UserError } from './errors.js';
+export type { MoodleSnapshot, PlanResult } from './pipeline.js';
+export {
+  openSource,
+  openSpecMoodle,
+  planFromInputs,
+  planSpec,
+  readMoodle,
+  readUserEntries,
+  statePath,
+} from './pipeline.js';
+export type { Change, ChangeAction, EntityType } from './plan/change.js';
+export type { Plan, PlanSummary } from './plan/plan.js';
+export { computePlan, summarize } from './plan/plan.js';
+export { HumanPlanView, summaryLine } from './render/human.js';
+export { JsonPlanView } from './render/json.js';
+export type { PlanHeader, PlanView } from './render/view.js';
+export { compileTemplate } from './rules/template.js';
+export { compileUserRules, desiredUsers } from './rules/users.js';
+export type { LdapEntry } from './source/entry.js';
+export type { SearchRequest, Source } from './source/source.js';
+export type { LoadedSpec } from './spec/load.js';
+export { loadSpec } from './spec/load.js';
+export type { Spec, SpecInput } from './spec/schema.js';
+export { readState } from './state/read-state.js';
+export type { State, StateObject } from './state/state.js';
+export { TOOL_VERSION } from './version.js';

@@ -1,0 +1,89 @@
+/**
+ * Opens the Moodle database named in the spec, turning driver errors into `MOODLE_CONNECT` errors that say
+ * where the tool tried to connect and what to check. Messages never carry the password.
+ */
+import { UserError } from '../errors.js';
+import type { MoodleConnectionOptions, MoodleDatabase } from './database.js';
+import { MysqlDatabase, PREFIX_PATTERN } from './dialects/mysql.js';
+
+export async function openMoodle(options: MoodleConnectionOptions): Promise<MoodleDatabase> {
+  if (!PREFIX_PATTERN.test(options.prefix)) {
+    throw new UserError(
+      'MOODLE_CONNECT',
+      `Moodle table prefix ${JSON.stringify(options.prefix)} is not valid: use lower-case letters, digits and _ ` +
+        `(as in $CFG->prefix of config.php, e.g. "mdl_"); check moodle.prefix.`,
+    );
+  }
+  const db = new MysqlDatabase(options);
+  try {
+    await db.ping();
+  } catch (error) {
+    await db.close().catch(() => undefined);
+    throw connectError(options, error);
+  }
+  return db;
+}
+
+function connectError(options: MoodleConnectionOptions, error: unknown): UserError {
+  const where = `${options.host}:${options.port}`;
+  const code = errorCode(error);
+  const usingPassword = options.password !== undefined && options.password !== '' ? 'yes' : 'no';
+  let what: string;
+  switch (code) {
+    case 'ECONNREFUSED':
+      what =
+        `connection refused: is ${options.driver} running and listening on TCP there? ` +
+        'Check moodle.host and moodle.port.';
+      break;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      what = `unknown host ${options.host}: check moodle.host.`;
+      break;
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      what = `no answer (${code}): check moodle.host, moodle.port and any firewall between.`;
+      break;
+    case 'ER_ACCESS_DENIED_ERROR':
+    case 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR':
+      what =
+        `access denied for user ${JSON.stringify(options.user)} (password given: ${usingPassword}): ` +
+        'check moodle.user and the password secret (the values of $CFG->dbuser and $CFG->dbpass in config.php).';
+      break;
+    case 'ER_HOST_NOT_PRIVILEGED':
+      what = `the server does not let this machine connect as ${JSON.stringify(options.user)}: grant access from this host.`;
+      break;
+    case 'ER_DBACCESS_DENIED_ERROR':
+      what = `user ${JSON.stringify(options.user)} may not use this database: grant it access, or check moodle.user.`;
+      break;
+    case 'ER_BAD_DB_ERROR':
+      what =
+        `the server has no database ${JSON.stringify(options.database)}: check moodle.database ` +
+        '($CFG->dbname in config.php).';
+      break;
+    default:
+      what = scrub(errorMessage(error), options.password);
+  }
+  return new UserError(
+    'MOODLE_CONNECT',
+    `cannot open the Moodle database ${options.database} at ${where}: ${what}`,
+    [],
+    { cause: error },
+  );
+}
+
+function errorCode(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string') {
+    return error.code;
+  }
+  return undefined;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Belt and braces: servers do not echo passwords, but an unexpected message must not either. */
+function scrub(message: string, password: string | undefined): string {
+  return password !== undefined && password !== '' ? message.split(password).join('***') : message;
+}

@@ -1,0 +1,163 @@
+/**
+ * What the tool needs to know about a Moodle site before planning: its release, the local MNet host id,
+ * site admins and guest, enabled auth plugins, site defaults, and the user table's columns.
+ *
+ * The catalogue queries (information_schema, ENGINE) are MariaDB/MySQL ones; they run on the connection's
+ * current database.
+ */
+import { UserError } from '../errors.js';
+import type { MoodleDatabase } from './database.js';
+
+export interface ColumnInfo {
+  /** information_schema DATA_TYPE: `varchar`, `bigint`, `tinyint`, `longtext`, … */
+  readonly type: string;
+  /** Maximum length in characters for char/varchar columns; null for every other type. */
+  readonly maxLength: number | null;
+}
+
+export interface MoodleSite {
+  readonly release: string;
+  readonly version: string;
+  /** `mnet_localhost_id`: the `mnethostid` of this site's own users (not always 1). */
+  readonly mnetLocalhostId: number;
+  readonly siteAdminIds: readonly number[];
+  readonly siteGuestId: number;
+  /** Auth plugins users can log in with: `manual`, `nologin`, then those of config `auth`. */
+  readonly enabledAuth: readonly string[];
+  readonly lang: string;
+  readonly calendarType: string;
+  readonly timezone: string;
+  /** When false, Moodle accepts only lower-case alphanumerics and `_ - @ .` in usernames. */
+  readonly extendedUsernameChars: boolean;
+  readonly userColumns: ReadonlyMap<string, ColumnInfo>;
+}
+
+/** Tables the tool reads or writes; each must exist and be transactional. */
+export const TOUCHED_TABLES = ['config', 'user', 'context', 'sessions'] as const;
+
+const CONFIG_NAMES = [
+  'release',
+  'version',
+  'mnet_localhost_id',
+  'siteadmins',
+  'siteguest',
+  'auth',
+  'lang',
+  'calendartype',
+  'timezone',
+  'extendedusernamechars',
+] as const;
+type ConfigName = (typeof CONFIG_NAMES)[number];
+
+export async function readSite(db: MoodleDatabase): Promise<MoodleSite> {
+  const where = await checkTables(db);
+  const config = await readConfig(db);
+  const required = (name: ConfigName): string => {
+    const value = config.get(name);
+    if (value === undefined || value.trim() === '') {
+      throw new UserError(
+        'MOODLE_UNSUPPORTED',
+        `${where}: ${db.prefix}config has no ${name} value; is the Moodle installation complete?`,
+      );
+    }
+    return value.trim();
+  };
+  const id = (name: ConfigName, value: string): number => {
+    if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(Number(value)) || Number(value) === 0) {
+      throw new UserError(
+        'MOODLE_UNSUPPORTED',
+        `${where}: config ${name} = ${JSON.stringify(value)} is not a record id.`,
+      );
+    }
+    return Number(value);
+  };
+  const auth = commaList(config.get('auth') ?? '');
+  return {
+    release: required('release'),
+    version: required('version'),
+    mnetLocalhostId: id('mnet_localhost_id', required('mnet_localhost_id')),
+    siteAdminIds: commaList(required('siteadmins')).map((v) => id('siteadmins', v)),
+    siteGuestId: id('siteguest', required('siteguest')),
+    // Moodle's get_enabled_auth_plugins(): manual and nologin are always enabled, first.
+    enabledAuth: [...new Set(['manual', 'nologin', ...auth])],
+    lang: config.get('lang')?.trim() || 'en',
+    calendarType: config.get('calendartype')?.trim() || 'gregorian',
+    timezone: config.get('timezone')?.trim() || '99',
+    // Moodle tests empty($CFG->extendedusernamechars): '', '0' are false.
+    extendedUsernameChars: !['', '0'].includes(config.get('extendedusernamechars')?.trim() ?? ''),
+    userColumns: await readColumns(db, 'user'),
+  };
+}
+
+/** Checks that the prefix holds a Moodle whose touched tables are InnoDB; returns where, for messages. */
+async function checkTables(db: MoodleDatabase): Promise<string> {
+  const names = TOUCHED_TABLES.map((t) => `${db.prefix}${t}`);
+  const rows = await db.query<{ name: string; engine: string | null }>(
+    `SELECT TABLE_NAME AS name, ENGINE AS engine FROM information_schema.TABLES
+      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (${names.map(() => '?').join(', ')})`,
+    names,
+  );
+  const [dbRow] = await db.query<{ db: string | null }>('SELECT DATABASE() AS db');
+  const database = dbRow?.db ?? '(none)';
+  const where = db.description;
+  const engines = new Map(rows.map((r) => [r.name, r.engine]));
+  const missing = names.filter((n) => !engines.has(n));
+  const core = [`${db.prefix}config`, `${db.prefix}user`];
+  if (missing.some((n) => core.includes(n))) {
+    throw new UserError(
+      'MOODLE_NOT_FOUND',
+      `no Moodle found in database ${database} with prefix ${JSON.stringify(db.prefix)} ` +
+        `(tables ${missing.filter((n) => core.includes(n)).join(', ')} missing); ` +
+        'check moodle.database and moodle.prefix ($CFG->dbname and $CFG->prefix in config.php).',
+    );
+  }
+  if (missing.length > 0) {
+    throw new UserError(
+      'MOODLE_UNSUPPORTED',
+      `${where}: Moodle tables ${missing.join(', ')} are missing; is the Moodle installation complete?`,
+    );
+  }
+  const notInnodb = names.filter((n) => engines.get(n)?.toLowerCase() !== 'innodb');
+  if (notInnodb.length > 0) {
+    throw new UserError(
+      'MOODLE_UNSUPPORTED',
+      `${where}: tables ${notInnodb.map((n) => `${n} (${engines.get(n) ?? 'no engine'})`).join(', ')} ` +
+        'are not InnoDB, so changes to them cannot be made in one transaction. Convert them ' +
+        '(php admin/cli/mysql_engine.php --engine=InnoDB) before syncing.',
+    );
+  }
+  return where;
+}
+
+async function readConfig(db: MoodleDatabase): Promise<Map<string, string>> {
+  const rows = await db.query<{ name: string; value: string | null }>(
+    `SELECT name, value FROM {config} WHERE name IN (${CONFIG_NAMES.map(() => '?').join(', ')})`,
+    CONFIG_NAMES,
+  );
+  // The SQL collation ignores case; keep only exact names.
+  const names: readonly string[] = CONFIG_NAMES;
+  return new Map(rows.filter((r) => names.includes(r.name)).map((r) => [r.name, r.value ?? '']));
+}
+
+async function readColumns(db: MoodleDatabase, table: string): Promise<Map<string, ColumnInfo>> {
+  const rows = await db.query<{ name: string; type: string; length: number | null }>(
+    `SELECT COLUMN_NAME AS name, DATA_TYPE AS type, CHARACTER_MAXIMUM_LENGTH AS length
+       FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?
+      ORDER BY ORDINAL_POSITION`,
+    [`${db.prefix}${table}`],
+  );
+  const columns = new Map<string, ColumnInfo>();
+  for (const r of rows) {
+    const type = r.type.toLowerCase();
+    const maxLength = (type === 'varchar' || type === 'char') && r.length !== null ? Number(r.length) : null;
+    columns.set(r.name, { type, maxLength });
+  }
+  return columns;
+}
+
+function commaList(value: string): string[] {
+  return value
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+}

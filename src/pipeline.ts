@@ -1,0 +1,177 @@
+/**
+ * The whole job, top to bottom:
+ *
+ *   spec → source (LDAP or LDIF) → rules (desired state) → target (read Moodle) → diff → plan
+ *
+ * Only the steps marked I/O touch the outside world; everything between them is pure. The CLI and the tests
+ * both call these functions.
+ */
+import { basename, extname, isAbsolute, join, resolve } from 'node:path';
+import type { UserDiffOptions } from './entities/user.js';
+import { openMoodle } from './moodle/connect.js';
+import type { MoodleDatabase } from './moodle/database.js';
+import type { MoodleUserRow } from './moodle/read-users.js';
+import { readUsers } from './moodle/read-users.js';
+import type { MoodleSite } from './moodle/site.js';
+import { readSite } from './moodle/site.js';
+import type { Plan } from './plan/plan.js';
+import { computePlan } from './plan/plan.js';
+import type { PlanHeader } from './render/view.js';
+import type { CompiledUserRules, UserConstraints } from './rules/users.js';
+import { compileUserRules, desiredUsers, failOnSkipped } from './rules/users.js';
+import type { LdapEntry } from './source/entry.js';
+import { LdapSource } from './source/ldap/ldap-source.js';
+import { LdifSource } from './source/ldif/ldif-source.js';
+import type { Source } from './source/source.js';
+import type { LoadedSpec } from './spec/load.js';
+import { readState } from './state/read-state.js';
+import type { State } from './state/state.js';
+
+const resolveFrom = (dir: string, path: string): string => (isAbsolute(path) ? path : resolve(dir, path));
+
+/** I/O: opens the spec's source (an LDIF file or an LDAP server, bound). */
+export async function openSource(loaded: LoadedSpec): Promise<Source> {
+  const { source } = loaded.spec;
+  if (source.ldif !== undefined) return LdifSource.open(resolveFrom(loaded.dir, source.ldif));
+  if (source.ldap !== undefined) {
+    const { ldap } = source;
+    return LdapSource.connect({
+      url: ldap.url,
+      bindDN: ldap.bindDN,
+      password: ldap.password,
+      pageSize: ldap.pageSize,
+      timeoutMs: ldap.timeout,
+      tls: ldap.tls && { ...ldap.tls, ca: ldap.tls.ca && resolveFrom(loaded.dir, ldap.tls.ca) },
+    });
+  }
+  throw new Error('unreachable: the schema requires ldif or ldap');
+}
+
+/** I/O: the entries the user rules select, with only the attributes they read. */
+export async function readUserEntries(
+  source: Source,
+  loaded: LoadedSpec,
+  rules: CompiledUserRules,
+): Promise<LdapEntry[]> {
+  const { search } = loaded.spec.users;
+  const entries: LdapEntry[] = [];
+  for await (const entry of source.search({
+    base: search.base,
+    scope: search.scope,
+    filter: search.filter,
+    attributes: [...rules.attributes, 'objectClass'],
+  })) {
+    entries.push(entry);
+  }
+  return entries;
+}
+
+/** I/O: opens the spec's Moodle database. */
+export function openSpecMoodle(loaded: LoadedSpec): Promise<MoodleDatabase> {
+  const { moodle } = loaded.spec;
+  return openMoodle({
+    driver: moodle.driver,
+    host: moodle.host,
+    port: moodle.port,
+    database: moodle.database,
+    user: moodle.user,
+    password: moodle.password,
+    prefix: moodle.prefix,
+  });
+}
+
+export interface MoodleSnapshot {
+  readonly site: MoodleSite;
+  readonly users: readonly MoodleUserRow[];
+}
+
+/** I/O: what the plan needs to know of Moodle. */
+export async function readMoodle(db: MoodleDatabase): Promise<MoodleSnapshot> {
+  const site = await readSite(db);
+  const users = await readUsers(db, site);
+  return { site, users };
+}
+
+/** Where the state lives: `state.path`, or `<spec name>.state.json` next to the spec. */
+export function statePath(loaded: LoadedSpec): string {
+  const configured = loaded.spec.state?.path;
+  if (configured !== undefined) return resolveFrom(loaded.dir, configured);
+  return join(loaded.dir, `${basename(loaded.path, extname(loaded.path))}.state.json`);
+}
+
+export function userConstraints(site: MoodleSite): UserConstraints {
+  const columnMaxLength = new Map<string, number | null>();
+  for (const [name, column] of site.userColumns) columnMaxLength.set(name, column.maxLength);
+  return { columnMaxLength, extendedUsernameChars: site.extendedUsernameChars };
+}
+
+/** Pure: the user diff options the spec and the site imply. */
+export function userDiffOptions(loaded: LoadedSpec, rules: CompiledUserRules, site: MoodleSite): UserDiffOptions {
+  const { users } = loaded.spec;
+  return {
+    match: users.match,
+    adopt: users.adopt,
+    onRemoved: users.onRemoved,
+    managedFields: ['auth', ...rules.fields.keys()],
+    protectedIds: new Set([...site.siteAdminIds, site.siteGuestId]),
+  };
+}
+
+/** Pure: from what was read to the plan. */
+export function planFromInputs(
+  loaded: LoadedSpec,
+  rules: CompiledUserRules,
+  entries: readonly LdapEntry[],
+  moodle: MoodleSnapshot,
+  state: State,
+): Plan {
+  const users = desiredUsers(entries, rules, userConstraints(moodle.site));
+  if (loaded.spec.users.onInvalidEntry === 'fail') failOnSkipped(users.skipped);
+  const warnings: string[] = [];
+  if (!moodle.site.enabledAuth.includes(rules.auth)) {
+    warnings.push(
+      `the auth plugin "${rules.auth}" is not enabled in Moodle (config "auth" is "${moodle.site.enabledAuth.join(',')}"): ` +
+        'users it creates could not log in until an administrator enables it',
+    );
+  }
+  return computePlan({
+    users,
+    moodleUsers: moodle.users,
+    state,
+    userOptions: userDiffOptions(loaded, rules, moodle.site),
+    warnings,
+  });
+}
+
+export interface PlanResult {
+  readonly plan: Plan;
+  readonly header: PlanHeader;
+  readonly site: MoodleSite;
+  readonly state: State;
+  readonly statePath: string;
+}
+
+/** The `plan` command: reads everything, writes nothing. */
+export async function planSpec(loaded: LoadedSpec): Promise<PlanResult> {
+  const rules = compileUserRules(loaded.spec, (path) => loaded.positionOf(path));
+  const path = statePath(loaded);
+  const state = await readState(path);
+  const source = await openSource(loaded);
+  try {
+    const db = await openSpecMoodle(loaded);
+    try {
+      // The directory and Moodle are independent reads: run them side by side.
+      const [entries, moodle] = await Promise.all([readUserEntries(source, loaded, rules), readMoodle(db)]);
+      const plan = planFromInputs(loaded, rules, entries, moodle, state);
+      const header = {
+        source: source.description,
+        target: `${db.description} (Moodle ${moodle.site.release})`,
+      };
+      return { plan, header, site: moodle.site, state, statePath: path };
+    } finally {
+      await db.close();
+    }
+  } finally {
+    await source.close();
+  }
+}

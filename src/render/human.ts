@@ -1,0 +1,141 @@
+/**
+ * The human rendering of a plan, Terraform-like: grouped by entity, one block per object, a legend, and the
+ * `Plan: …` summary line. Colour only when asked (the CLI decides from the TTY, `--no-color`, `NO_COLOR`).
+ */
+import type { ChalkInstance } from 'chalk';
+import { Chalk } from 'chalk';
+import { diffWordsWithSpace } from 'diff';
+import type { Change, ChangeAction, EntityType, FieldValue } from '../plan/change.js';
+import { ACTION_ORDER } from '../plan/change.js';
+import type { Plan } from '../plan/plan.js';
+import { summarize } from '../plan/plan.js';
+import type { PlanHeader, PlanView } from './view.js';
+
+export interface HumanViewOptions {
+  readonly color: boolean;
+  /** Show every change instead of the first `limit` per entity. */
+  readonly full?: boolean;
+  readonly limit?: number;
+}
+
+const TITLES: Readonly<Record<EntityType, string>> = { user: 'Users' };
+
+interface ActionStyle {
+  readonly symbol: string;
+  readonly verb: string;
+  readonly color: (c: ChalkInstance) => ChalkInstance;
+}
+
+const STYLES: Readonly<Record<ChangeAction, ActionStyle>> = {
+  create: { symbol: '+', verb: 'create', color: (c) => c.green },
+  adopt: { symbol: '~', verb: 'adopt', color: (c) => c.cyan },
+  update: { symbol: '~', verb: 'update', color: (c) => c.yellow },
+  unsuspend: { symbol: '+', verb: 'unsuspend', color: (c) => c.green },
+  suspend: { symbol: '!', verb: 'suspend', color: (c) => c.red },
+};
+
+/** Summary wording: "3 to create, 1 to update, 2 to suspend." (Terraform's shape). */
+export function summaryLine(plan: Plan): string {
+  const counts = summarize(plan.changes);
+  const parts = ACTION_ORDER.filter((a) => counts[a] > 0).map((a) => `${counts[a]} to ${STYLES[a].verb}`);
+  return parts.length === 0 ? 'No changes. Moodle matches the spec.' : `Plan: ${parts.join(', ')}.`;
+}
+
+const show = (v: FieldValue | undefined): string => (v === undefined ? '(none)' : JSON.stringify(v));
+
+export class HumanPlanView implements PlanView {
+  private readonly c: ChalkInstance;
+  private readonly limit: number;
+
+  constructor(options: HumanViewOptions) {
+    this.c = new Chalk({ level: options.color ? 1 : 0 });
+    this.limit = options.full === true ? Number.POSITIVE_INFINITY : (options.limit ?? 20);
+  }
+
+  render(plan: Plan, header: PlanHeader): string {
+    const { c } = this;
+    const out: string[] = [];
+    out.push(c.bold(`ldap2moodle plan`) + c.dim(` — source ${header.source} → Moodle ${header.target}`));
+    out.push('');
+    for (const warning of plan.warnings) out.push(`${c.yellow.bold('Warning:')} ${warning}`);
+    if (plan.warnings.length > 0) out.push('');
+
+    if (plan.changes.length > 0) {
+      const used = ACTION_ORDER.filter((a) => plan.changes.some((ch) => ch.action === a));
+      out.push('Actions are indicated with the following symbols:');
+      for (const a of used) out.push(`  ${STYLES[a].color(c)(STYLES[a].symbol)} ${STYLES[a].verb}`);
+      out.push('');
+    }
+
+    const entities = [...new Set(plan.changes.map((ch) => ch.entity))];
+    for (const entity of entities) {
+      const changes = plan.changes.filter((ch) => ch.entity === entity);
+      const desired = plan.desiredCounts[entity];
+      const skipped = plan.skipped.filter((s) => s.entity === entity).length;
+      const facts = [desired !== undefined ? `${desired} in the directory` : '', skipped ? `${skipped} skipped` : '']
+        .filter(Boolean)
+        .join(', ');
+      out.push(
+        c.bold(`${TITLES[entity]}: ${changes.length} change${changes.length === 1 ? '' : 's'}`) +
+          (facts ? c.dim(` (${facts})`) : ''),
+      );
+      for (const change of changes.slice(0, this.limit)) out.push(...this.change(change));
+      if (changes.length > this.limit) {
+        out.push(
+          c.dim(
+            `  … and ${changes.length - this.limit} more ${TITLES[entity].toLowerCase()} changes (use --full to see them all)`,
+          ),
+        );
+      }
+      out.push('');
+    }
+
+    if (plan.skipped.length > 0) {
+      out.push(c.yellow.bold(`Skipped directory entries (${plan.skipped.length}):`));
+      for (const s of plan.skipped.slice(0, this.limit)) out.push(`  ${c.yellow('-')} ${s.dn}: ${s.reason}`);
+      if (plan.skipped.length > this.limit)
+        out.push(c.dim(`  … and ${plan.skipped.length - this.limit} more (use --full)`));
+      out.push('');
+    }
+
+    out.push(c.bold(summaryLine(plan)));
+    return `${out.join('\n')}\n`;
+  }
+
+  private change(change: Change): string[] {
+    const { c } = this;
+    const style = STYLES[change.action];
+    const paint = style.color(c);
+    const lines = [
+      `  ${paint(style.symbol)} ${c.bold(change.address)} ${paint(style.verb)}${c.dim(` — ${change.reason}`)}`,
+    ];
+    const names = Object.keys(change.after);
+    const width = Math.max(0, ...names.map((n) => n.length));
+    for (const name of names) {
+      const after = change.after[name];
+      const label = name.padEnd(width);
+      if (change.before === null) {
+        lines.push(`      ${label} = ${show(after)}`);
+        continue;
+      }
+      lines.push(`      ${label} : ${this.valueChange(change.before[name], after)}`);
+    }
+    return lines;
+  }
+
+  /** `"old" → "new"`; long values get an inline word diff instead, so the change is visible. */
+  private valueChange(before: FieldValue | undefined, after: FieldValue | undefined): string {
+    const { c } = this;
+    const b = show(before);
+    const a = show(after);
+    if (b.length + a.length <= 80 || typeof before !== 'string' || typeof after !== 'string') {
+      return `${c.red(b)} → ${c.green(a)}`;
+    }
+    const parts = diffWordsWithSpace(before, after).map((p) => {
+      if (p.added) return c.green(`{+${p.value}+}`);
+      if (p.removed) return c.red(`[-${p.value}-]`);
+      return p.value;
+    });
+    return `"${parts.join('')}"`;
+  }
+}

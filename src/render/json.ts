@@ -1,0 +1,35 @@
+/**
+ * A machine-readable rendering of a plan for scripts and CI. Versioned: consumers check `format_version`.
+ */
+import type { Plan } from '../plan/plan.js';
+import { summarize } from '../plan/plan.js';
+import type { PlanHeader, PlanView } from './view.js';
+
+export const PLAN_JSON_FORMAT_VERSION = '0.1';
+
+export class JsonPlanView implements PlanView {
+  constructor(private readonly toolVersion: string) {}
+
+  render(plan: Plan, header: PlanHeader): string {
+    const document = {
+      format_version: PLAN_JSON_FORMAT_VERSION,
+      tool_version: this.toolVersion,
+      source: header.source,
+      target: header.target,
+      summary: summarize(plan.changes),
+      changes: plan.changes.map((ch) => ({
+        address: ch.address,
+        type: ch.entity,
+        action: ch.action,
+        moodle_id: ch.moodleId,
+        dn: ch.dn,
+        before: ch.before,
+        after: ch.after,
+        reason: ch.reason,
+      })),
+      skipped: plan.skipped,
+      warnings: plan.warnings,
+    };
+    return `${JSON.stringify(document, null, 2)}\n`;
+  }
+}

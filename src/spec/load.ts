@@ -1,0 +1,197 @@
+/**
+ * Reads a sync spec (YAML, or JSON by extension), reports every problem at once with file:line:column,
+ * then resolves secrets and applies defaults. The parsed YAML tree is kept so that later stages can point
+ * at spec values too (`positionOf`).
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname, extname, resolve } from 'node:path';
+import type { Document } from 'yaml';
+import { isAlias, isCollection, isScalar, LineCounter, parseDocument, visit } from 'yaml';
+import type { Diagnostic, SourcePosition } from '../errors.js';
+import { UserError } from '../errors.js';
+import { applyDefaults } from './defaults.js';
+import { comparePositions, pointerSegments, SpecPositions } from './positions.js';
+import type { Spec, SpecInput } from './schema.js';
+import { specSchema } from './schema.js';
+import { checkReferences, resolveSecrets } from './secrets.js';
+import { validateSpec } from './validate.js';
+
+export interface LoadedSpec {
+  /** Validated, secrets resolved, defaults applied. */
+  readonly spec: Spec;
+  /** Absolute path of the spec file. */
+  readonly path: string;
+  /** Its directory: callers resolve relative paths in the spec against it. */
+  readonly dir: string;
+  /** sha256 (hex) of the file bytes. */
+  readonly hash: string;
+  /** Every resolved `${env:}`/`${file:}` value, for redacting outputs. */
+  readonly secrets: readonly string[];
+  /** file:line:column of the value at a JSON pointer (`/users/fields/username`); undefined if not written. */
+  positionOf(jsonPath: string): SourcePosition | undefined;
+}
+
+export interface LoadOptions {
+  /** Environment for `${env:…}`; default `process.env`. */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface ParseOptions extends LoadOptions {
+  /** Directory for relative `${file:…}` paths; default the directory of `file`. */
+  readonly dir?: string;
+}
+
+/** Loads the spec at `path`; diagnostics show `path` as given. */
+export async function loadSpec(path: string, options: LoadOptions = {}): Promise<LoadedSpec> {
+  const absolute = resolve(path);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(absolute);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === undefined ? String(error) : (READ_REASONS[code] ?? code);
+    throw new UserError(
+      'SPEC_READ',
+      `cannot read the spec file ${path} (${absolute}): ${reason}. Check the path; a relative path is relative to the current directory.`,
+      [],
+      { cause: error },
+    );
+  }
+  return build(bytes.toString('utf8'), bytes, path, absolute, dirname(absolute), options.env);
+}
+
+const READ_REASONS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EISDIR: 'it is a directory, not a file',
+};
+
+/** Same as `loadSpec`, from text; `file` names it in diagnostics and decides YAML or JSON. */
+export async function parseSpecText(text: string, file: string, options: ParseOptions = {}): Promise<LoadedSpec> {
+  const absolute = resolve(file);
+  return build(text, Buffer.from(text, 'utf8'), file, absolute, options.dir ?? dirname(absolute), options.env);
+}
+
+async function build(
+  text: string,
+  bytes: Buffer,
+  file: string,
+  absolute: string,
+  dir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<LoadedSpec> {
+  const { data, positions, problems, fatal } = parse(text, file);
+  if (!fatal) problems.push(...validateSpec(data, positions), ...checkReferences(data, positions));
+  if (problems.length > 0) {
+    const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
+    throw new UserError('SPEC_INVALID', `${file}: ${count} in the spec`, problems.sort(comparePositions));
+  }
+  // Validation passed, so `data` has the SpecInput shape.
+  const resolved = await resolveSecrets(data as SpecInput, { env, dir, positions });
+  return {
+    spec: applyDefaults(resolved.value),
+    path: absolute,
+    dir,
+    hash: createHash('sha256').update(bytes).digest('hex'),
+    secrets: resolved.secrets,
+    positionOf: (jsonPath) => positions.valueAt(pointerSegments(jsonPath)),
+  };
+}
+
+interface Parsed {
+  readonly data: unknown;
+  readonly positions: SpecPositions;
+  readonly problems: Diagnostic[];
+  /** The structure is broken: validating it would only add noise. */
+  readonly fatal: boolean;
+}
+
+function parse(text: string, file: string): Parsed {
+  const isJson = extname(file).toLowerCase() === '.json';
+  const lineCounter = new LineCounter();
+  // JSON is YAML 1.2 flow syntax; the json schema rejects YAML-only plain scalars such as `foo` or `yes`.
+  const doc = parseDocument(text, {
+    lineCounter,
+    uniqueKeys: true,
+    prettyErrors: false,
+    ...(isJson ? { schema: 'json' as const } : {}),
+  });
+  const positions = new SpecPositions(doc, lineCounter, file, isJson);
+  const language = isJson ? 'JSON' : 'YAML';
+  const { duplicates, problems } = inspectTree(doc, positions);
+  let fatal = problems.length > 0;
+  const syntaxLines = new Set<number>();
+  for (const e of doc.errors) {
+    const position = positions.at(e.pos[0]);
+    if (e.code === 'DUPLICATE_KEY') {
+      problems.push({ message: duplicates.get(e.pos[0]) ?? e.message, position });
+      continue;
+    }
+    fatal = true;
+    // One syntax error per line: the parser's follow-on complaints about the same line are noise.
+    if (position !== undefined && syntaxLines.has(position.line)) continue;
+    if (position !== undefined) syntaxLines.add(position.line);
+    const message =
+      e.code === 'MULTIPLE_DOCS'
+        ? 'a spec is a single document: remove this `---` and what follows it'
+        : `invalid ${language}: ${e.message}`;
+    problems.push({ message, position });
+  }
+  // Warnings (unknown tags, unsupported directives) mean the value is not what the file seems to say.
+  for (const w of doc.warnings)
+    problems.push({ message: `${language}: ${w.message}`, position: positions.at(w.pos[0]) });
+  if (fatal) return { data: undefined, positions, problems, fatal };
+  let data: unknown;
+  try {
+    data = doc.toJS(); // maxAliasCount (default 100) guards against alias bombs
+  } catch (error) {
+    const message = `invalid ${language}: ${error instanceof Error ? error.message : String(error)}`;
+    problems.push({ message, position: positions.at(0) });
+    return { data: undefined, positions, problems, fatal: true };
+  }
+  if (data === null || data === undefined) {
+    const message = `the spec is empty: expected a mapping with the keys ${specSchema.required.join(', ')}`;
+    problems.push({ message, position: positions.at(0) });
+    return { data, positions, problems, fatal: true };
+  }
+  return { data, positions, problems, fatal };
+}
+
+/**
+ * Names duplicate keys (by the offset yaml reports them at) and finds what yaml accepts but a spec cannot
+ * hold: keys that are lists or mappings, aliases to undefined anchors.
+ */
+function inspectTree(doc: Document, positions: SpecPositions) {
+  const duplicates = new Map<number, string>();
+  const problems: Diagnostic[] = [];
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Map<string, number>();
+      for (const pair of map.items) {
+        const key = isAlias(pair.key) ? pair.key.resolve(doc) : pair.key;
+        const offset = (pair.key as { range?: [number, number, number] } | null)?.range?.[0] ?? 0;
+        if (isCollection(key)) {
+          problems.push({
+            message: 'a key must be text, not a list or a mapping',
+            position: positions.at(offset),
+          });
+        } else if (isScalar(key) && !isAlias(pair.key)) {
+          const name = String(key.value ?? '');
+          const first = seen.get(name);
+          if (first === undefined) seen.set(name, offset);
+          else {
+            const line = positions.at(first)?.line;
+            duplicates.set(offset, `duplicate key ${JSON.stringify(name)} (first written at line ${line})`);
+          }
+        }
+      }
+    },
+    Alias(_, alias) {
+      if (alias.resolve(doc) !== undefined) return;
+      const message = `unknown alias *${alias.source}: define the anchor &${alias.source} before using it`;
+      problems.push({ message, position: positions.at(alias.range?.[0]) });
+    },
+  });
+  return { duplicates, problems };
+}

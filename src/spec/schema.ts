@@ -1,0 +1,201 @@
+/**
+ * The sync spec's JSON Schema: the single source of truth. `schemas/ldap2moodle.schema.json` is generated
+ * from this literal (`npm run schema`), and the TypeScript types below are derived from it, so the
+ * validator, the published schema and the code can never disagree.
+ */
+import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
+
+const template = {
+  type: 'string',
+  minLength: 1,
+  description:
+    'A template: text with `{attribute|filter|…}` placeholders, e.g. `{uid|lower}` or `{givenName} {sn}`. ' +
+    'Filters: lower, upper, trim, first, last, nth(N), join("sep"), split("sep", N), ' +
+    'match("regex", "group"), replace("regex", "with"), default("value"). See the README.',
+} as const;
+
+const dn = { type: 'string', minLength: 1, description: 'An LDAP DN.' } as const;
+
+export const specSchema = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  $id: 'urn:ldap2moodle:spec:1',
+  title: 'ldap2moodle sync spec',
+  description: 'What ldap2moodle keeps in step: where the directory is, which Moodle, and how entries map to it.',
+  type: 'object',
+  additionalProperties: false,
+  required: ['version', 'source', 'moodle', 'users'],
+  properties: {
+    version: { const: 1, description: 'Spec format version. Always 1 for now.' },
+    source: {
+      type: 'object',
+      description: 'Where the directory entries come from: exactly one of `ldif` or `ldap`.',
+      additionalProperties: false,
+      minProperties: 1,
+      maxProperties: 1,
+      properties: {
+        ldif: {
+          type: 'string',
+          minLength: 1,
+          description: 'Path of an LDIF file (RFC 2849 content records), relative to the spec file.',
+        },
+        ldap: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['url', 'baseDN'],
+          description: 'A live LDAP server, read with paged searches.',
+          properties: {
+            url: {
+              type: 'string',
+              pattern: '^ldaps?://',
+              description: 'ldap://host:port or ldaps://host:port.',
+            },
+            bindDN: { ...dn, description: 'DN to bind as. Anonymous when absent.' },
+            password: {
+              type: 'string',
+              description: 'Bind password. Use `${env:NAME}` or `${file:/path}`: never write it in the spec.',
+            },
+            baseDN: {
+              ...dn,
+              description: 'Default search base; entity searches are relative to nothing else.',
+            },
+            pageSize: {
+              type: 'integer',
+              minimum: 1,
+              maximum: 10000,
+              default: 500,
+              description: 'Entries per page of the paged results control.',
+            },
+            timeout: {
+              type: 'integer',
+              minimum: 1,
+              default: 30000,
+              description: 'Milliseconds to wait for a connection or a page before failing the run.',
+            },
+            tls: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                ca: { type: 'string', minLength: 1, description: 'Path of a PEM CA bundle to trust.' },
+                verify: { type: 'boolean', default: true, description: 'Verify the server certificate.' },
+                startTLS: { type: 'boolean', default: false, description: 'Upgrade an ldap:// connection.' },
+              },
+            },
+          },
+        },
+      },
+    },
+    moodle: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['driver', 'database'],
+      description: "The Moodle site's database.",
+      properties: {
+        driver: { enum: ['mariadb', 'mysql'], description: 'Database server kind.' },
+        host: { type: 'string', minLength: 1, default: '127.0.0.1' },
+        port: { type: 'integer', minimum: 1, maximum: 65535, default: 3306 },
+        database: { type: 'string', minLength: 1, description: 'Database (schema) name holding Moodle.' },
+        user: { type: 'string', minLength: 1, default: 'root' },
+        password: { type: 'string', description: 'Use `${env:NAME}` or `${file:/path}`.' },
+        prefix: {
+          type: 'string',
+          pattern: '^[a-z0-9_]*$',
+          default: 'mdl_',
+          description: 'Moodle table prefix.',
+        },
+      },
+    },
+    state: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        path: {
+          type: 'string',
+          minLength: 1,
+          description: 'State file path, relative to the spec. Default: `<spec name>.state.json` next to it.',
+        },
+      },
+    },
+    users: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['search', 'auth', 'fields'],
+      description: 'Which directory entries become Moodle users, and how.',
+      properties: {
+        search: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['base'],
+          properties: {
+            base: dn,
+            scope: { enum: ['base', 'one', 'sub'], default: 'sub' },
+            filter: {
+              type: 'string',
+              minLength: 3,
+              default: '(objectClass=*)',
+              description: 'RFC 4515 filter.',
+            },
+          },
+        },
+        match: {
+          enum: ['username', 'idnumber'],
+          default: 'username',
+          description: 'How a directory person is found in Moodle: by username or by idnumber.',
+        },
+        auth: {
+          type: 'string',
+          pattern: '^[a-z0-9_]+$',
+          maxLength: 20,
+          description: 'Moodle auth plugin of the users (cas, ldap, shibboleth, …). It must be enabled in Moodle.',
+        },
+        fields: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['username', 'firstname', 'lastname'],
+          description: 'How each Moodle user field is computed from the entry.',
+          properties: {
+            username: template,
+            idnumber: template,
+            firstname: template,
+            lastname: template,
+            email: template,
+            middlename: template,
+            alternatename: template,
+            institution: template,
+            department: template,
+            city: template,
+            country: template,
+          },
+        },
+        onRemoved: {
+          enum: ['keep', 'suspend'],
+          default: 'suspend',
+          description: 'What happens to a managed user who is no longer in the directory.',
+        },
+        adopt: {
+          enum: ['never', 'matching'],
+          default: 'never',
+          description:
+            'An unmanaged Moodle user who matches a directory person: `never` is an error naming both, ' +
+            '`matching` takes the account over (shown as `~ adopt`).',
+        },
+        onInvalidEntry: {
+          enum: ['skip', 'fail'],
+          default: 'skip',
+          description:
+            'A directory entry that cannot become a valid Moodle user (missing value, too long, bad username, ' +
+            'duplicate): `skip` lists it in the plan with its reason, `fail` stops the run.',
+        },
+      },
+    },
+  },
+} as const satisfies JSONSchema;
+
+/** The spec as written (defaulted properties optional). */
+export type SpecInput = FromSchema<typeof specSchema, { keepDefaultedPropertiesOptional: true }>;
+/** The spec once defaults are applied (see `applyDefaults`). */
+export type Spec = FromSchema<typeof specSchema>;
+
+export type UserFieldName = keyof Spec['users']['fields'];
+export const USER_FIELD_NAMES = Object.keys(
+  specSchema.properties.users.properties.fields.properties,
+) as UserFieldName[];

@@ -1,0 +1,44 @@
+/**
+ * The state file: what ldap2moodle manages in a Moodle site. The file is JSON with snake_case keys (it is
+ * read by people and by other tools), and this module's types mirror it exactly.
+ *
+ * Ownership lives here: an object is managed because the state says so, never because of a naming guess.
+ */
+import type { EntityType, Fields } from '../plan/change.js';
+
+export const STATE_FORMAT_VERSION = 1;
+
+export interface StateObject {
+  readonly address: string;
+  readonly type: EntityType;
+  /** Moodle row id. */
+  readonly id: number;
+  readonly key: string;
+  /** Digest of the directory entry last applied. */
+  readonly source_digest: string;
+  /** Managed values last written (drift detection compares Moodle against these). */
+  readonly values: Fields;
+  /** True when the tool suspended the user (so that it may unsuspend them when they come back). */
+  readonly suspended_by_tool?: boolean;
+}
+
+export interface State {
+  readonly format_version: number;
+  /** Incremented at every successful apply. */
+  readonly serial: number;
+  /** Random id given at the first apply; a state of another lineage describes another site. */
+  readonly lineage: string;
+  readonly tool_version: string;
+  readonly spec_hash: string;
+  readonly objects: readonly StateObject[];
+}
+
+/** The state of a site the tool has never applied to. */
+export const EMPTY_STATE: State = {
+  format_version: STATE_FORMAT_VERSION,
+  serial: 0,
+  lineage: '',
+  tool_version: '',
+  spec_hash: '',
+  objects: [],
+};

@@ -1,0 +1,261 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { formatDiagnostic, UserError } from '../../src/errors.js';
+import { applyDefaults } from '../../src/spec/defaults.js';
+import { loadSpec, parseSpecText } from '../../src/spec/load.js';
+import type { SpecInput } from '../../src/spec/schema.js';
+
+const MINIMAL = `version: 1
+source:
+  ldif: people.ldif
+moodle:
+  driver: mariadb
+  database: moodle
+users:
+  search:
+    base: ou=people,dc=example,dc=org
+  auth: cas
+  fields:
+    username: '{uid|lower}'
+    firstname: '{givenName}'
+    lastname: '{sn}'
+`;
+
+/** MINIMAL with an ldap source instead of ldif; `ldap` is inserted as the lines of source. */
+function withLdap(...lines: string[]): string {
+  return MINIMAL.replace('  ldif: people.ldif\n', `  ldap:\n${lines.map((l) => `    ${l}\n`).join('')}`);
+}
+
+async function failure(promise: Promise<unknown>): Promise<UserError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof UserError)) throw new Error(`expected a UserError, got ${String(error)}`);
+  return error;
+}
+
+const scratch = mkdtempSync(join(tmpdir(), 'ldap2moodle-spec-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('parseSpecText: valid specs', () => {
+  it('applies every default to a minimal spec', async () => {
+    const loaded = await parseSpecText(MINIMAL, join(scratch, 'site.yaml'), { env: {} });
+    expect(loaded.spec).toStrictEqual({
+      version: 1,
+      source: { ldif: 'people.ldif' },
+      moodle: {
+        driver: 'mariadb',
+        database: 'moodle',
+        host: '127.0.0.1',
+        port: 3306,
+        user: 'root',
+        prefix: 'mdl_',
+      },
+      users: {
+        search: { base: 'ou=people,dc=example,dc=org', scope: 'sub', filter: '(objectClass=*)' },
+        auth: 'cas',
+        fields: { username: '{uid|lower}', firstname: '{givenName}', lastname: '{sn}' },
+        match: 'username',
+        onRemoved: 'suspend',
+        adopt: 'never',
+        onInvalidEntry: 'skip',
+      },
+    });
+    expect(loaded.path).toBe(join(scratch, 'site.yaml'));
+    expect(loaded.dir).toBe(scratch);
+    expect(loaded.hash).toBe(createHash('sha256').update(MINIMAL).digest('hex'));
+    expect(loaded.secrets).toEqual([]);
+  });
+
+  it('gives the position of written values, none for defaulted ones', async () => {
+    const loaded = await parseSpecText(MINIMAL, 'site.yaml', { env: {} });
+    expect(loaded.positionOf('/users/fields/username')).toEqual({ file: 'site.yaml', line: 12, column: 15 });
+    expect(loaded.positionOf('/moodle')).toEqual({ file: 'site.yaml', line: 5, column: 3 });
+    expect(loaded.positionOf('/moodle/port')).toBeUndefined();
+    expect(loaded.positionOf('/nothing/here')).toBeUndefined();
+  });
+
+  it('fills defaults inside present optional objects only', async () => {
+    const without = await parseSpecText(withLdap('url: ldap://x', 'baseDN: dc=x'), 's.yaml', { env: {} });
+    expect(without.spec.source.ldap).toStrictEqual({
+      url: 'ldap://x',
+      baseDN: 'dc=x',
+      pageSize: 500,
+      timeout: 30000,
+    });
+    expect(without.spec.state).toBeUndefined();
+    const withTls = await parseSpecText(withLdap('url: ldap://x', 'baseDN: dc=x', 'tls: {}'), 's.yaml', {
+      env: {},
+    });
+    expect(withTls.spec.source.ldap?.tls).toStrictEqual({ verify: true, startTLS: false });
+  });
+
+  it('applyDefaults returns a new object and leaves its input alone', () => {
+    const input: SpecInput = {
+      version: 1,
+      source: { ldif: 'a.ldif' },
+      moodle: { driver: 'mysql', database: 'm', port: 3307 },
+      users: {
+        search: { base: 'dc=x' },
+        auth: 'cas',
+        fields: { username: 'u', firstname: 'f', lastname: 'l' },
+      },
+    };
+    const before = structuredClone(input);
+    const spec = applyDefaults(input);
+    expect(input).toStrictEqual(before);
+    expect(spec.moodle.port).toBe(3307);
+    expect(spec.users.search).not.toBe(input.users.search);
+  });
+
+  it('reads JSON with positions at the right places', async () => {
+    const fields = '"username": "{uid}", "firstname": "{cn}", "lastname": "{sn}", "emial": "{mail}"';
+    const usersLine = `  "users": { "search": { "base": "dc=x" }, "auth": "cas", "fields": { ${fields} } }`;
+    const json = [
+      '{',
+      '  "version": 1,',
+      '  "source": { "ldif": "people.ldif" },',
+      '  "moodle": {',
+      '\t"driver": "oracle",',
+      '\t"database": "moodle",',
+      '\t"port": "3306"',
+      '  },',
+      usersLine,
+      '}',
+      '',
+    ].join('\n');
+    const column = (text: string) => usersLine.indexOf(text) + 1;
+    const error = await failure(parseSpecText(json, 'site.json', { env: {} }));
+    expect(error.diagnostics.map(formatDiagnostic)).toEqual([
+      'site.json:5:12: must be one of: mariadb, mysql (at /moodle/driver)',
+      'site.json:7:10: expected a whole number, got a string; remove the quotes (at /moodle/port)',
+      `site.json:9:${column('"emial"')}: unknown key "emial"; did you mean "email"? (allowed: username, idnumber, firstname, lastname, email, middlename, alternatename, institution, department, city, country) (at /users/fields/emial)`,
+    ]);
+    const fixed = json.replace('oracle', 'mysql').replace('"3306"', '3306').replace('emial', 'email');
+    const valid = await parseSpecText(fixed, 'site.json', { env: {} });
+    expect(valid.positionOf('/users/fields/email')).toEqual({
+      file: 'site.json',
+      line: 9,
+      column: column('"{mail}"'),
+    });
+    expect(valid.positionOf('/moodle/port')).toEqual({ file: 'site.json', line: 7, column: 10 });
+    expect(valid.spec.moodle.driver).toBe('mysql');
+  });
+
+  it('quotes JSON suggestions the JSON way and rejects YAML-only scalars in .json', async () => {
+    const json = JSON.stringify(parseYaml(MINIMAL), null, 2).replace('"{sn}"', '061300');
+    const error = await failure(parseSpecText(json, 'site.json', { env: {} }));
+    expect(error.diagnostics.map((d) => d.message)).toEqual(['invalid JSON: Unresolved plain scalar "061300"']);
+    const number = await failure(parseSpecText(json.replace('061300', '61300'), 'site.json', { env: {} }));
+    expect(number.diagnostics.map((d) => d.message)).toEqual(['expected a string; quote the value: "61300"']);
+  });
+});
+
+describe('parseSpecText: secrets', () => {
+  const password = 'S3cr3t-p@ss';
+  const ldapSpec = withLdap('url: ldap://x', 'baseDN: dc=x', 'bindDN: cn=admin,dc=x', 'password: ${env:LDAP_PW}');
+
+  it('resolves ${env:NAME}, keeps $${ literal, and lists the secrets', async () => {
+    const text = ldapSpec.replace("'{sn}'", () => "'$${sn} {sn}'");
+    const loaded = await parseSpecText(text, 's.yaml', { env: { LDAP_PW: password } });
+    expect(loaded.spec.source.ldap?.password).toBe(password);
+    expect(loaded.spec.users.fields.lastname).toBe('${sn} {sn}');
+    expect(loaded.secrets).toEqual([password]);
+  });
+
+  it('names every unset variable with its position, all at once', async () => {
+    const text = ldapSpec.replace('database: moodle', 'database: moodle\n  password: ${env:DB_PW}');
+    const error = await failure(parseSpecText(text, 's.yaml', { env: { DB_PW: '' } }));
+    expect(error.code).toBe('SECRET_UNSET');
+    expect(error.message).toContain('${env:LDAP_PW} at s.yaml:7:15');
+    expect(error.diagnostics.map(formatDiagnostic)).toEqual([
+      's.yaml:7:15: environment variable LDAP_PW is not set (at /source/ldap/password)',
+      's.yaml:11:13: environment variable DB_PW is empty (at /moodle/password)',
+    ]);
+  });
+
+  it('resolves ${file:…} relative to the spec directory, trimming the trailing newline', async () => {
+    writeFileSync(join(scratch, 'ldap.pw'), `${password}\n`);
+    const text = ldapSpec.replace('${env:LDAP_PW}', '${file:ldap.pw}');
+    const loaded = await parseSpecText(text, join(scratch, 'site.yaml'), { env: {} });
+    expect(loaded.spec.source.ldap?.password).toBe(password);
+    expect(loaded.secrets).toEqual([password]);
+    const missing = await failure(
+      parseSpecText(text.replace('ldap.pw', 'nope.pw'), 'x.yaml', { env: {}, dir: scratch }),
+    );
+    expect(missing.code).toBe('SECRET_UNSET');
+    expect(missing.diagnostics[0]?.message).toBe(`cannot read secret file ${join(scratch, 'nope.pw')} (ENOENT)`);
+    expect(missing.diagnostics[0]?.position).toEqual({ file: 'x.yaml', line: 7, column: 15 });
+  });
+
+  it('never puts a secret value in an error', async () => {
+    const env = { LDAP_PW: password };
+    const invalid = await failure(parseSpecText(ldapSpec.replace('baseDN: dc=x', 'baseDN: ""'), 's.yaml', { env }));
+    const unset = await failure(parseSpecText(`${ldapSpec}  department: \${env:NOPE}\n`, 's.yaml', { env }));
+    const literal = await failure(
+      parseSpecText(ldapSpec.replace('${env:LDAP_PW}', `${password}\${x}`).replace('cas', 'C'), 's.yaml', {
+        env,
+      }),
+    );
+    const number = await failure(parseSpecText(ldapSpec.replace('${env:LDAP_PW}', '123456'), 's.yaml', { env }));
+    expect(number.diagnostics.map((d) => d.message)).toEqual(['expected a string; put the value in quotes']);
+    for (const error of [invalid, unset, literal, number]) {
+      const shown = [error.message, ...error.diagnostics.map(formatDiagnostic)].join('\n');
+      expect(shown).not.toContain(password);
+      expect(shown).not.toContain('123456');
+    }
+    expect(literal.diagnostics.map((d) => d.message)).toContain(
+      'unknown ${…} reference (a template placeholder is written {attribute}, without $); ' +
+        'write ${env:NAME} or ${file:PATH} (PATH relative to the spec), or $${ for a literal ${',
+    );
+  });
+});
+
+describe('loadSpec', () => {
+  it('loads a file, hashing its bytes', async () => {
+    const file = join(scratch, 'college.yaml');
+    writeFileSync(file, MINIMAL);
+    const loaded = await loadSpec(file, { env: {} });
+    expect(loaded.hash).toBe(createHash('sha256').update(readFileSync(file)).digest('hex'));
+    expect(loaded.positionOf('/version')).toEqual({ file, line: 1, column: 10 });
+  });
+
+  it('reports an unreadable file as SPEC_READ', async () => {
+    const error = await failure(loadSpec(join(scratch, 'missing.yaml')));
+    expect(error.code).toBe('SPEC_READ');
+    expect(error.message).toContain('missing.yaml');
+    expect(error.message).toContain('no such file');
+    expect((await failure(loadSpec(scratch))).message).toContain('it is a directory');
+  });
+
+  it('counts the problems in the message', async () => {
+    const error = await failure(parseSpecText(MINIMAL.replace('cas', 'CAS'), 'one.yaml', { env: {} }));
+    expect(error.code).toBe('SPEC_INVALID');
+    expect(error.message).toBe('one.yaml: 1 problem in the spec');
+  });
+});
+
+// Each <name>.yaml has a <name>.txt with its diagnostics; UPDATE_GOLDEN=1 rewrites them (review the diff!).
+describe('golden spec errors', () => {
+  const dir = fileURLToPath(new URL('../golden/spec-errors/', import.meta.url));
+  const inputs = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f));
+
+  it('has inputs', () => expect(inputs.length).toBeGreaterThanOrEqual(9));
+
+  it.each(inputs)('%s', async (name) => {
+    const error = await failure(parseSpecText(readFileSync(join(dir, name), 'utf8'), name, { env: {}, dir }));
+    expect(error.code).toBe('SPEC_INVALID');
+    const n = error.diagnostics.length;
+    expect(error.message).toBe(`${name}: ${n === 1 ? '1 problem' : `${n} problems`} in the spec`);
+    const actual = `${error.diagnostics.map(formatDiagnostic).join('\n')}\n`;
+    const expectedFile = join(dir, name.replace(/\.[^.]+$/, '.txt'));
+    if (process.env.UPDATE_GOLDEN === '1') writeFileSync(expectedFile, actual);
+    expect(actual).toBe(readFileSync(expectedFile, 'utf8'));
+  });
+});
