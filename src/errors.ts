@@ -40,6 +40,7 @@ export type ErrorCode =
   | 'MOODLE_UNSUPPORTED'
   | 'MOODLE_CONFLICT'
   | 'PLAN_REFUSED'
+  | 'PLAN_STALE'
   | 'STATE_INVALID'
   | 'STATE_WRITE'
   | 'APPLY_FAILED'

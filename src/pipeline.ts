@@ -14,17 +14,18 @@ import type { MoodleUserRow } from './moodle/read-users.js';
 import { readUsers } from './moodle/read-users.js';
 import type { MoodleSite } from './moodle/site.js';
 import { readSite } from './moodle/site.js';
+import { checkGuards, DEFAULT_MAX_REMOVALS } from './plan/guards.js';
 import type { Plan } from './plan/plan.js';
 import { computePlan } from './plan/plan.js';
 import type { PlanHeader } from './render/view.js';
-import type { CompiledUserRules, UserConstraints } from './rules/users.js';
+import type { CompiledUserRules, DesiredUsers, UserConstraints } from './rules/users.js';
 import { compileUserRules, desiredUsers, failOnSkipped } from './rules/users.js';
 import type { LdapEntry } from './source/entry.js';
 import { LdapSource } from './source/ldap/ldap-source.js';
 import { LdifSource } from './source/ldif/ldif-source.js';
 import type { Source } from './source/source.js';
 import type { LoadedSpec } from './spec/load.js';
-import { readState } from './state/read-state.js';
+import { resolveState } from './state/resolve-state.js';
 import type { State } from './state/state.js';
 
 const resolveFrom = (dir: string, path: string): string => (isAbsolute(path) ? path : resolve(dir, path));
@@ -117,61 +118,111 @@ export function userDiffOptions(loaded: LoadedSpec, rules: CompiledUserRules, si
   };
 }
 
-/** Pure: from what was read to the plan. */
+/** Everything a plan is computed from, and the plan. */
+export interface PlanResult {
+  readonly plan: Plan;
+  readonly header: PlanHeader;
+  readonly site: MoodleSite;
+  readonly moodle: MoodleSnapshot;
+  readonly desired: DesiredUsers;
+  readonly state: State;
+  readonly statePath: string;
+  /** Entries the source returned for users. */
+  readonly sourceEntries: number;
+}
+
+export interface PlanOptions {
+  /** `--allow-empty-source`. */
+  readonly allowEmptySource?: boolean;
+  /** `--allow-removals N`. */
+  readonly allowRemovals?: number;
+}
+
+/** Pure: from what was read to the plan, with the safety guards. */
 export function planFromInputs(
   loaded: LoadedSpec,
   rules: CompiledUserRules,
   entries: readonly LdapEntry[],
   moodle: MoodleSnapshot,
   state: State,
-): Plan {
-  const users = desiredUsers(entries, rules, userConstraints(moodle.site));
-  if (loaded.spec.users.onInvalidEntry === 'fail') failOnSkipped(users.skipped);
-  const warnings: string[] = [];
+  options: PlanOptions = {},
+  notes: readonly string[] = [],
+): { plan: Plan; desired: DesiredUsers } {
+  const desired = desiredUsers(entries, rules, userConstraints(moodle.site));
+  if (loaded.spec.users.onInvalidEntry === 'fail') failOnSkipped(desired.skipped);
+  const warnings: string[] = [...notes];
   if (!moodle.site.enabledAuth.includes(rules.auth)) {
     warnings.push(
       `the auth plugin "${rules.auth}" is not enabled in Moodle (config "auth" is "${moodle.site.enabledAuth.join(',')}"): ` +
         'users it creates could not log in until an administrator enables it',
     );
   }
-  return computePlan({
-    users,
+  const plan = computePlan({
+    users: desired,
     moodleUsers: moodle.users,
     state,
     userOptions: userDiffOptions(loaded, rules, moodle.site),
     warnings,
   });
+  checkGuards(plan, {
+    sourceEntries: entries.length,
+    managedUsers: state.objects.filter((o) => o.type === 'user').length,
+    maxRemovals: { ...DEFAULT_MAX_REMOVALS, ...loaded.spec.users.maxRemovals },
+    allowEmptySource: options.allowEmptySource ?? false,
+    allowRemovals: options.allowRemovals,
+  });
+  return { plan, desired };
 }
 
-export interface PlanResult {
-  readonly plan: Plan;
-  readonly header: PlanHeader;
-  readonly site: MoodleSite;
-  readonly state: State;
-  readonly statePath: string;
-}
-
-/** The `plan` command: reads everything, writes nothing. */
-export async function planSpec(loaded: LoadedSpec): Promise<PlanResult> {
+/** I/O at both ends: reads the directory, Moodle and the state, then plans. `repair` finalises an interrupted apply. */
+export async function readAndPlan(
+  loaded: LoadedSpec,
+  source: Source,
+  db: MoodleDatabase,
+  options: PlanOptions & { readonly repair: boolean },
+): Promise<PlanResult> {
   const rules = compileUserRules(loaded.spec, (path) => loaded.positionOf(path));
   const path = statePath(loaded);
-  const state = await readState(path);
+  // The directory and Moodle are independent reads: run them side by side.
+  const [entries, moodle, resolved] = await Promise.all([
+    readUserEntries(source, loaded, rules),
+    readMoodle(db),
+    resolveState(db, path, { repair: options.repair }),
+  ]);
+  const { plan, desired } = planFromInputs(loaded, rules, entries, moodle, resolved.state, options, resolved.notes);
+  const header = { source: source.description, target: `${db.description} (Moodle ${moodle.site.release})` };
+  return {
+    plan,
+    header,
+    site: moodle.site,
+    moodle,
+    desired,
+    state: resolved.state,
+    statePath: path,
+    sourceEntries: entries.length,
+  };
+}
+
+/** Opens the source and the database for `fn`, and closes both whatever happens. */
+export async function withSpecResources<T>(
+  loaded: LoadedSpec,
+  fn: (source: Source, db: MoodleDatabase) => Promise<T>,
+): Promise<T> {
+  compileUserRules(loaded.spec, (path) => loaded.positionOf(path)); // spec errors before any connection
   const source = await openSource(loaded);
   try {
     const db = await openSpecMoodle(loaded);
     try {
-      // The directory and Moodle are independent reads: run them side by side.
-      const [entries, moodle] = await Promise.all([readUserEntries(source, loaded, rules), readMoodle(db)]);
-      const plan = planFromInputs(loaded, rules, entries, moodle, state);
-      const header = {
-        source: source.description,
-        target: `${db.description} (Moodle ${moodle.site.release})`,
-      };
-      return { plan, header, site: moodle.site, state, statePath: path };
+      return await fn(source, db);
     } finally {
       await db.close();
     }
   } finally {
     await source.close();
   }
+}
+
+/** The `plan` command: reads everything, writes nothing. */
+export function planSpec(loaded: LoadedSpec, options: PlanOptions = {}): Promise<PlanResult> {
+  return withSpecResources(loaded, (source, db) => readAndPlan(loaded, source, db, { ...options, repair: false }));
 }

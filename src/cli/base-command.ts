@@ -1,5 +1,5 @@
 import type { WriteStream } from 'node:tty';
-import { Command, Option } from 'clipanion';
+import { Command, Option, UsageError } from 'clipanion';
 import { formatDiagnostic, UserError } from '../errors.js';
 import type { LoadedSpec } from '../spec/load.js';
 import { loadSpec } from '../spec/load.js';
@@ -45,6 +45,10 @@ export abstract class BaseCommand extends Command {
         stderr.write(`  … and ${error.diagnostics.length - MAX_DIAGNOSTICS} more\n`);
       }
       return error.exitCode;
+    }
+    if (error instanceof UsageError) {
+      stderr.write(`Error: ${error.message}\n`);
+      return 1;
     }
     const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
     stderr.write(`Internal error: ${detail}\n`);

@@ -1,5 +1,6 @@
 import { Builtins, Cli } from 'clipanion';
 import { TOOL_VERSION } from '../version.js';
+import { ApplyCommand } from './commands/apply.js';
 import { PlanCommand } from './commands/plan.js';
 import { ValidateCommand } from './commands/validate.js';
 
@@ -7,6 +8,7 @@ export function buildCli(): Cli {
   const cli = new Cli({ binaryLabel: 'ldap2moodle', binaryName: 'ldap2moodle', binaryVersion: TOOL_VERSION });
   cli.register(ValidateCommand);
   cli.register(PlanCommand);
+  cli.register(ApplyCommand);
   cli.register(Builtins.HelpCommand);
   cli.register(Builtins.VersionCommand);
   return cli;

@@ -26,6 +26,15 @@ export interface MoodleDatabase extends Queryable {
   readonly description: string;
   /** Runs `fn` in one transaction: commit when it resolves, roll back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * True for errors that a new attempt of the whole transaction may not meet again: deadlocks and lock-wait
+   * timeouts caused by Moodle's own concurrent writes.
+   */
+  isTransient(error: unknown): boolean;
+  /** Largest SQL text one statement may have, in bytes (MariaDB's max_allowed_packet, with a margin). */
+  statementBudget(): Promise<number>;
+  /** Statements sent so far on this database (for tests and benchmarks: no per-row round trips). */
+  readonly statementCount: number;
   close(): Promise<void>;
 }
 

@@ -33,7 +33,7 @@ export interface MoodleSite {
 }
 
 /** Tables the tool reads or writes; each must exist and be transactional. */
-export const TOUCHED_TABLES = ['config', 'user', 'context', 'sessions'] as const;
+export const TOUCHED_TABLES = ['config', 'config_plugins', 'user', 'context', 'sessions'] as const;
 
 const CONFIG_NAMES = [
   'release',

@@ -178,6 +178,23 @@ export const specSchema = {
             'An unmanaged Moodle user who matches a directory person: `never` is an error naming both, ' +
             '`matching` takes the account over (shown as `~ adopt`).',
         },
+        maxRemovals: {
+          type: 'object',
+          additionalProperties: false,
+          description:
+            'Safety limit: a plan that would suspend more managed users than `count`, or more than `percent` of them, ' +
+            'is refused (a filter typo must never suspend a whole school). `--allow-removals N` lifts it for one run.',
+          properties: {
+            count: { type: 'integer', minimum: 0, default: 100, description: 'At most this many removals.' },
+            percent: {
+              type: 'number',
+              minimum: 0,
+              maximum: 100,
+              default: 10,
+              description: 'At most this share of the managed users.',
+            },
+          },
+        },
         onInvalidEntry: {
           enum: ['skip', 'fail'],
           default: 'skip',

@@ -25,6 +25,11 @@ export async function readState(path: string): Promise<State> {
       `the state file ${path} is not valid JSON (${(error as Error).message}); restore it from a backup or version control — ldap2moodle will not guess what it manages`,
     );
   }
+  return parseState(data, path);
+}
+
+/** Checks the shape and version of a parsed state document. */
+export function parseState(data: unknown, path: string): State {
   const state = data as Partial<State> | null;
   if (
     state === null ||

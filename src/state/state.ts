@@ -30,6 +30,8 @@ export interface State {
   readonly lineage: string;
   readonly tool_version: string;
   readonly spec_hash: string;
+  /** Id of the apply that wrote this state; Moodle's apply marker carries the same id. */
+  readonly apply_id?: string;
   readonly objects: readonly StateObject[];
 }
 

@@ -1,4 +1,5 @@
 import { Option } from 'clipanion';
+import * as t from 'typanion';
 import { planSpec } from '../../pipeline.js';
 import { HumanPlanView } from '../../render/human.js';
 import { JsonPlanView } from '../../render/json.js';
@@ -23,10 +24,20 @@ export class PlanCommand extends BaseCommand {
     description: 'List every change (default: the first 20 per entity)',
   });
   json = Option.Boolean('--json', false, { description: 'Print the plan as JSON' });
+  allowEmptySource = Option.Boolean('--allow-empty-source', false, {
+    description: 'Accept a directory that returns no users while some are managed',
+  });
+  allowRemovals = Option.String('--allow-removals', {
+    description: 'Accept up to N suspensions, over users.maxRemovals',
+    validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(0)]),
+  });
 
   async run(): Promise<number> {
     const loaded = await this.loadSpec();
-    const result = await planSpec(loaded);
+    const result = await planSpec(loaded, {
+      allowEmptySource: this.allowEmptySource,
+      allowRemovals: this.allowRemovals,
+    });
     const view: PlanView = this.json
       ? new JsonPlanView(TOOL_VERSION)
       : new HumanPlanView({ color: this.useColor(), full: this.full });

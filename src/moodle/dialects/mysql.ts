@@ -26,6 +26,8 @@ export class MysqlDatabase implements MoodleDatabase {
   private readonly pool: Pool;
   /** Core connections whose session has been set up (keyed by mysql2's underlying connection object). */
   private readonly prepared = new WeakSet<object>();
+  private readonly counter = { statements: 0 };
+  private budget: number | undefined;
 
   constructor(options: MoodleConnectionOptions) {
     if (!PREFIX_PATTERN.test(options.prefix)) {
@@ -59,12 +61,33 @@ export class MysqlDatabase implements MoodleDatabase {
     conn.release();
   }
 
+  get statementCount(): number {
+    return this.counter.statements;
+  }
+
   query<T extends Row = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
+    this.counter.statements += 1;
     return this.withConnection((conn) => runQuery<T>(conn, this.prefix, sql, params));
   }
 
   execute(sql: string, params: readonly SqlValue[] = []): Promise<ExecuteResult> {
+    this.counter.statements += 1;
     return this.withConnection((conn) => runExecute(conn, this.prefix, sql, params));
+  }
+
+  isTransient(error: unknown): boolean {
+    const errno = (error as { errno?: unknown } | null)?.errno;
+    // 1213 ER_LOCK_DEADLOCK, 1205 ER_LOCK_WAIT_TIMEOUT: InnoDB rolled the statement (or transaction) back.
+    return errno === 1213 || errno === 1205;
+  }
+
+  async statementBudget(): Promise<number> {
+    if (this.budget === undefined) {
+      const [row] = await this.query<{ packet: number }>('SELECT @@max_allowed_packet AS packet');
+      // Half the packet: escaping can double a value's bytes, and the server needs room for the rest.
+      this.budget = Math.max(64 * 1024, Math.floor(Number(row?.packet ?? 1_048_576) / 2));
+    }
+    return this.budget;
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
@@ -76,10 +99,12 @@ export class MysqlDatabase implements MoodleDatabase {
     const tx: Queryable = {
       query: async <R extends Row = Row>(sql: string, params: readonly SqlValue[] = []) => {
         guard();
+        this.counter.statements += 1;
         return runQuery<R>(conn, this.prefix, sql, params);
       },
       execute: async (sql: string, params: readonly SqlValue[] = []) => {
         guard();
+        this.counter.statements += 1;
         return runExecute(conn, this.prefix, sql, params);
       },
     };

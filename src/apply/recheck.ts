@@ -1,0 +1,71 @@
+/**
+ * Inside the apply's transaction, before writing: the Moodle rows the plan depends on must still hold the
+ * values the plan was computed from. Only managed columns count (plus the flags the plan reasons about):
+ * `lastaccess`, `lastip` and the like change at every login and must not make a plan stale.
+ */
+import type { Diagnostic } from '../errors.js';
+import { UserError } from '../errors.js';
+import { selectIn } from '../moodle/batches.js';
+import type { Queryable } from '../moodle/database.js';
+import type { MoodleUserRow } from '../moodle/read-users.js';
+import type { MoodleSite } from '../moodle/site.js';
+import type { Change } from '../plan/change.js';
+
+/** Columns whose change since the plan makes it stale (the managed fields are added per spec). */
+const ALWAYS_CHECKED = ['username', 'deleted', 'suspended', 'auth'] as const;
+
+export async function recheckUsers(
+  tx: Queryable,
+  site: MoodleSite,
+  planned: readonly MoodleUserRow[],
+  changes: readonly Change[],
+  managedFields: readonly string[],
+  budget: number,
+): Promise<void> {
+  const columns = [...new Set(['id', ...ALWAYS_CHECKED, ...managedFields])];
+  const byId = new Map(planned.map((row) => [row.id, row]));
+  const ids = changes.flatMap((ch) => (ch.moodleId === null ? [] : [ch.moodleId]));
+  const problems: Diagnostic[] = [];
+  // FOR UPDATE: from here to COMMIT, Moodle cannot change these rows under the apply.
+  const now = await selectIn<Record<string, unknown> & { id: number }>(
+    tx,
+    (list) => `SELECT ${columns.join(', ')} FROM {user} WHERE id IN (${list}) FOR UPDATE`,
+    [],
+    ids,
+    budget,
+  );
+  const seen = new Set<number>();
+  for (const row of now) {
+    seen.add(row.id);
+    const before = byId.get(row.id) as Readonly<Record<string, unknown>> | undefined;
+    for (const column of columns) {
+      const planValue = before?.[column] ?? '';
+      const current = row[column] ?? '';
+      if (planValue !== current) {
+        problems.push({
+          message: `Moodle user id ${row.id}: ${column} is now ${JSON.stringify(current)}, the plan saw ${JSON.stringify(planValue)}`,
+        });
+      }
+    }
+  }
+  for (const id of ids) if (!seen.has(id)) problems.push({ message: `Moodle user id ${id} no longer exists` });
+
+  const usernames = changes.filter((ch) => ch.action === 'create').map((ch) => String(ch.after.username));
+  const taken = await selectIn<{ id: number; username: string }>(
+    tx,
+    (list) => `SELECT id, username FROM {user} WHERE mnethostid = ? AND username IN (${list})`,
+    [site.mnetLocalhostId],
+    usernames,
+    budget,
+  );
+  for (const row of taken) {
+    problems.push({ message: `username "${row.username}" was taken by Moodle user id ${row.id} after the plan` });
+  }
+  if (problems.length > 0) {
+    throw new UserError(
+      'PLAN_STALE',
+      `Moodle changed since the plan was computed (${problems.length} difference${problems.length === 1 ? '' : 's'}); nothing was written: plan again`,
+      problems,
+    );
+  }
+}

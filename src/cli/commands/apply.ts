@@ -1,0 +1,79 @@
+import { createInterface } from 'node:readline/promises';
+import type { ReadStream } from 'node:tty';
+import { Option, UsageError } from 'clipanion';
+import * as t from 'typanion';
+import { applySpec } from '../../apply/apply.js';
+import type { PlanResult } from '../../pipeline.js';
+import { HumanPlanView } from '../../render/human.js';
+import { BaseCommand } from '../base-command.js';
+
+export class ApplyCommand extends BaseCommand {
+  static override paths = [['apply']];
+  static override usage = BaseCommand.Usage({
+    description: 'Plan, ask, then write the changes to Moodle in one transaction and record the state',
+    details:
+      'Computes the plan exactly as `plan` does and prints it. On a terminal it asks for "yes"; elsewhere (cron, CI) it needs --auto-approve. The changes are written in one transaction: all or nothing. The state file records what ldap2moodle manages.',
+    examples: [
+      ['Apply interactively', '$0 apply --spec examples/college/ldap2moodle.yaml'],
+      ['From cron', '$0 apply --spec /etc/ldap2moodle/site.yaml --auto-approve --no-color'],
+      ['Accept a big departure once (e.g. end of the school year)', '$0 apply --spec site.yaml --allow-removals 400'],
+    ],
+  });
+
+  autoApprove = Option.Boolean('--auto-approve', false, {
+    description: 'Apply without asking (needed without a terminal)',
+  });
+  full = Option.Boolean('--full', false, { description: 'List every change (default: the first 20 per entity)' });
+  allowEmptySource = Option.Boolean('--allow-empty-source', false, {
+    description: 'Accept a directory that returns no users while some are managed',
+  });
+  allowRemovals = Option.String('--allow-removals', {
+    description: 'Accept up to N suspensions in this run, over users.maxRemovals',
+    validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(0)]),
+  });
+
+  async run(): Promise<number> {
+    const stdin = this.context.stdin as Partial<ReadStream>;
+    const interactive = stdin.isTTY === true;
+    if (!this.autoApprove && !interactive) {
+      throw new UsageError('apply asks for confirmation on a terminal; without one (cron, CI), pass --auto-approve');
+    }
+    const loaded = await this.loadSpec();
+    const view = new HumanPlanView({ color: this.useColor(), full: this.full });
+    const { stdout } = this.context;
+    const result = await applySpec(loaded, {
+      allowEmptySource: this.allowEmptySource,
+      allowRemovals: this.allowRemovals,
+      confirm: async (planned: PlanResult) => {
+        stdout.write(view.render(planned.plan, planned.header));
+        if (this.autoApprove) return true;
+        return this.ask();
+      },
+    });
+    if (result.planned.plan.changes.length === 0) {
+      stdout.write(view.render(result.planned.plan, result.planned.header));
+      return 0;
+    }
+    if (!result.applied) {
+      stdout.write('\nApply cancelled: nothing was written.\n');
+      return 1;
+    }
+    stdout.write(
+      `\nApply complete: ${result.planned.plan.changes.length} changes written in one transaction. ` +
+        `State: ${result.planned.statePath} (serial ${result.state.serial}).\n`,
+    );
+    return 0;
+  }
+
+  private async ask(): Promise<boolean> {
+    const rl = createInterface({ input: this.context.stdin, output: this.context.stdout });
+    try {
+      const answer = await rl.question(
+        '\nDo you want to perform these actions in Moodle?\n  Only "yes" will be accepted to approve.\n\n  Enter a value: ',
+      );
+      return answer.trim() === 'yes';
+    } finally {
+      rl.close();
+    }
+  }
+}
