@@ -78,6 +78,7 @@ export function openSpecMoodle(loaded: LoadedSpec): Promise<MoodleDatabase> {
     user: moodle.user,
     password: moodle.password,
     prefix: moodle.prefix,
+    lockTimeout: moodle.lockTimeout,
   });
 }
 

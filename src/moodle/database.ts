@@ -47,4 +47,6 @@ export interface MoodleConnectionOptions {
   readonly user: string;
   readonly password?: string;
   readonly prefix: string;
+  /** Seconds to wait for a row lock before the statement fails (and the apply retries). */
+  readonly lockTimeout?: number;
 }

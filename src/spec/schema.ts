@@ -102,6 +102,14 @@ export const specSchema = {
           default: 'mdl_',
           description: 'Moodle table prefix.',
         },
+        lockTimeout: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 3600,
+          default: 10,
+          description:
+            'Seconds an apply waits for a row Moodle itself is writing before its transaction is rolled back and retried.',
+        },
       },
     },
     state: {

@@ -21,7 +21,15 @@ export function userSpec(users: Partial<Spec['users']> = {}): Spec {
   return {
     version: 1,
     source: { ldif: 'x.ldif' },
-    moodle: { driver: 'mariadb', host: '127.0.0.1', port: 3306, database: 'm', user: 'root', prefix: 'mdl_' },
+    moodle: {
+      driver: 'mariadb',
+      host: '127.0.0.1',
+      port: 3306,
+      database: 'm',
+      user: 'root',
+      prefix: 'mdl_',
+      lockTimeout: 10,
+    },
     users: {
       search: { base: 'ou=people,dc=ent,dc=example', scope: 'sub', filter: '(objectClass=*)' },
       match: 'username',

@@ -28,6 +28,7 @@ export class MysqlDatabase implements MoodleDatabase {
   private readonly prepared = new WeakSet<object>();
   private readonly counter = { statements: 0 };
   private budget: number | undefined;
+  private readonly lockTimeout: number;
 
   constructor(options: MoodleConnectionOptions) {
     if (!PREFIX_PATTERN.test(options.prefix)) {
@@ -35,6 +36,7 @@ export class MysqlDatabase implements MoodleDatabase {
     }
     this.dialect = options.driver;
     this.prefix = options.prefix;
+    this.lockTimeout = options.lockTimeout ?? 10;
     this.description = `${options.driver}://${options.user}@${options.host}:${options.port}/${options.database}`;
     this.pool = mysql.createPool({
       host: options.host,
@@ -146,7 +148,7 @@ export class MysqlDatabase implements MoodleDatabase {
     const conn = await this.pool.getConnection();
     if (this.prepared.has(conn.connection)) return conn;
     try {
-      await prepareSession(conn);
+      await prepareSession(conn, this.lockTimeout);
     } catch (error) {
       conn.destroy();
       throw error;
@@ -156,7 +158,7 @@ export class MysqlDatabase implements MoodleDatabase {
   }
 }
 
-async function prepareSession(conn: PoolConnection): Promise<void> {
+async function prepareSession(conn: PoolConnection, lockTimeout: number): Promise<void> {
   await conn.query("SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci, time_zone = '+00:00'");
   const [rows] = await conn.query('SELECT @@GLOBAL.sql_mode AS mode');
   const first = Array.isArray(rows) ? (rows[0] as { mode?: unknown } | undefined) : undefined;
@@ -164,6 +166,8 @@ async function prepareSession(conn: PoolConnection): Promise<void> {
   const modes = serverModes.filter((m) => m !== '' && m !== 'NO_BACKSLASH_ESCAPES');
   if (!modes.includes('STRICT_ALL_TABLES')) modes.push('STRICT_ALL_TABLES');
   await conn.query('SET SESSION sql_mode = ?', [modes.join(',')]);
+  // Moodle writes concurrently: wait briefly for its row locks, then fail the statement so the apply retries.
+  await conn.query('SET SESSION innodb_lock_wait_timeout = ?', [lockTimeout]);
 }
 
 async function runQuery<T extends Row>(
