@@ -39,6 +39,7 @@ export type ErrorCode =
   | 'MOODLE_NOT_FOUND'
   | 'MOODLE_UNSUPPORTED'
   | 'MOODLE_CONFLICT'
+  | 'MOODLE_LOCKED'
   | 'PLAN_REFUSED'
   | 'PLAN_STALE'
   | 'STATE_INVALID'

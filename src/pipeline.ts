@@ -10,6 +10,7 @@ import { basename, extname, isAbsolute, join, resolve } from 'node:path';
 import type { UserDiffOptions } from './entities/user.js';
 import { openMoodle } from './moodle/connect.js';
 import type { MoodleDatabase } from './moodle/database.js';
+import { EmbeddedDatabase, MEMORY } from './moodle/dialects/embedded.js';
 import type { MoodleUserRow } from './moodle/read-users.js';
 import { readUsers } from './moodle/read-users.js';
 import type { MoodleSite } from './moodle/site.js';
@@ -25,6 +26,7 @@ import { LdapSource } from './source/ldap/ldap-source.js';
 import { LdifSource } from './source/ldif/ldif-source.js';
 import type { Source } from './source/source.js';
 import type { LoadedSpec } from './spec/load.js';
+import { checkSpecSemantics } from './spec/semantic.js';
 import { resolveState } from './state/resolve-state.js';
 import type { State } from './state/state.js';
 
@@ -67,19 +69,31 @@ export async function readUserEntries(
   return entries;
 }
 
-/** I/O: opens the spec's Moodle database. */
+/** I/O: opens the spec's Moodle database: a server, or the embedded Moodle (created on first use). */
 export function openSpecMoodle(loaded: LoadedSpec): Promise<MoodleDatabase> {
   const { moodle } = loaded.spec;
+  if (moodle.driver === 'embedded') {
+    const path = moodle.path ?? MEMORY;
+    return EmbeddedDatabase.open(path === MEMORY ? MEMORY : resolveFrom(loaded.dir, path), moodle.prefix);
+  }
+  const postgres = moodle.driver === 'postgres';
   return openMoodle({
     driver: moodle.driver,
     host: moodle.host,
-    port: moodle.port,
-    database: moodle.database,
-    user: moodle.user,
+    port: moodle.port ?? (postgres ? 5432 : 3306),
+    database: moodle.database ?? '',
+    user: moodle.user ?? (postgres ? 'postgres' : 'root'),
     password: moodle.password,
     prefix: moodle.prefix,
+    schema: moodle.schema,
     lockTimeout: moodle.lockTimeout,
   });
+}
+
+/** Everything that can be checked in the spec alone, before any connection. */
+export function checkSpec(loaded: LoadedSpec): CompiledUserRules {
+  checkSpecSemantics(loaded);
+  return compileUserRules(loaded.spec, (path) => loaded.positionOf(path));
 }
 
 export interface MoodleSnapshot {
@@ -209,7 +223,7 @@ export async function withSpecResources<T>(
   loaded: LoadedSpec,
   fn: (source: Source, db: MoodleDatabase) => Promise<T>,
 ): Promise<T> {
-  compileUserRules(loaded.spec, (path) => loaded.positionOf(path)); // spec errors before any connection
+  checkSpec(loaded); // spec errors before any connection
   const source = await openSource(loaded);
   try {
     const db = await openSpecMoodle(loaded);

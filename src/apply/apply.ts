@@ -7,15 +7,15 @@
 import { randomUUID } from 'node:crypto';
 import { UserError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
-import type { MoodleDatabase } from '../moodle/database.js';
-import { writeMarker } from '../moodle/marker.js';
+import type { MoodleDatabase, Queryable } from '../moodle/database.js';
+import { readMarker, writeMarker } from '../moodle/marker.js';
 import { writeUserChanges } from '../moodle/write-users.js';
 import type { PlanOptions, PlanResult } from '../pipeline.js';
 import { readAndPlan, statePath, withSpecResources } from '../pipeline.js';
 import type { LoadedSpec } from '../spec/load.js';
 import { nextState } from '../state/next-state.js';
 import type { State } from '../state/state.js';
-import { checkStateWritable, discardPending, promotePending, writePending } from '../state/write-state.js';
+import { checkStateWritable, discardPending, pendingPath, promotePending, writePending } from '../state/write-state.js';
 import { TOOL_VERSION } from '../version.js';
 import { recheckUsers } from './recheck.js';
 
@@ -61,7 +61,11 @@ export function applySpec(loaded: LoadedSpec, options: ApplyOptions = {}): Promi
   });
 }
 
-async function commitPlan(
+/**
+ * Writes a computed plan in one transaction and records the state (the second half of `applySpec`, for
+ * callers that already hold the database and the plan, like the demo).
+ */
+export async function commitPlan(
   loaded: LoadedSpec,
   db: MoodleDatabase,
   planned: PlanResult,
@@ -79,10 +83,12 @@ async function commitPlan(
 
   for (let attempt = 1; ; attempt++) {
     let bodyDone = false;
+    let committed = false;
     const now = Math.floor((options.now ?? Date.now)() / 1000);
     try {
       await failpoint('before-transaction');
       const state = await db.transaction(async (tx) => {
+        await recheckMarker(tx, planned.state, db.description);
         await recheckUsers(tx, planned.site, planned.moodle.users, changes, managedFields, budget);
         const createdIds = await writeUserChanges(
           tx,
@@ -112,11 +118,23 @@ async function commitPlan(
         bodyDone = true;
         return { ...next, apply_id: applyId };
       });
+      committed = true;
       await failpoint('after-commit');
       await promotePending(planned.statePath);
       await failpoint('after-promote');
       return { state, attempts: attempt };
     } catch (error) {
+      if (committed) {
+        // Moodle has the changes and its marker names the pending file: the next run records it.
+        throw new UserError(
+          'STATE_WRITE',
+          `the changes were committed to ${db.description}, but the state file could not be replaced: ` +
+            `${(error as Error).message}. ${pendingPath(planned.statePath)} holds the new state; fix the cause, ` +
+            'and the next plan or apply records it.',
+          [],
+          { cause: error },
+        );
+      }
       if (bodyDone) {
         // COMMIT itself failed: Moodle may or may not have committed. The pending file stays; the next run
         // reads Moodle's marker and finalises or discards it.
@@ -135,12 +153,32 @@ async function commitPlan(
       }
       if (error instanceof UserError) throw error;
       const retried = db.isTransient(error) ? ` after ${attempt} attempts` : '';
+      const reason = (error as Error).message.replace(/\.+$/, '');
       throw new UserError(
         'APPLY_FAILED',
-        `applying to ${db.description} failed${retried}: ${(error as Error).message}. The transaction was rolled back: nothing was written.`,
+        `applying to ${db.description} failed${retried}: ${reason}. The transaction was rolled back: nothing was written.`,
         [],
         { cause: error },
       );
     }
+  }
+}
+
+/**
+ * Another apply may have committed between this one's plan and its transaction (two runs at once, or a run
+ * during the confirmation): writing now would overwrite its state and forget what it created. The marker row
+ * stays locked until COMMIT, so that concurrent applies go one after the other.
+ */
+async function recheckMarker(tx: Queryable, planned: State, where: string): Promise<void> {
+  const marker = await readMarker(tx, { forUpdate: true });
+  const unchanged =
+    marker === null ? planned.serial === 0 : marker.lineage === planned.lineage && marker.serial === planned.serial;
+  if (!unchanged) {
+    throw new UserError(
+      'PLAN_STALE',
+      `another apply committed to ${where} since the plan was computed (Moodle is now at serial ` +
+        `${marker?.serial ?? 0} of lineage ${marker?.lineage ?? '(none)'}, the plan started from serial ${planned.serial}); ` +
+        'nothing was written: plan again',
+    );
   }
 }

@@ -58,8 +58,24 @@ export async function recheckUsers(
     usernames,
     budget,
   );
+  // A row the plan already saw matched only under the database's collation (case, accents, trailing spaces
+  // ignored, as by the unique key): planning again would meet it again, so it is a conflict, not staleness.
+  const collisions: Diagnostic[] = [];
   for (const row of taken) {
-    problems.push({ message: `username "${row.username}" was taken by Moodle user id ${row.id} after the plan` });
+    if (byId.has(row.id)) {
+      collisions.push({
+        message: `Moodle user id ${row.id} "${row.username}" holds a username this plan creates, equal to it for the database's collation and so for its unique key (mnethostid, username)`,
+      });
+    } else {
+      problems.push({ message: `username "${row.username}" was taken by Moodle user id ${row.id} after the plan` });
+    }
+  }
+  if (collisions.length > 0) {
+    throw new UserError(
+      'MOODLE_CONFLICT',
+      `${collisions.length} username${collisions.length === 1 ? '' : 's'} of this plan collide with existing Moodle accounts that the database compares as equal (it ignores case, accents and trailing spaces); nothing was written. Rename those accounts in Moodle or change the username template`,
+      collisions,
+    );
   }
   if (problems.length > 0) {
     throw new UserError(

@@ -1,21 +1,44 @@
 import { Builtins, Cli } from 'clipanion';
 import { TOOL_VERSION } from '../version.js';
 import { ApplyCommand } from './commands/apply.js';
+import { DemoCommand } from './commands/demo.js';
+import { MoodleQueryCommand } from './commands/moodle-query.js';
 import { PlanCommand } from './commands/plan.js';
 import { ValidateCommand } from './commands/validate.js';
 
-export function buildCli(): Cli {
-  const cli = new Cli({ binaryLabel: 'ldap2moodle', binaryName: 'ldap2moodle', binaryVersion: TOOL_VERSION });
+/** The command line; clipanion's own output (help, usage errors) is coloured only when `colors` is set. */
+export function buildCli(options: { readonly colors?: boolean } = {}): Cli {
+  const cli = new Cli({
+    binaryLabel: 'ldap2moodle',
+    binaryName: 'ldap2moodle',
+    binaryVersion: TOOL_VERSION,
+    enableColors: options.colors ?? false,
+  });
   cli.register(ValidateCommand);
   cli.register(PlanCommand);
   cli.register(ApplyCommand);
+  cli.register(DemoCommand);
+  cli.register(MoodleQueryCommand);
   cli.register(Builtins.HelpCommand);
   cli.register(Builtins.VersionCommand);
   return cli;
 }
 
-/** Entry point of the executable: runs the command line and exits with its code. */
+/**
+ * Entry point of the executable: runs the command line and exits with its code. clipanion's own output
+ * (help, usage errors) is coloured only on a terminal, and usage errors go to stderr.
+ */
 export async function main(argv: readonly string[]): Promise<void> {
-  const code = await buildCli().run([...argv], Cli.defaultContext);
-  process.exitCode = code;
+  const terminal = process.stdout.isTTY === true && (process.env.NO_COLOR ?? '') === '';
+  const context = { ...Cli.defaultContext, colorDepth: terminal ? process.stdout.getColorDepth() : 1 };
+  const cli = buildCli({ colors: terminal });
+  let command: ReturnType<Cli['process']>;
+  try {
+    command = cli.process([...argv], context);
+  } catch (error) {
+    process.stderr.write(cli.error(error, { colored: terminal }));
+    process.exitCode = 1;
+    return;
+  }
+  process.exitCode = await cli.run(command, context);
 }

@@ -103,7 +103,13 @@ export async function updateManyById(
 ): Promise<void> {
   const extraColumns = Object.keys(extra);
   for (const chunk of chunkByBytes(rows, budget, (r) => [r.id, ...r.values, r.id])) {
-    const sets = columns.map((column) => `${column} = CASE id ${chunk.map(() => 'WHEN ? THEN ?').join(' ')} END`);
+    const sets = columns.map((column, i) => {
+      // PostgreSQL types untyped CASE results as text: say when they are numbers (smallint/bigint columns).
+      const numeric =
+        tx.dialect !== 'mariadb' && tx.dialect !== 'mysql' && chunk.every((r) => typeof r.values[i] === 'number');
+      const then = numeric ? 'CAST(? AS BIGINT)' : '?';
+      return `${column} = CASE id ${chunk.map(() => `WHEN ? THEN ${then}`).join(' ')} END`;
+    });
     const params: SqlValue[] = [];
     columns.forEach((_, i) => {
       for (const row of chunk) params.push(row.id, row.values[i] ?? null);

@@ -5,6 +5,8 @@
 import { UserError } from '../errors.js';
 import type { MoodleConnectionOptions, MoodleDatabase } from './database.js';
 import { MysqlDatabase, PREFIX_PATTERN } from './dialects/mysql.js';
+import { PostgresDatabase } from './dialects/postgres.js';
+import { SCHEMA_NAME } from './dialects/postgres-common.js';
 
 export async function openMoodle(options: MoodleConnectionOptions): Promise<MoodleDatabase> {
   if (!PREFIX_PATTERN.test(options.prefix)) {
@@ -14,7 +16,13 @@ export async function openMoodle(options: MoodleConnectionOptions): Promise<Mood
         `(as in $CFG->prefix of config.php, e.g. "mdl_"); check moodle.prefix.`,
     );
   }
-  const db = new MysqlDatabase(options);
+  if (options.schema !== undefined && !SCHEMA_NAME.test(options.schema)) {
+    throw new UserError(
+      'MOODLE_CONNECT',
+      `PostgreSQL schema ${JSON.stringify(options.schema)} is not valid: use lower-case letters, digits and _; check moodle.schema.`,
+    );
+  }
+  const db = options.driver === 'postgres' ? new PostgresDatabase(options) : new MysqlDatabase(options);
   try {
     await db.ping();
   } catch (error) {
@@ -46,6 +54,8 @@ function connectError(options: MoodleConnectionOptions, error: unknown): UserErr
       break;
     case 'ER_ACCESS_DENIED_ERROR':
     case 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR':
+    case '28P01': // PostgreSQL invalid_password
+    case '28000': // PostgreSQL invalid_authorization_specification (pg_hba refusal)
       what =
         `access denied for user ${JSON.stringify(options.user)} (password given: ${usingPassword}): ` +
         'check moodle.user and the password secret (the values of $CFG->dbuser and $CFG->dbpass in config.php).';
@@ -57,6 +67,7 @@ function connectError(options: MoodleConnectionOptions, error: unknown): UserErr
       what = `user ${JSON.stringify(options.user)} may not use this database: grant it access, or check moodle.user.`;
       break;
     case 'ER_BAD_DB_ERROR':
+    case '3D000': // PostgreSQL invalid_catalog_name
       what =
         `the server has no database ${JSON.stringify(options.database)}: check moodle.database ` +
         '($CFG->dbname in config.php).';

@@ -13,13 +13,33 @@ export interface ExecuteResult {
 }
 
 export interface Queryable {
+  /** Which SQL dialect the statements are for (the few fragments that differ are chosen by it). */
+  readonly dialect: DialectName;
   /** Runs a SELECT and returns its rows; integer columns come back as JS numbers. */
   query<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
   execute(sql: string, params?: readonly SqlValue[]): Promise<ExecuteResult>;
 }
 
+/** A table as the catalogue describes it. */
+export interface TableInfo {
+  /** Storage engine (MariaDB) or `postgres`. */
+  readonly engine: string;
+  /** Whether a transaction covers its rows (InnoDB, any PostgreSQL table; not MyISAM). */
+  readonly transactional: boolean;
+}
+
+/** A column as the catalogue describes it. */
+export interface ColumnInfo {
+  readonly name: string;
+  /** Normalised type name: `varchar`, `char`, `bigint`, `smallint`, `text`, … */
+  readonly type: string;
+  /** Maximum length in characters for char/varchar columns; null for every other type. */
+  readonly maxLength: number | null;
+}
+
+export type DialectName = 'mariadb' | 'mysql' | 'postgres' | 'embedded';
+
 export interface MoodleDatabase extends Queryable {
-  readonly dialect: 'mariadb' | 'mysql';
   /** Table prefix, e.g. `mdl_`. */
   readonly prefix: string;
   /** Human description for messages (`mariadb://root@127.0.0.1:3306/moodle`); never holds a password. */
@@ -33,6 +53,12 @@ export interface MoodleDatabase extends Queryable {
   isTransient(error: unknown): boolean;
   /** Largest SQL text one statement may have, in bytes (MariaDB's max_allowed_packet, with a margin). */
   statementBudget(): Promise<number>;
+  /** Catalogue: which of these tables (full names, prefix included) exist, and how they store rows. */
+  describeTables(names: readonly string[]): Promise<Map<string, TableInfo>>;
+  /** Catalogue: the columns of one table (full name), in order. */
+  describeColumns(table: string): Promise<ColumnInfo[]>;
+  /** Where the tables live, for messages: the database (MariaDB) or the database and schema (PostgreSQL). */
+  readonly location: string;
   /** Statements sent so far on this database (for tests and benchmarks: no per-row round trips). */
   readonly statementCount: number;
   close(): Promise<void>;
@@ -40,13 +66,15 @@ export interface MoodleDatabase extends Queryable {
 
 /** Connection settings, secrets already resolved. */
 export interface MoodleConnectionOptions {
-  readonly driver: 'mariadb' | 'mysql';
+  readonly driver: 'mariadb' | 'mysql' | 'postgres';
   readonly host: string;
   readonly port: number;
   readonly database: string;
   readonly user: string;
   readonly password?: string;
   readonly prefix: string;
+  /** PostgreSQL schema holding Moodle's tables (default `public`). */
+  readonly schema?: string;
   /** Seconds to wait for a row lock before the statement fails (and the apply retries). */
   readonly lockTimeout?: number;
 }

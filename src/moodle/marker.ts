@@ -4,7 +4,7 @@
  * crash, whether an apply committed (its `apply_id`), and it ties the Moodle site to a state lineage and serial
  * so that a lost, stale or foreign state file is refused instead of trusted.
  */
-import { InternalError } from '../errors.js';
+import { UserError } from '../errors.js';
 import type { MoodleDatabase, Queryable } from './database.js';
 
 export const MARKER_PLUGIN = 'local_ldap2moodle';
@@ -27,14 +27,23 @@ function parseMarker(value: string): ApplyMarker {
   } catch {
     // fall through
   }
-  throw new InternalError(`the ${MARKER_PLUGIN}/${MARKER_NAME} row of config_plugins is not an ldap2moodle marker`);
+  throw new UserError(
+    'STATE_INVALID',
+    `the config_plugins row plugin=${MARKER_PLUGIN}, name=${MARKER_NAME} is not an ldap2moodle apply marker ` +
+      '(edited by hand?); restore it from a backup, or delete it together with the state file to start over.',
+  );
 }
 
-export async function readMarker(db: MoodleDatabase | Queryable): Promise<ApplyMarker | null> {
-  const rows = await db.query<{ value: string }>('SELECT value FROM {config_plugins} WHERE plugin = ? AND name = ?', [
-    MARKER_PLUGIN,
-    MARKER_NAME,
-  ]);
+/** `forUpdate` (in a transaction): lock the row, or the gap where it would go, until COMMIT. */
+export async function readMarker(
+  db: MoodleDatabase | Queryable,
+  options: { readonly forUpdate?: boolean } = {},
+): Promise<ApplyMarker | null> {
+  const lock = options.forUpdate === true ? ' FOR UPDATE' : '';
+  const rows = await db.query<{ value: string }>(
+    `SELECT value FROM {config_plugins} WHERE plugin = ? AND name = ?${lock}`,
+    [MARKER_PLUGIN, MARKER_NAME],
+  );
   const row = rows[0];
   return row === undefined ? null : parseMarker(row.value);
 }

@@ -1,19 +1,10 @@
 /**
  * What the tool needs to know about a Moodle site before planning: its release, the local MNet host id,
  * site admins and guest, enabled auth plugins, site defaults, and the user table's columns.
- *
- * The catalogue queries (information_schema, ENGINE) are MariaDB/MySQL ones; they run on the connection's
- * current database.
+ * Catalogue queries live in the dialects (`describeTables`, `describeColumns`).
  */
 import { UserError } from '../errors.js';
-import type { MoodleDatabase } from './database.js';
-
-export interface ColumnInfo {
-  /** information_schema DATA_TYPE: `varchar`, `bigint`, `tinyint`, `longtext`, … */
-  readonly type: string;
-  /** Maximum length in characters for char/varchar columns; null for every other type. */
-  readonly maxLength: number | null;
-}
+import type { ColumnInfo, MoodleDatabase } from './database.js';
 
 export interface MoodleSite {
   readonly release: string;
@@ -89,26 +80,19 @@ export async function readSite(db: MoodleDatabase): Promise<MoodleSite> {
   };
 }
 
-/** Checks that the prefix holds a Moodle whose touched tables are InnoDB; returns where, for messages. */
+/** Checks that the prefix holds a Moodle whose touched tables are transactional; returns where, for messages. */
 async function checkTables(db: MoodleDatabase): Promise<string> {
   const names = TOUCHED_TABLES.map((t) => `${db.prefix}${t}`);
-  const rows = await db.query<{ name: string; engine: string | null }>(
-    `SELECT TABLE_NAME AS name, ENGINE AS engine FROM information_schema.TABLES
-      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (${names.map(() => '?').join(', ')})`,
-    names,
-  );
-  const [dbRow] = await db.query<{ db: string | null }>('SELECT DATABASE() AS db');
-  const database = dbRow?.db ?? '(none)';
+  const tables = await db.describeTables(names);
   const where = db.description;
-  const engines = new Map(rows.map((r) => [r.name, r.engine]));
-  const missing = names.filter((n) => !engines.has(n));
+  const missing = names.filter((n) => !tables.has(n));
   const core = [`${db.prefix}config`, `${db.prefix}user`];
   if (missing.some((n) => core.includes(n))) {
     throw new UserError(
       'MOODLE_NOT_FOUND',
-      `no Moodle found in database ${database} with prefix ${JSON.stringify(db.prefix)} ` +
+      `no Moodle found in ${db.location} with prefix ${JSON.stringify(db.prefix)} ` +
         `(tables ${missing.filter((n) => core.includes(n)).join(', ')} missing); ` +
-        'check moodle.database and moodle.prefix ($CFG->dbname and $CFG->prefix in config.php).',
+        'check moodle.database, moodle.prefix and, on PostgreSQL, moodle.schema ($CFG->dbname, $CFG->prefix in config.php).',
     );
   }
   if (missing.length > 0) {
@@ -117,11 +101,11 @@ async function checkTables(db: MoodleDatabase): Promise<string> {
       `${where}: Moodle tables ${missing.join(', ')} are missing; is the Moodle installation complete?`,
     );
   }
-  const notInnodb = names.filter((n) => engines.get(n)?.toLowerCase() !== 'innodb');
-  if (notInnodb.length > 0) {
+  const notTransactional = names.filter((n) => tables.get(n)?.transactional !== true);
+  if (notTransactional.length > 0) {
     throw new UserError(
       'MOODLE_UNSUPPORTED',
-      `${where}: tables ${notInnodb.map((n) => `${n} (${engines.get(n) ?? 'no engine'})`).join(', ')} ` +
+      `${where}: tables ${notTransactional.map((n) => `${n} (${tables.get(n)?.engine ?? 'no engine'})`).join(', ')} ` +
         'are not InnoDB, so changes to them cannot be made in one transaction. Convert them ' +
         '(php admin/cli/mysql_engine.php --engine=InnoDB) before syncing.',
     );
@@ -140,19 +124,8 @@ async function readConfig(db: MoodleDatabase): Promise<Map<string, string>> {
 }
 
 async function readColumns(db: MoodleDatabase, table: string): Promise<Map<string, ColumnInfo>> {
-  const rows = await db.query<{ name: string; type: string; length: number | null }>(
-    `SELECT COLUMN_NAME AS name, DATA_TYPE AS type, CHARACTER_MAXIMUM_LENGTH AS length
-       FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?
-      ORDER BY ORDINAL_POSITION`,
-    [`${db.prefix}${table}`],
-  );
-  const columns = new Map<string, ColumnInfo>();
-  for (const r of rows) {
-    const type = r.type.toLowerCase();
-    const maxLength = (type === 'varchar' || type === 'char') && r.length !== null ? Number(r.length) : null;
-    columns.set(r.name, { type, maxLength });
-  }
-  return columns;
+  const columns = await db.describeColumns(`${db.prefix}${table}`);
+  return new Map(columns.map((c) => [c.name, c]));
 }
 
 function commaList(value: string): string[] {

@@ -112,11 +112,16 @@ async function createUsers(tx: Queryable, ctx: WriteContext, creates: readonly C
     userIds.map((id) => [CONTEXT_USER, id, 2, 0]),
     ctx.budget,
   );
-  // The path holds the context's own id, known only now: set it in one statement per chunk.
+  // The path holds the context's own id, known only now: set it in one statement per chunk. The parent path
+  // is inlined (checked to be /digits…): PostgreSQL cannot type a parameter given to CONCAT.
+  if (!/^(\/\d+)+$/.test(ctx.systemContextPath)) {
+    throw new InternalError(`unexpected system context path ${JSON.stringify(ctx.systemContextPath)}`);
+  }
   await executeIn(
     tx,
-    (list) => `UPDATE {context} SET path = CONCAT(?, '/', id) WHERE contextlevel = ? AND instanceid IN (${list})`,
-    [ctx.systemContextPath, CONTEXT_USER],
+    (list) =>
+      `UPDATE {context} SET path = CONCAT('${ctx.systemContextPath}/', id) WHERE contextlevel = ? AND instanceid IN (${list})`,
+    [CONTEXT_USER],
     userIds,
     ctx.budget,
   );

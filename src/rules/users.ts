@@ -194,10 +194,13 @@ export function desiredUsers(
 /** `users.onInvalidEntry: fail` turns the skipped entries into one error listing them all. */
 export function failOnSkipped(skipped: readonly SkippedEntry[]): void {
   if (skipped.length === 0) return;
+  const what =
+    skipped.length === 1
+      ? '1 directory entry cannot become a Moodle user'
+      : `${skipped.length} directory entries cannot become Moodle users`;
   throw new UserError(
     'ENTRY_INVALID',
-    `${skipped.length} directory entr${skipped.length === 1 ? 'y' : 'ies'} cannot become Moodle users ` +
-      '(users.onInvalidEntry is "fail"; set it to "skip" to plan without them)',
+    `${what} (users.onInvalidEntry is "fail"; set it to "skip" to plan without them)`,
     skipped.map((s) => ({ dn: s.dn, message: s.reason })),
   );
 }

@@ -87,20 +87,41 @@ export const specSchema = {
     moodle: {
       type: 'object',
       additionalProperties: false,
-      required: ['driver', 'database'],
-      description: "The Moodle site's database.",
+      required: ['driver'],
+      description:
+        "The Moodle site's database: a MariaDB/MySQL or PostgreSQL server, or `embedded` (a Moodle 4.5 in a local " +
+        'directory, no server: for trying the tool and for examples).',
       properties: {
-        driver: { enum: ['mariadb', 'mysql'], description: 'Database server kind.' },
+        driver: {
+          enum: ['mariadb', 'mysql', 'postgres', 'embedded'],
+          description: 'Database kind. `embedded` needs `path`; the others need `database`.',
+        },
+        path: {
+          type: 'string',
+          minLength: 1,
+          description:
+            'embedded only: directory of the embedded Moodle, relative to the spec (created on first use), or `:memory:`.',
+        },
         host: { type: 'string', minLength: 1, default: '127.0.0.1' },
-        port: { type: 'integer', minimum: 1, maximum: 65535, default: 3306 },
-        database: { type: 'string', minLength: 1, description: 'Database (schema) name holding Moodle.' },
-        user: { type: 'string', minLength: 1, default: 'root' },
+        port: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 65535,
+          description: 'Default: 3306 (MariaDB/MySQL), 5432 (PostgreSQL).',
+        },
+        database: { type: 'string', minLength: 1, description: 'Database name holding Moodle ($CFG->dbname).' },
+        schema: {
+          type: 'string',
+          pattern: '^[a-z_][a-z0-9_]*$',
+          description: "postgres only: the schema holding Moodle's tables. Default: public.",
+        },
+        user: { type: 'string', minLength: 1, description: 'Default: root (MariaDB/MySQL), postgres (PostgreSQL).' },
         password: { type: 'string', description: 'Use `${env:NAME}` or `${file:/path}`.' },
         prefix: {
           type: 'string',
           pattern: '^[a-z0-9_]*$',
           default: 'mdl_',
-          description: 'Moodle table prefix.',
+          description: 'Moodle table prefix ($CFG->prefix).',
         },
         lockTimeout: {
           type: 'integer',

@@ -10,7 +10,7 @@
  * happened) and discarded otherwise (it rolled back). See `resolvePending`.
  */
 import { constants } from 'node:fs';
-import { access, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { UserError } from '../errors.js';
@@ -29,16 +29,45 @@ async function writeAtomic(path: string, data: unknown): Promise<void> {
   }
 }
 
+/**
+ * Makes a rename in `dir` durable: write-file-atomic fsyncs the file, not its directory entry, and a power
+ * cut after COMMIT must not lose the pending file (Moodle would then be ahead of every state file). File
+ * systems that cannot sync a directory are left alone.
+ */
+async function syncDirectory(dir: string): Promise<void> {
+  // A directory one may write but not read (mode 0300) cannot be opened: the rename stands, unsynced.
+  const handle = await open(dir, 'r').catch(() => null);
+  if (handle === null) return;
+  try {
+    await handle.sync();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EISDIR') throw error;
+  } finally {
+    await handle.close();
+  }
+}
+
 export const writeState = (path: string, state: State): Promise<void> => writeAtomic(path, state);
 
 /** The pending file is a complete state carrying its `apply_id`, so that promoting it is a plain rename. */
-export const writePending = (statePath: string, pending: State & { readonly apply_id: string }): Promise<void> =>
-  writeAtomic(pendingPath(statePath), pending);
+export async function writePending(statePath: string, pending: State & { readonly apply_id: string }): Promise<void> {
+  const path = pendingPath(statePath);
+  await writeAtomic(path, pending);
+  try {
+    await syncDirectory(dirname(path));
+  } catch (error) {
+    throw new UserError('STATE_WRITE', `cannot sync the directory of ${path}: ${(error as Error).message}`, [], {
+      cause: error,
+    });
+  }
+}
 
 /** Replaces the state with the pending file (an atomic rename). */
 export async function promotePending(statePath: string): Promise<void> {
   try {
     await rename(pendingPath(statePath), statePath);
+    await syncDirectory(dirname(statePath));
   } catch (error) {
     throw new UserError(
       'STATE_WRITE',

@@ -77,11 +77,11 @@ describe('readSite', () => {
     expect(site.calendarType).toBe('gregorian');
     expect(site.timezone).toBe('Europe/London');
     expect(site.extendedUsernameChars).toBe(false);
-    expect(site.userColumns.get('username')).toEqual({ type: 'varchar', maxLength: 100 });
-    expect(site.userColumns.get('auth')).toEqual({ type: 'varchar', maxLength: 20 });
-    expect(site.userColumns.get('country')).toEqual({ type: 'varchar', maxLength: 2 });
-    expect(site.userColumns.get('id')).toEqual({ type: 'bigint', maxLength: null });
-    expect(site.userColumns.get('description')).toEqual({ type: 'longtext', maxLength: null });
+    expect(site.userColumns.get('username')).toEqual({ name: 'username', type: 'varchar', maxLength: 100 });
+    expect(site.userColumns.get('auth')).toEqual({ name: 'auth', type: 'varchar', maxLength: 20 });
+    expect(site.userColumns.get('country')).toEqual({ name: 'country', type: 'varchar', maxLength: 2 });
+    expect(site.userColumns.get('id')).toEqual({ name: 'id', type: 'bigint', maxLength: null });
+    expect(site.userColumns.get('description')).toEqual({ name: 'description', type: 'longtext', maxLength: null });
   });
 
   it('honours mnet_localhost_id, siteadmins lists and auth lists as configured', async () => {

@@ -53,9 +53,8 @@ describe('parseSpecText: valid specs', () => {
         driver: 'mariadb',
         database: 'moodle',
         host: '127.0.0.1',
-        port: 3306,
-        user: 'root',
         prefix: 'mdl_',
+        lockTimeout: 10,
       },
       users: {
         search: { base: 'ou=people,dc=example,dc=org', scope: 'sub', filter: '(objectClass=*)' },
@@ -133,7 +132,7 @@ describe('parseSpecText: valid specs', () => {
     const column = (text: string) => usersLine.indexOf(text) + 1;
     const error = await failure(parseSpecText(json, 'site.json', { env: {} }));
     expect(error.diagnostics.map(formatDiagnostic)).toEqual([
-      'site.json:5:12: must be one of: mariadb, mysql (at /moodle/driver)',
+      'site.json:5:12: must be one of: mariadb, mysql, postgres, embedded (at /moodle/driver)',
       'site.json:7:10: expected a whole number, got a string; remove the quotes (at /moodle/port)',
       `site.json:9:${column('"emial"')}: unknown key "emial"; did you mean "email"? (allowed: username, idnumber, firstname, lastname, email, middlename, alternatename, institution, department, city, country) (at /users/fields/emial)`,
     ]);

@@ -1,4 +1,4 @@
-import { compileUserRules } from '../../rules/users.js';
+import { checkSpec } from '../../pipeline.js';
 import { BaseCommand } from '../base-command.js';
 
 export class ValidateCommand extends BaseCommand {
@@ -12,7 +12,7 @@ export class ValidateCommand extends BaseCommand {
 
   async run(): Promise<number> {
     const loaded = await this.loadSpec();
-    compileUserRules(loaded.spec, (path) => loaded.positionOf(path));
+    checkSpec(loaded);
     this.context.stdout.write(`${loaded.path}: valid\n`);
     return 0;
   }

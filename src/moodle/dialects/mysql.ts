@@ -11,7 +11,16 @@
 import type { FieldPacket, Pool, PoolConnection, ResultSetHeader } from 'mysql2/promise';
 import mysql from 'mysql2/promise';
 import { InternalError, UserError } from '../../errors.js';
-import type { ExecuteResult, MoodleConnectionOptions, MoodleDatabase, Queryable, Row, SqlValue } from '../database.js';
+import type {
+  ColumnInfo,
+  ExecuteResult,
+  MoodleConnectionOptions,
+  MoodleDatabase,
+  Queryable,
+  Row,
+  SqlValue,
+  TableInfo,
+} from '../database.js';
 
 const TABLE_NAME = /^[a-z0-9_]+$/;
 export const PREFIX_PATTERN = /^[a-z0-9_]*$/;
@@ -23,6 +32,7 @@ export class MysqlDatabase implements MoodleDatabase {
   readonly dialect: 'mariadb' | 'mysql';
   readonly prefix: string;
   readonly description: string;
+  readonly location: string;
   private readonly pool: Pool;
   /** Core connections whose session has been set up (keyed by mysql2's underlying connection object). */
   private readonly prepared = new WeakSet<object>();
@@ -34,10 +44,11 @@ export class MysqlDatabase implements MoodleDatabase {
     if (!PREFIX_PATTERN.test(options.prefix)) {
       throw new InternalError(`table prefix ${JSON.stringify(options.prefix)} must match [a-z0-9_]*`);
     }
-    this.dialect = options.driver;
+    this.dialect = options.driver === 'mysql' ? 'mysql' : 'mariadb';
     this.prefix = options.prefix;
     this.lockTimeout = options.lockTimeout ?? 10;
     this.description = `${options.driver}://${options.user}@${options.host}:${options.port}/${options.database}`;
+    this.location = `database ${options.database}`;
     this.pool = mysql.createPool({
       host: options.host,
       port: options.port,
@@ -83,6 +94,38 @@ export class MysqlDatabase implements MoodleDatabase {
     return errno === 1213 || errno === 1205;
   }
 
+  async describeTables(names: readonly string[]): Promise<Map<string, TableInfo>> {
+    if (names.length === 0) return new Map();
+    const rows = await this.query<{ name: string; engine: string | null }>(
+      `SELECT TABLE_NAME AS name, ENGINE AS engine FROM information_schema.TABLES
+        WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (${names.map(() => '?').join(', ')})`,
+      names,
+    );
+    // information_schema compares names case-insensitively here: keep exact matches only.
+    return new Map(
+      rows
+        .filter((r) => names.includes(r.name))
+        .map((r) => [
+          r.name,
+          { engine: r.engine ?? 'none', transactional: (r.engine ?? '').toLowerCase() === 'innodb' },
+        ]),
+    );
+  }
+
+  async describeColumns(table: string): Promise<ColumnInfo[]> {
+    const rows = await this.query<{ name: string; type: string; length: number | null }>(
+      `SELECT COLUMN_NAME AS name, DATA_TYPE AS type, CHARACTER_MAXIMUM_LENGTH AS length
+         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?
+        ORDER BY ORDINAL_POSITION`,
+      [table],
+    );
+    return rows.map((r) => {
+      const type = r.type.toLowerCase();
+      const maxLength = (type === 'varchar' || type === 'char') && r.length !== null ? Number(r.length) : null;
+      return { name: r.name, type, maxLength };
+    });
+  }
+
   async statementBudget(): Promise<number> {
     if (this.budget === undefined) {
       const [row] = await this.query<{ packet: number }>('SELECT @@max_allowed_packet AS packet');
@@ -99,6 +142,7 @@ export class MysqlDatabase implements MoodleDatabase {
       if (!open) throw new InternalError('a statement was run on a transaction that has already ended');
     };
     const tx: Queryable = {
+      dialect: this.dialect,
       query: async <R extends Row = Row>(sql: string, params: readonly SqlValue[] = []) => {
         guard();
         this.counter.statements += 1;

@@ -1,0 +1,23 @@
+import { Command, Option } from 'clipanion';
+import { runDemo } from '../../demo.js';
+import { HumanPlanView } from '../../render/human.js';
+import { BaseCommand } from '../base-command.js';
+
+export class DemoCommand extends BaseCommand {
+  static override paths = [['demo']];
+  static override usage = Command.Usage({
+    description: 'Run the whole job on a fresh embedded Moodle: no server, no configuration',
+    details:
+      'Creates an embedded Moodle 4.5 in ./ldap2moodle-demo (remade at each run), plans the fictional collège of examples/college from its LDIF file, applies the plan, shows what was written, and plans again.',
+    examples: [['Try ldap2moodle', '$0 demo']],
+  });
+
+  dir = Option.String('--dir', 'ldap2moodle-demo', { description: 'Directory for the demo (remade at each run)' });
+
+  async run(): Promise<number> {
+    const view = new HumanPlanView({ color: this.useColor() });
+    const result = await runDemo(this.dir, view, this.context.stdout);
+    this.context.stdout.write(`\nDemo finished in ${(result.elapsedMs / 1000).toFixed(1)} s.\n`);
+    return 0;
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * The embedded Moodle: a real Moodle 4.5 schema in PGlite (PostgreSQL compiled to WebAssembly, in-process),
+ * so that the tool can be tried with no server at all. A directory persists between runs (or `:memory:`).
+ *
+ * A new directory starts from the shipped snapshot of an empty Moodle 4.5 (`assets/embedded/`), which
+ * restores in about a second instead of running initdb and the schema. One process at a time per directory
+ * (a lock file); a directory written by another PGlite version is refused, never silently upgraded.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { PGlite, types } from '@electric-sql/pglite';
+import { InternalError, UserError } from '../../errors.js';
+import type { ColumnInfo, ExecuteResult, MoodleDatabase, Queryable, Row, SqlValue, TableInfo } from '../database.js';
+import { EMBEDDED_FORMAT, loadSnapshot, PGLITE_VERSION } from './embedded-snapshot.js';
+import type { RawRunner } from './postgres-common.js';
+import {
+  describePostgresColumns,
+  describePostgresTables,
+  isTransientPostgresError,
+  queryable,
+  toSafeNumber,
+} from './postgres-common.js';
+
+export const MEMORY = ':memory:';
+const STAMP = 'ldap2moodle-embedded.json';
+const LOCK = 'ldap2moodle.lock';
+
+interface Stamp {
+  readonly format: number;
+  readonly pglite: string;
+  readonly moodle: string;
+}
+
+interface LockInfo {
+  readonly pid: number;
+  readonly host: string;
+  readonly started: string;
+}
+
+type PgliteLike = Pick<PGlite, 'query' | 'transaction' | 'close'>;
+
+function runner(pg: Pick<PGlite, 'query'>): RawRunner {
+  return async (text, values) => {
+    const result = await pg.query<Row>(text, [...values]);
+    return { rows: result.rows, affectedRows: result.affectedRows ?? 0 };
+  };
+}
+
+const parsers = { [types.INT8]: (value: string) => toSafeNumber('int8', value) };
+
+async function takeLock(dir: string): Promise<string> {
+  const path = join(dir, LOCK);
+  const mine: LockInfo = { pid: process.pid, host: hostname(), started: new Date().toISOString() };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(path, `${JSON.stringify(mine)}\n`, { flag: 'wx', mode: 0o600 });
+      return path;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    let holder: LockInfo | undefined;
+    try {
+      holder = JSON.parse(await readFile(path, 'utf8')) as LockInfo;
+    } catch {
+      holder = undefined;
+    }
+    const alive = holder !== undefined && holder.host === hostname() && processAlive(holder.pid);
+    if (alive || (holder !== undefined && holder.host !== hostname())) {
+      throw new UserError(
+        'MOODLE_LOCKED',
+        `the embedded Moodle ${dir} is in use by process ${holder?.pid} on ${holder?.host} since ${holder?.started}; ` +
+          `wait for it to finish (if that process is gone, delete ${path}).`,
+      );
+    }
+    // The holder died without releasing the lock (killed, power cut): take it over.
+    await rm(path, { force: true });
+  }
+  throw new InternalError(`could not take the lock ${path}`);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function checkStamp(dir: string): Promise<void> {
+  let stamp: Stamp;
+  try {
+    stamp = JSON.parse(await readFile(join(dir, STAMP), 'utf8')) as Stamp;
+  } catch {
+    throw new UserError(
+      'MOODLE_UNSUPPORTED',
+      `${dir} is not an embedded Moodle made by ldap2moodle (no readable ${STAMP}); use an empty or new directory.`,
+    );
+  }
+  if (stamp.format !== EMBEDDED_FORMAT || stamp.pglite !== PGLITE_VERSION) {
+    throw new UserError(
+      'MOODLE_UNSUPPORTED',
+      `the embedded Moodle ${dir} was written by another ldap2moodle (format ${stamp.format}, PGlite ${stamp.pglite}; ` +
+        `this one uses format ${EMBEDDED_FORMAT}, PGlite ${PGLITE_VERSION}). It is not upgraded silently: ` +
+        'remove the directory to start from an empty Moodle again, or use the ldap2moodle version that wrote it.',
+    );
+  }
+}
+
+export class EmbeddedDatabase implements MoodleDatabase {
+  readonly dialect = 'embedded' as const;
+  readonly description: string;
+  readonly location: string;
+  private readonly counter = { statements: 0 };
+  private readonly direct: Queryable;
+
+  private constructor(
+    private readonly pg: PgliteLike,
+    readonly prefix: string,
+    where: string,
+    private readonly lockPath: string | null,
+  ) {
+    this.description = `embedded://${where}`;
+    this.location = `the embedded Moodle ${where}`;
+    this.direct = queryable('embedded', runner(pg), prefix, () => {
+      this.counter.statements += 1;
+    });
+  }
+
+  /** Opens (creating from the snapshot when new) the embedded Moodle at `path`, or an in-memory one. */
+  static async open(path: string, prefix = 'mdl_'): Promise<EmbeddedDatabase> {
+    if (path === MEMORY) {
+      const pg = await PGlite.create({ loadDataDir: await loadSnapshot(), parsers });
+      return new EmbeddedDatabase(pg, prefix, MEMORY, null);
+    }
+    await mkdir(path, { recursive: true });
+    const lockPath = await takeLock(path);
+    try {
+      const entries = (await readdir(path)).filter((e) => e !== LOCK);
+      let pg: PGlite;
+      if (entries.length === 0) {
+        pg = await PGlite.create({ dataDir: join(path, 'pgdata'), loadDataDir: await loadSnapshot(), parsers });
+        const stamp: Stamp = { format: EMBEDDED_FORMAT, pglite: PGLITE_VERSION, moodle: '4.5' };
+        await writeFile(join(path, STAMP), `${JSON.stringify(stamp, null, 2)}\n`);
+      } else {
+        await checkStamp(path);
+        if (!existsSync(join(path, 'pgdata'))) {
+          throw new UserError('MOODLE_UNSUPPORTED', `${path} has no pgdata directory: it is damaged; remove it`);
+        }
+        pg = await PGlite.create({ dataDir: join(path, 'pgdata'), parsers });
+      }
+      return new EmbeddedDatabase(pg, prefix, path, lockPath);
+    } catch (error) {
+      await rm(lockPath, { force: true });
+      throw error;
+    }
+  }
+
+  get statementCount(): number {
+    return this.counter.statements;
+  }
+
+  query<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    return this.direct.query<T>(sql, params);
+  }
+
+  execute(sql: string, params?: readonly SqlValue[]): Promise<ExecuteResult> {
+    return this.direct.execute(sql, params);
+  }
+
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    // PGlite runs the callback exclusively, committing when it resolves and rolling back when it throws.
+    return this.pg.transaction(async (tx) => {
+      let open = true;
+      const inner = queryable('embedded', runner(tx), this.prefix, () => {
+        if (!open) throw new InternalError('a statement was run on a transaction that has already ended');
+        this.counter.statements += 1;
+      });
+      try {
+        return await fn(inner);
+      } finally {
+        open = false;
+      }
+    });
+  }
+
+  isTransient(error: unknown): boolean {
+    return isTransientPostgresError(error);
+  }
+
+  async statementBudget(): Promise<number> {
+    return 8 * 1024 * 1024;
+  }
+
+  describeTables(names: readonly string[]): Promise<Map<string, TableInfo>> {
+    return describePostgresTables(this.direct, names);
+  }
+
+  describeColumns(table: string): Promise<ColumnInfo[]> {
+    return describePostgresColumns(this.direct, table);
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.pg.close();
+    } finally {
+      if (this.lockPath !== null) await rm(this.lockPath, { force: true });
+    }
+  }
+}

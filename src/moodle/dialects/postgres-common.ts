@@ -1,0 +1,122 @@
+/**
+ * What PostgreSQL and the embedded PGlite share: `?` → `$n` placeholders, quoted prefixed table names,
+ * 64-bit integers turned into exact JS numbers, the catalogue queries and the transient error codes.
+ * Each concrete dialect only says how to run one statement and how to open a transaction.
+ */
+import { InternalError, UserError } from '../../errors.js';
+import type { ColumnInfo, ExecuteResult, Queryable, Row, SqlValue, TableInfo } from '../database.js';
+
+export interface RawResult {
+  readonly rows: Row[];
+  readonly affectedRows: number;
+}
+
+/** Runs one statement with positional `$n` parameters. */
+export type RawRunner = (text: string, values: readonly SqlValue[]) => Promise<RawResult>;
+
+const TABLE_NAME = /^[a-z0-9_]+$/;
+
+/** 40P01 deadlock, 55P03 lock_timeout, 40001 serialization failure: a new attempt may succeed. */
+const TRANSIENT = new Set(['40P01', '55P03', '40001']);
+
+export function isTransientPostgresError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && TRANSIENT.has(code);
+}
+
+/** `{user}` → `"mdl_user"`, `?` → `$1, $2 …` (outside quotes), with a placeholder count check. */
+export function toPositional(sql: string, prefix: string, params: readonly SqlValue[]): string {
+  let out = '';
+  let n = 0;
+  let quote: string | null = null;
+  for (let i = 0; i < sql.length; i++) {
+    const c = sql[i] as string;
+    if (quote !== null) {
+      out += c;
+      if (c === quote) quote = null;
+      continue;
+    }
+    if (c === "'" || c === '"') {
+      quote = c;
+      out += c;
+    } else if (c === '?') {
+      n += 1;
+      out += `$${n}`;
+    } else if (c === '{') {
+      const end = sql.indexOf('}', i);
+      const name = end < 0 ? '' : sql.slice(i + 1, end);
+      if (!TABLE_NAME.test(name)) throw new InternalError(`invalid table name in SQL: ${sql}`);
+      out += `"${prefix}${name}"`;
+      i = end;
+    } else {
+      out += c;
+    }
+  }
+  if (n !== params.length) throw new InternalError(`SQL has ${n} placeholders but ${params.length} values: ${sql}`);
+  return out;
+}
+
+/** int8 columns arrive as strings (pg) or bigints: make them exact numbers, or refuse. */
+export function toSafeNumber(column: string, value: unknown): unknown {
+  if (typeof value === 'bigint' || (typeof value === 'string' && /^-?\d+$/.test(value))) {
+    const n = Number(value);
+    if (!Number.isSafeInteger(n)) {
+      throw new UserError(
+        'MOODLE_UNSUPPORTED',
+        `column ${column} holds ${String(value)}, beyond the largest integer ldap2moodle handles exactly`,
+      );
+    }
+    return n;
+  }
+  return value;
+}
+
+/** Builds the `Queryable` of one connection (or transaction) from its statement runner. */
+export function queryable(
+  dialect: 'postgres' | 'embedded',
+  run: RawRunner,
+  prefix: string,
+  count: () => void,
+): Queryable {
+  return {
+    dialect,
+    async query<T extends Row = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
+      count();
+      return (await run(toPositional(sql, prefix, params), params)).rows as T[];
+    },
+    async execute(sql: string, params: readonly SqlValue[] = []): Promise<ExecuteResult> {
+      count();
+      return { affectedRows: (await run(toPositional(sql, prefix, params), params)).affectedRows };
+    },
+  };
+}
+
+export const SCHEMA_NAME = /^[a-z_][a-z0-9_]*$/;
+
+export async function describePostgresTables(db: Queryable, names: readonly string[]): Promise<Map<string, TableInfo>> {
+  if (names.length === 0) return new Map();
+  const rows = await db.query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_catalog.pg_class c
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
+        AND c.relname IN (${names.map(() => '?').join(', ')})`,
+    names,
+  );
+  return new Map(rows.map((r) => [r.name, { engine: 'postgres', transactional: true }]));
+}
+
+const PG_TYPES: Readonly<Record<string, string>> = { 'character varying': 'varchar', character: 'char' };
+
+export async function describePostgresColumns(db: Queryable, table: string): Promise<ColumnInfo[]> {
+  const rows = await db.query<{ name: string; type: string; length: number | null }>(
+    `SELECT column_name AS name, data_type AS type, character_maximum_length AS length
+       FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ?
+      ORDER BY ordinal_position`,
+    [table],
+  );
+  return rows.map((r) => {
+    const type = PG_TYPES[r.type] ?? r.type;
+    const maxLength = (type === 'varchar' || type === 'char') && r.length !== null ? Number(r.length) : null;
+    return { name: r.name, type, maxLength };
+  });
+}

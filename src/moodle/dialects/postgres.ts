@@ -1,0 +1,140 @@
+/**
+ * PostgreSQL behind `MoodleDatabase`, over node-postgres. Each pooled connection gets the Moodle schema as
+ * its search_path (a Moodle may live in another schema than `public`), UTC, and a short lock timeout; int8
+ * values (Moodle's ids) come back as exact JS numbers. A transaction runs on one dedicated client.
+ */
+import pg from 'pg';
+import { InternalError } from '../../errors.js';
+import type {
+  ColumnInfo,
+  ExecuteResult,
+  MoodleConnectionOptions,
+  MoodleDatabase,
+  Queryable,
+  Row,
+  SqlValue,
+  TableInfo,
+} from '../database.js';
+import type { RawRunner } from './postgres-common.js';
+import {
+  describePostgresColumns,
+  describePostgresTables,
+  isTransientPostgresError,
+  queryable,
+  SCHEMA_NAME,
+  toSafeNumber,
+} from './postgres-common.js';
+
+const INT8_OID = 20;
+const POOL_SIZE = 4;
+
+function runner(client: pg.Pool | pg.PoolClient): RawRunner {
+  return async (text, values) => {
+    const result = await client.query({ text, values: [...values] });
+    return { rows: result.rows as Row[], affectedRows: result.rowCount ?? 0 };
+  };
+}
+
+export class PostgresDatabase implements MoodleDatabase {
+  readonly dialect = 'postgres' as const;
+  readonly prefix: string;
+  readonly description: string;
+  readonly location: string;
+  private readonly pool: pg.Pool;
+  private readonly counter = { statements: 0 };
+  private readonly direct: Queryable;
+
+  constructor(options: MoodleConnectionOptions) {
+    const schema = options.schema ?? 'public';
+    if (!SCHEMA_NAME.test(schema)) throw new InternalError(`invalid schema name ${JSON.stringify(schema)}`);
+    this.prefix = options.prefix;
+    this.description = `postgres://${options.user}@${options.host}:${options.port}/${options.database}`;
+    this.location = `database ${options.database}, schema ${schema}`;
+    const lockTimeout = options.lockTimeout ?? 10;
+    this.pool = new pg.Pool({
+      host: options.host,
+      port: options.port,
+      user: options.user,
+      password: options.password,
+      database: options.database,
+      max: POOL_SIZE,
+      connectionTimeoutMillis: 10_000,
+      // Session settings for every connection, sent at connect time (no extra round trip).
+      options: `-c search_path=${schema} -c TimeZone=UTC -c lock_timeout=${lockTimeout * 1000}`,
+      types: {
+        getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+          oid === INT8_OID
+            ? (value: string) => toSafeNumber('int8', value)
+            : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+      },
+    });
+    // An idle client's error (server restart) must not crash the process; the next query reports it.
+    this.pool.on('error', () => undefined);
+    this.direct = queryable('postgres', runner(this.pool), this.prefix, () => {
+      this.counter.statements += 1;
+    });
+  }
+
+  get statementCount(): number {
+    return this.counter.statements;
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  query<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    return this.direct.query<T>(sql, params);
+  }
+
+  execute(sql: string, params?: readonly SqlValue[]): Promise<ExecuteResult> {
+    return this.direct.execute(sql, params);
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let open = true;
+    const inner = queryable('postgres', runner(client), this.prefix, () => {
+      if (!open) throw new InternalError('a statement was run on a transaction that has already ended');
+      this.counter.statements += 1;
+    });
+    try {
+      await client.query('BEGIN');
+      const result = await fn(inner);
+      await client.query('COMMIT');
+      open = false;
+      client.release();
+      return result;
+    } catch (error) {
+      open = false;
+      try {
+        await client.query('ROLLBACK');
+        client.release();
+      } catch {
+        client.release(true); // state unknown: destroy rather than reuse
+      }
+      throw error;
+    }
+  }
+
+  isTransient(error: unknown): boolean {
+    return isTransientPostgresError(error);
+  }
+
+  async statementBudget(): Promise<number> {
+    // No packet limit as in MariaDB; keep statements moderate all the same.
+    return 8 * 1024 * 1024;
+  }
+
+  describeTables(names: readonly string[]): Promise<Map<string, TableInfo>> {
+    return describePostgresTables(this.direct, names);
+  }
+
+  describeColumns(table: string): Promise<ColumnInfo[]> {
+    return describePostgresColumns(this.direct, table);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,225 @@
+/**
+ * Test workspaces for the end-to-end tests: a temp directory holding a sync spec that points at a test
+ * database (and an LDIF file or a test slapd), an optional hand-written state file, and a way to run the CLI
+ * on it with captured output.
+ */
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import type { Connection } from 'mysql2/promise';
+import { expect } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { buildCli } from '../../src/cli/main.js';
+import type { MoodleConnectionOptions } from '../../src/moodle/database.js';
+import type { StateObject } from '../../src/state/state.js';
+import { createMoodleDatabase, type TestMoodle, tableChecksums } from './mariadb.js';
+import type { SlapdInstance } from './slapd.js';
+
+export const COLLEGE_SPEC = fileURLToPath(new URL('../../examples/college/ldap2moodle.yaml', import.meta.url));
+export const COLLEGE_LDIF = fileURLToPath(new URL('../../examples/college/directory.ldif', import.meta.url));
+export const SMALL_LDIF = fileURLToPath(new URL('../fixtures/ldap/small.ldif', import.meta.url));
+
+/** Matches the start of any ANSI escape sequence (colours, bold). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC is what is being looked for
+export const ANSI = /\u001b\[/;
+
+/** `text` without its SGR sequences (colours, bold). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC is what is being removed
+export const stripAnsi = (text: string): string => text.replace(/\u001b\[[0-9;]*m/g, '');
+
+export interface Workspace {
+  readonly dir: string;
+  /** Absolute path of a file in the workspace. */
+  path(name: string): string;
+  remove(): Promise<void>;
+}
+
+export async function workspace(): Promise<Workspace> {
+  const dir = await mkdtemp(join(tmpdir(), 'ldap2moodle-e2e-'));
+  return {
+    dir,
+    path: (name) => join(dir, name),
+    remove: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Tables a plan must leave untouched (config_plugins holds the apply marker). */
+export const TOUCHED_TABLES = ['mdl_user', 'mdl_context', 'mdl_config', 'mdl_sessions', 'mdl_config_plugins'];
+
+/** A fresh Moodle database and an empty workspace for one test. */
+export interface TestSite {
+  readonly t: TestMoodle;
+  readonly ws: Workspace;
+  /** Checksums of TOUCHED_TABLES once the test's own set-up was done. */
+  readonly before: Record<string, number | null>;
+  /** The tables are as they were and no state file (nor `.pending` one) appeared. */
+  expectNothingWritten(): Promise<void>;
+  remove(): Promise<void>;
+}
+
+/** `prepare` runs the test's own inserts before the checksums are taken. */
+export async function testSite(prepare: (t: TestMoodle) => Promise<void> = async () => {}): Promise<TestSite> {
+  const [t, ws] = await Promise.all([createMoodleDatabase(), workspace()]);
+  const remove = async () => {
+    await t.drop();
+    await ws.remove();
+  };
+  try {
+    await prepare(t);
+    const before = await tableChecksums(t.admin, t.name, TOUCHED_TABLES);
+    return {
+      t,
+      ws,
+      before,
+      async expectNothingWritten() {
+        expect(await tableChecksums(t.admin, t.name, TOUCHED_TABLES)).toEqual(before);
+        expect((await readdir(ws.dir)).filter((name) => name.includes('.state.'))).toEqual([]);
+      },
+      remove,
+    };
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+}
+
+/** The `moodle` section for a test database (the server's password, if any, written literally). */
+export function moodleSection(
+  options: MoodleConnectionOptions,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const { driver, host, port, database, user, password, prefix } = options;
+  return {
+    driver,
+    host,
+    port,
+    database,
+    user,
+    ...(password !== undefined && password !== '' ? { password } : {}),
+    prefix,
+    ...overrides,
+  };
+}
+
+/** The `source` section reading a test slapd as its size-limited service account. */
+export function ldapSource(slapd: SlapdInstance, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    ldap: { url: slapd.url, bindDN: slapd.bindDN, password: slapd.password, baseDN: slapd.baseDN, ...overrides },
+  };
+}
+
+/** The `users` section of examples/college/ldap2moodle.yaml, as written there. */
+export async function collegeUsers(overrides: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  const example = parse(await readFile(COLLEGE_SPEC, 'utf8')) as { users: Record<string, unknown> };
+  return { ...example.users, ...overrides };
+}
+
+/** Writes `spec` as YAML (`name` decides the state file name: `<name without extension>.state.json`). */
+export async function writeSpec(ws: Workspace, spec: unknown, name = 'ldap2moodle.yaml'): Promise<string> {
+  const path = ws.path(name);
+  await writeFile(path, stringify(spec, { lineWidth: 0 }));
+  return path;
+}
+
+/** The spec of the example collège, reading `ldif` (absolute path) into the test database. */
+export async function collegeSpec(
+  ws: Workspace,
+  moodle: MoodleConnectionOptions,
+  options: { ldif?: string; users?: Record<string, unknown> } = {},
+): Promise<string> {
+  return writeSpec(ws, {
+    version: 1,
+    source: { ldif: options.ldif ?? COLLEGE_LDIF },
+    moodle: moodleSection(moodle),
+    users: await collegeUsers(options.users),
+  });
+}
+
+/** The default state path of `ldap2moodle.yaml` (see statePath in src/pipeline.ts). */
+export const STATE_FILE = 'ldap2moodle.state.json';
+
+const LINEAGE = '4f0d7a52-2f4e-4a8b-9d55-6a1c5e0b9e21';
+const SERIAL = 3;
+
+/**
+ * What an earlier apply would have left, written by hand: the state file (format of src/state/state.ts)
+ * managing `objects`, and the apply marker in Moodle's config_plugins (src/moodle/marker.ts) with the same
+ * lineage and serial, without which the state is refused. `admin` is a connection on the test database.
+ */
+export async function writeAppliedState(
+  ws: Workspace,
+  admin: Connection,
+  prefix: string,
+  objects: readonly StateObject[],
+): Promise<string> {
+  const path = ws.path(STATE_FILE);
+  const state = {
+    format_version: 1,
+    serial: SERIAL,
+    lineage: LINEAGE,
+    tool_version: '0.1.0',
+    spec_hash: 'sha256:0',
+    objects,
+  };
+  await writeFile(path, `${JSON.stringify(state, null, 2)}\n`);
+  const marker = {
+    lineage: LINEAGE,
+    serial: SERIAL,
+    apply_id: 'a1b2c3d4',
+    applied_at: '2026-01-05T07:00:00.000Z',
+    tool_version: '0.1.0',
+  };
+  await admin.query(`INSERT INTO \`${prefix}config_plugins\` (plugin, name, value) VALUES (?, ?, ?)`, [
+    'local_ldap2moodle',
+    'state',
+    JSON.stringify(marker),
+  ]);
+  return path;
+}
+
+export interface CliRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** A stream that keeps what is written to it; `isTTY` to pose as a terminal. */
+class Capture extends Writable {
+  text = '';
+  constructor(readonly isTTY: boolean) {
+    super();
+  }
+  override _write(chunk: Buffer | string, _encoding: BufferEncoding, callback: () => void): void {
+    this.text += chunk.toString();
+    callback();
+  }
+}
+
+/** Runs the CLI in-process (the TS sources) with captured stdout/stderr. */
+export async function runCli(argv: readonly string[], options: { tty?: boolean } = {}): Promise<CliRun> {
+  const stdout = new Capture(options.tty === true);
+  const stderr = new Capture(false);
+  // colorDepth 1: clipanion's own messages (usage errors, help) without colours, like a pipe.
+  const code = await buildCli().run([...argv], { stdin: process.stdin, stdout, stderr, colorDepth: 1 });
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+/**
+ * Asserts the shape of a user error on stderr: one `Error [CODE]: …` paragraph (one line), then only
+ * indented diagnostic lines; no stack trace, no "Internal error". Returns the paragraph.
+ */
+export function userErrorParagraph(run: CliRun, code: string): string {
+  const lines = run.stderr.split('\n');
+  const [first, ...rest] = lines;
+  const problems: string[] = [];
+  if (run.code !== 1) problems.push(`exit code ${run.code}, expected 1`);
+  if (run.stdout !== '') problems.push(`stdout not empty: ${run.stdout}`);
+  if (!first?.startsWith(`Error [${code}]: `)) problems.push(`first line is not "Error [${code}]: …"`);
+  if (rest.at(-1) !== '') problems.push('stderr does not end with a newline');
+  if (rest.slice(0, -1).some((l) => !l.startsWith('  '))) problems.push('a line after the paragraph is not indented');
+  if (/Internal error|^\s+at /m.test(run.stderr)) problems.push('a stack trace or internal error was printed');
+  if (problems.length > 0) throw new Error(`${problems.join('; ')}\n--- stderr ---\n${run.stderr}`);
+  return (first ?? '').slice(`Error [${code}]: `.length);
+}

@@ -1,0 +1,153 @@
+/**
+ * `plan` end to end from a real slapd (test/fixtures/ldap/start-slapd.sh) into real MariaDB databases: the same
+ * directory read over LDAP and from its LDIF file gives the same plan; a directory larger than the service
+ * account's size limit is planned whole (paging); LDAP failures stop the run with their code, through the CLI.
+ */
+import { rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { planSpec } from '../../src/pipeline.js';
+import { loadSpec } from '../../src/spec/load.js';
+import { generatedUid, generatePeopleLdif, PEOPLE_BASE_DN } from '../helpers/gen-people.js';
+import { dropStaleTestDatabases } from '../helpers/mariadb.js';
+import { type SlapdInstance, startSlapd } from '../helpers/slapd.js';
+import {
+  collegeUsers,
+  ldapSource,
+  moodleSection,
+  runCli,
+  SMALL_LDIF,
+  type TestSite,
+  testSite,
+  userErrorParagraph,
+  writeSpec,
+} from '../helpers/spec-files.js';
+
+/** More than the 500 entries a plain search of cn=admin may return. */
+const PEOPLE = 750;
+/** The big server also refuses pages larger than this (olcLimits size.pr), as some ENT servers do. */
+const MAX_PAGE = 100;
+
+let small: SlapdInstance;
+let big: SlapdInstance;
+let bigLdif: string;
+
+beforeAll(async () => {
+  await dropStaleTestDatabases();
+  bigLdif = join(tmpdir(), `ldap2moodle-plan-people-${process.pid}-${Date.now()}.ldif`);
+  await writeFile(bigLdif, generatePeopleLdif(PEOPLE));
+  [small, big] = await Promise.all([
+    startSlapd(SMALL_LDIF),
+    startSlapd(bigLdif, { LDAP_BULK: '1', LDAP_MAX_PAGESIZE: String(MAX_PAGE) }),
+  ]);
+});
+
+afterAll(async () => {
+  await Promise.all([small?.stop(), big?.stop()]);
+  if (bigLdif !== undefined) await rm(bigLdif, { force: true });
+});
+
+const sites: TestSite[] = [];
+afterEach(async () => {
+  await Promise.all(sites.splice(0).map((s) => s.remove()));
+});
+
+async function setup(): Promise<TestSite> {
+  const site = await testSite();
+  sites.push(site);
+  return site;
+}
+
+/** Every person of small.ldif (parents included), not only the collège's. */
+const EVERYONE = { search: { base: 'ou=people,dc=ent,dc=example', filter: '(objectClass=ENTPerson)' } };
+
+describe('plan from a real slapd', () => {
+  for (const [name, users] of [
+    ['the example collège', {}],
+    ['every person of the directory', EVERYONE],
+  ] as const) {
+    it(`gives the same plan as the LDIF file for ${name}`, async () => {
+      const s = await setup();
+      const spec = async (file: string, source: Record<string, unknown>) =>
+        loadSpec(
+          await writeSpec(
+            s.ws,
+            { version: 1, source, moodle: moodleSection(s.t.options), users: await collegeUsers(users) },
+            file,
+          ),
+        );
+      const fromLdap = await planSpec(await spec('ldap.yaml', ldapSource(small)));
+      const fromLdif = await planSpec(await spec('ldif.yaml', { ldif: SMALL_LDIF }));
+      expect(fromLdap.header.source).toBe(small.url);
+      expect(fromLdap.plan.changes.length).toBeGreaterThan(10);
+      expect(fromLdap.plan.changes).toEqual(fromLdif.plan.changes);
+      expect(fromLdap.plan.skipped).toEqual(fromLdif.plan.skipped);
+      expect(fromLdap.plan.warnings).toEqual(fromLdif.plan.warnings);
+      await s.expectNothingWritten();
+    });
+  }
+
+  it(`plans all ${PEOPLE} people of a directory larger than the account's size limit, page by page`, async () => {
+    const s = await setup();
+    const users = {
+      search: { base: PEOPLE_BASE_DN, filter: '(objectClass=ENTPerson)' },
+      auth: 'cas',
+      fields: {
+        username: '{uid|lower}',
+        idnumber: '{ENTPersonJointure|split("$", 2)}',
+        firstname: '{givenName}',
+        lastname: '{sn}',
+        email: '{mail}',
+      },
+    };
+    const spec = await writeSpec(s.ws, {
+      version: 1,
+      source: ldapSource(big, { pageSize: MAX_PAGE }),
+      moodle: moodleSection(s.t.options),
+      users,
+    });
+    const { plan } = await planSpec(await loadSpec(spec));
+    const expected = Array.from({ length: PEOPLE }, (_, i) => `user["${generatedUid(i + 1).toLowerCase()}"]`).sort();
+    expect(plan.changes.map((c) => c.address)).toEqual(expected);
+    expect(plan.changes.every((c) => c.action === 'create')).toBe(true);
+    expect(plan.changes.at(-1)?.after).toMatchObject({ idnumber: String(PEOPLE), username: 'p0000750' });
+    await s.expectNothingWritten();
+  });
+});
+
+describe('LDAP failures through the CLI', () => {
+  async function ldapSpec(s: TestSite, source: Record<string, unknown>): Promise<string> {
+    return writeSpec(s.ws, { version: 1, source, moodle: moodleSection(s.t.options), users: await collegeUsers() });
+  }
+
+  it('an unreachable server: LDAP_CONNECT naming the URL', async () => {
+    const s = await setup();
+    const url = 'ldap://127.0.0.1:1';
+    const run = await runCli(['plan', '--spec', await ldapSpec(s, ldapSource(small, { url, timeout: 5000 }))]);
+    const paragraph = userErrorParagraph(run, 'LDAP_CONNECT');
+    expect(paragraph).toContain(url);
+    await s.expectNothingWritten();
+  });
+
+  it('a wrong bind password: LDAP_BIND naming the bind DN, never the password', async () => {
+    const s = await setup();
+    const password = 'Wr0ng-B1nd-Pa55';
+    const run = await runCli(['plan', '--spec', await ldapSpec(s, ldapSource(small, { password }))]);
+    const paragraph = userErrorParagraph(run, 'LDAP_BIND');
+    expect(paragraph).toContain(small.bindDN);
+    expect(paragraph).toContain('refused: invalid credentials');
+    expect(run.stderr + run.stdout).not.toContain(password);
+    await s.expectNothingWritten();
+  });
+
+  it('a page the server refuses (page size over its cap): LDAP_SEARCH, nothing planned', async () => {
+    const s = await setup();
+    const run = await runCli(['plan', '--spec', await ldapSpec(s, ldapSource(big, { pageSize: 500 }))]);
+    const paragraph = userErrorParagraph(run, 'LDAP_SEARCH');
+    expect(paragraph).toContain(big.url);
+    expect(paragraph).toContain('adminLimitExceeded (11)');
+    expect(paragraph).toContain('pageSize');
+    await s.expectNothingWritten();
+  });
+});
