@@ -44,6 +44,7 @@ export type ErrorCode =
   | 'PLAN_STALE'
   | 'STATE_INVALID'
   | 'STATE_WRITE'
+  | 'STATE_LOCKED'
   | 'APPLY_FAILED'
   | 'NOT_IMPLEMENTED';
 

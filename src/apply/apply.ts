@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { UserError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
+import { takeLockFile } from '../lock-file.js';
 import type { MoodleDatabase, Queryable } from '../moodle/database.js';
 import { readMarker, writeMarker } from '../moodle/marker.js';
 import { writeUserChanges } from '../moodle/write-users.js';
@@ -47,17 +48,24 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** The `apply` command. */
 export function applySpec(loaded: LoadedSpec, options: ApplyOptions = {}): Promise<ApplyResult> {
   return withSpecResources(loaded, async (source, db) => {
+    const path = statePath(loaded);
     // Detected before touching Moodle: an apply whose state cannot be written must not start.
-    await checkStateWritable(statePath(loaded));
-    const planned = await readAndPlan(loaded, source, db, { ...options, repair: true });
-    if (planned.plan.changes.length === 0) {
-      return { planned, applied: false, state: planned.state, statements: db.statementCount, attempts: 0 };
+    await checkStateWritable(path);
+    // One apply at a time per state file: a second one must not take the first's pending file for debris.
+    const lock = await takeLockFile(`${path}.lock`, `the state ${path}`, 'STATE_LOCKED');
+    try {
+      const planned = await readAndPlan(loaded, source, db, { ...options, repair: true });
+      if (planned.plan.changes.length === 0) {
+        return { planned, applied: false, state: planned.state, statements: db.statementCount, attempts: 0 };
+      }
+      if (options.confirm !== undefined && !(await options.confirm(planned))) {
+        return { planned, applied: false, state: planned.state, statements: db.statementCount, attempts: 0 };
+      }
+      const { state, attempts } = await commitPlan(loaded, db, planned, options);
+      return { planned, applied: true, state, statements: db.statementCount, attempts };
+    } finally {
+      await lock.release();
     }
-    if (options.confirm !== undefined && !(await options.confirm(planned))) {
-      return { planned, applied: false, state: planned.state, statements: db.statementCount, attempts: 0 };
-    }
-    const { state, attempts } = await commitPlan(loaded, db, planned, options);
-    return { planned, applied: true, state, statements: db.statementCount, attempts };
   });
 }
 

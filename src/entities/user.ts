@@ -45,24 +45,33 @@ function changedFields(before: Fields, after: Fields): { before: Fields; after: 
   return Object.keys(a).length === 0 ? null : { before: b, after: a };
 }
 
+/**
+ * How MariaDB's utf8mb4_unicode_ci compares usernames in its unique key: case, accents and trailing spaces
+ * ignored. Two usernames equal in this form cannot both exist there, whatever the code thinks.
+ */
+export const foldUsername = (username: string): string =>
+  username.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase().replace(/ +$/, '');
+
 function indexRows(rows: readonly MoodleUserRow[]) {
+  const byFolded = new Map<string, MoodleUserRow>();
   const byUsername = new Map<string, MoodleUserRow>();
   const byIdnumber = new Map<string, MoodleUserRow[]>();
   const byId = new Map<number, MoodleUserRow>();
   for (const row of rows) {
     byId.set(row.id, row);
     byUsername.set(userKey('username', row.username), row);
+    byFolded.set(foldUsername(row.username), row);
     if (row.deleted === 0 && row.idnumber !== '') {
       const key = userKey('idnumber', row.idnumber);
       byIdnumber.set(key, [...(byIdnumber.get(key) ?? []), row]);
     }
   }
-  return { byUsername, byIdnumber, byId };
+  return { byUsername, byIdnumber, byId, byFolded };
 }
 
 function diffUsers(input: DiffInput<DesiredUser, MoodleUserRow, UserDiffOptions>): EntityDiff {
   const { options } = input;
-  const { byUsername, byIdnumber, byId } = indexRows(input.current);
+  const { byUsername, byIdnumber, byId, byFolded } = indexRows(input.current);
   const managedById = new Map<number, StateObject>(input.managed.map((m) => [m.id, m]));
   const changes: Change[] = [];
   const conflicts: Conflict[] = [];
@@ -97,6 +106,14 @@ function diffUsers(input: DiffInput<DesiredUser, MoodleUserRow, UserDiffOptions>
     }
 
     if (row === undefined) {
+      const twin = byFolded.get(foldUsername(username));
+      if (twin !== undefined) {
+        conflicts.push({
+          dn: user.dn,
+          message: `username "${username}" collides with ${describeRow(twin)}: Moodle's database compares usernames ignoring case, accents and trailing spaces, so both cannot exist`,
+        });
+        continue;
+      }
       changes.push({
         entity: 'user',
         address,

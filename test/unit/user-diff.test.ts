@@ -165,3 +165,11 @@ describe('user diff', () => {
     ]);
   });
 });
+
+describe('user diff against the database collation', () => {
+  it('reports a username that only differs by accents or trailing spaces from an existing one', () => {
+    const result = diff([person('Eloise')], [written(10, 'x', { username: 'éloïse ' })], []);
+    expect(result.changes).toEqual([]);
+    expect(result.conflicts[0]?.message).toContain('collides with Moodle user id 10 "éloïse "');
+  });
+});

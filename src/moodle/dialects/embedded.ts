@@ -8,10 +8,10 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { PGlite, types } from '@electric-sql/pglite';
 import { InternalError, UserError } from '../../errors.js';
+import { takeLockFile } from '../../lock-file.js';
 import type { ColumnInfo, ExecuteResult, MoodleDatabase, Queryable, Row, SqlValue, TableInfo } from '../database.js';
 import { EMBEDDED_FORMAT, loadSnapshot, PGLITE_VERSION } from './embedded-snapshot.js';
 import type { RawRunner } from './postgres-common.js';
@@ -33,12 +33,6 @@ interface Stamp {
   readonly moodle: string;
 }
 
-interface LockInfo {
-  readonly pid: number;
-  readonly host: string;
-  readonly started: string;
-}
-
 type PgliteLike = Pick<PGlite, 'query' | 'transaction' | 'close'>;
 
 function runner(pg: Pick<PGlite, 'query'>): RawRunner {
@@ -49,45 +43,6 @@ function runner(pg: Pick<PGlite, 'query'>): RawRunner {
 }
 
 const parsers = { [types.INT8]: (value: string) => toSafeNumber('int8', value) };
-
-async function takeLock(dir: string): Promise<string> {
-  const path = join(dir, LOCK);
-  const mine: LockInfo = { pid: process.pid, host: hostname(), started: new Date().toISOString() };
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await writeFile(path, `${JSON.stringify(mine)}\n`, { flag: 'wx', mode: 0o600 });
-      return path;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    let holder: LockInfo | undefined;
-    try {
-      holder = JSON.parse(await readFile(path, 'utf8')) as LockInfo;
-    } catch {
-      holder = undefined;
-    }
-    const alive = holder !== undefined && holder.host === hostname() && processAlive(holder.pid);
-    if (alive || (holder !== undefined && holder.host !== hostname())) {
-      throw new UserError(
-        'MOODLE_LOCKED',
-        `the embedded Moodle ${dir} is in use by process ${holder?.pid} on ${holder?.host} since ${holder?.started}; ` +
-          `wait for it to finish (if that process is gone, delete ${path}).`,
-      );
-    }
-    // The holder died without releasing the lock (killed, power cut): take it over.
-    await rm(path, { force: true });
-  }
-  throw new InternalError(`could not take the lock ${path}`);
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function checkStamp(dir: string): Promise<void> {
   let stamp: Stamp;
@@ -136,7 +91,8 @@ export class EmbeddedDatabase implements MoodleDatabase {
       return new EmbeddedDatabase(pg, prefix, MEMORY, null);
     }
     await mkdir(path, { recursive: true });
-    const lockPath = await takeLock(path);
+    const lock = await takeLockFile(join(path, LOCK), `the embedded Moodle ${path}`, 'MOODLE_LOCKED');
+    const lockPath = lock.path;
     try {
       const entries = (await readdir(path)).filter((e) => e !== LOCK);
       let pg: PGlite;
