@@ -165,7 +165,7 @@ export function planFromInputs(
 ): { plan: Plan; desired: DesiredUsers } {
   const desired = desiredUsers(entries, rules, userConstraints(moodle.site));
   if (loaded.spec.users.onInvalidEntry === 'fail') failOnSkipped(desired.skipped);
-  const warnings: string[] = [...notes];
+  const warnings: string[] = [...moodle.site.warnings, ...notes];
   if (!moodle.site.enabledAuth.includes(rules.auth)) {
     warnings.push(
       `the auth plugin "${rules.auth}" is not enabled in Moodle (config "auth" is "${moodle.site.enabledAuth.join(',')}"): ` +

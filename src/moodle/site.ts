@@ -4,6 +4,7 @@
  * Catalogue queries live in the dialects (`describeTables`, `describeColumns`).
  */
 import { UserError } from '../errors.js';
+import { checkCompatibility } from './compatibility.js';
 import type { ColumnInfo, MoodleDatabase } from './database.js';
 
 export interface MoodleSite {
@@ -21,6 +22,8 @@ export interface MoodleSite {
   /** When false, Moodle accepts only lower-case alphanumerics and `_ - @ .` in usernames. */
   readonly extendedUsernameChars: boolean;
   readonly userColumns: ReadonlyMap<string, ColumnInfo>;
+  /** Notes for the plan (an untested Moodle release, …). */
+  readonly warnings: readonly string[];
 }
 
 /** Tables the tool reads or writes; each must exist and be transactional. */
@@ -63,7 +66,9 @@ export async function readSite(db: MoodleDatabase): Promise<MoodleSite> {
     return Number(value);
   };
   const auth = commaList(config.get('auth') ?? '');
+  const warnings = await checkCompatibility(db, required('release'));
   return {
+    warnings,
     release: required('release'),
     version: required('version'),
     mnetLocalhostId: id('mnet_localhost_id', required('mnet_localhost_id')),
