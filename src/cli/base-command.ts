@@ -7,13 +7,10 @@ import { loadSpec } from '../spec/load.js';
 const MAX_DIAGNOSTICS = 50;
 
 /**
- * Common to every command: `--spec`, colour decision, and the one place where errors become messages and
- * exit codes (user errors without a stack; anything else is a bug, with its stack and a "please report").
+ * Common to every command: the colour decision, and the one place where errors become messages and exit
+ * codes (user errors without a stack; anything else is a bug, with its stack and a "please report").
  */
 export abstract class BaseCommand extends Command {
-  spec = Option.String('--spec,-s', 'ldap2moodle.yaml', {
-    description: 'Path of the sync spec (YAML or JSON)',
-  });
   noColor = Option.Boolean('--no-color', false, { description: 'Never colour the output' });
 
   abstract run(): Promise<number>;
@@ -26,17 +23,13 @@ export abstract class BaseCommand extends Command {
     }
   }
 
-  protected loadSpec(): Promise<LoadedSpec> {
-    return loadSpec(this.spec);
-  }
-
   /** Colour only on a terminal, and never with --no-color or NO_COLOR (https://no-color.org). */
   protected useColor(): boolean {
     if (this.noColor || (process.env.NO_COLOR ?? '') !== '') return false;
     return (this.context.stdout as Partial<WriteStream>).isTTY === true;
   }
 
-  private report(error: unknown): number {
+  protected report(error: unknown): number {
     const { stderr } = this.context;
     if (error instanceof UserError) {
       stderr.write(`Error [${error.code}]: ${error.message}\n`);
@@ -54,5 +47,16 @@ export abstract class BaseCommand extends Command {
     stderr.write(`Internal error: ${detail}\n`);
     stderr.write('This is a bug in ldap2moodle; please report it with the command you ran and this message.\n');
     return 1;
+  }
+}
+
+/** A command that works from a sync spec (`--spec`). */
+export abstract class SpecCommand extends BaseCommand {
+  spec = Option.String('--spec,-s', 'ldap2moodle.yaml', {
+    description: 'Path of the sync spec (YAML or JSON)',
+  });
+
+  protected loadSpec(): Promise<LoadedSpec> {
+    return loadSpec(this.spec);
   }
 }

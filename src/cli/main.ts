@@ -2,6 +2,7 @@ import { Builtins, Cli } from 'clipanion';
 import { TOOL_VERSION } from '../version.js';
 import { ApplyCommand } from './commands/apply.js';
 import { DemoCommand } from './commands/demo.js';
+import { GenerateCommand } from './commands/generate.js';
 import { MoodleQueryCommand } from './commands/moodle-query.js';
 import { PlanCommand } from './commands/plan.js';
 import { ValidateCommand } from './commands/validate.js';
@@ -19,6 +20,7 @@ export function buildCli(options: { readonly colors?: boolean } = {}): Cli {
   cli.register(ApplyCommand);
   cli.register(DemoCommand);
   cli.register(MoodleQueryCommand);
+  cli.register(GenerateCommand);
   cli.register(Builtins.HelpCommand);
   cli.register(Builtins.VersionCommand);
   return cli;

@@ -63,7 +63,9 @@ function indexRows(rows: readonly MoodleUserRow[]) {
     byFolded.set(foldUsername(row.username), row);
     if (row.deleted === 0 && row.idnumber !== '') {
       const key = userKey('idnumber', row.idnumber);
-      byIdnumber.set(key, [...(byIdnumber.get(key) ?? []), row]);
+      const list = byIdnumber.get(key);
+      if (list === undefined) byIdnumber.set(key, [row]);
+      else list.push(row);
     }
   }
   return { byUsername, byIdnumber, byId, byFolded };

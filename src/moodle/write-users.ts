@@ -75,7 +75,9 @@ async function createUsers(tx: Queryable, ctx: WriteContext, creates: readonly C
   const byAuth = new Map<string, Change[]>();
   for (const change of creates) {
     const auth = str(change.after.auth);
-    byAuth.set(auth, [...(byAuth.get(auth) ?? []), change]);
+    const group = byAuth.get(auth);
+    if (group === undefined) byAuth.set(auth, [change]);
+    else group.push(change);
   }
   for (const [auth, group] of byAuth) {
     const fixed = fixedColumns(ctx.site, auth, ctx.now);
@@ -135,7 +137,9 @@ async function updateUsers(tx: Queryable, ctx: WriteContext, changes: readonly C
     const columns = Object.keys(change.after).sort();
     if (columns.length === 0) continue;
     const signature = columns.join(',');
-    groups.set(signature, [...(groups.get(signature) ?? []), change]);
+    const group = groups.get(signature);
+    if (group === undefined) groups.set(signature, [change]);
+    else group.push(change);
   }
   for (const [signature, group] of groups) {
     const columns = signature.split(',');

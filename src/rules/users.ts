@@ -138,6 +138,13 @@ function desiredUser(entry: LdapEntry, rules: CompiledUserRules, constraints: Us
   };
 }
 
+/** Appends to a list in a map (never copying it: this runs once per entry). */
+function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}
+
 export interface DesiredUsers {
   readonly users: readonly DesiredUser[];
   readonly skipped: readonly SkippedEntry[];
@@ -161,9 +168,9 @@ export function desiredUsers(
       skipped.push({ entity: 'user', dn: entry.dn, reason: result });
       continue;
     }
-    byKey.set(result.key, [...(byKey.get(result.key) ?? []), result]);
+    pushTo(byKey, result.key, result);
     const username = result.values.username ?? '';
-    byUsername.set(username, [...(byUsername.get(username) ?? []), result]);
+    pushTo(byUsername, username, result);
   }
   const rejected = new Set<DesiredUser>();
   const rejectClaims = (groups: Map<string, DesiredUser[]>, what: string): void => {

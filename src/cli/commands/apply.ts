@@ -5,11 +5,11 @@ import * as t from 'typanion';
 import { applySpec } from '../../apply/apply.js';
 import type { PlanResult } from '../../pipeline.js';
 import { HumanPlanView } from '../../render/human.js';
-import { BaseCommand } from '../base-command.js';
+import { SpecCommand } from '../base-command.js';
 
-export class ApplyCommand extends BaseCommand {
+export class ApplyCommand extends SpecCommand {
   static override paths = [['apply']];
-  static override usage = BaseCommand.Usage({
+  static override usage = SpecCommand.Usage({
     description: 'Plan, ask, then write the changes to Moodle in one transaction and record the state',
     details:
       'Computes the plan exactly as `plan` does and prints it. On a terminal it asks for "yes"; elsewhere (cron, CI) it needs --auto-approve. The changes are written in one transaction: all or nothing. The state file records what ldap2moodle manages.',

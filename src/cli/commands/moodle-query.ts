@@ -1,10 +1,10 @@
 import { Command, Option, UsageError } from 'clipanion';
 import { openSpecMoodle } from '../../pipeline.js';
-import { BaseCommand } from '../base-command.js';
+import { SpecCommand } from '../base-command.js';
 
 const READ_ONLY = /^\s*(select|with)\b/i;
 
-export class MoodleQueryCommand extends BaseCommand {
+export class MoodleQueryCommand extends SpecCommand {
   static override paths = [['moodle-query']];
   static override usage = Command.Usage({
     description: "Run a read-only SQL query on the spec's Moodle database and print the rows",

@@ -5,11 +5,11 @@ import { HumanPlanView } from '../../render/human.js';
 import { JsonPlanView } from '../../render/json.js';
 import type { PlanView } from '../../render/view.js';
 import { TOOL_VERSION } from '../../version.js';
-import { BaseCommand } from '../base-command.js';
+import { SpecCommand } from '../base-command.js';
 
-export class PlanCommand extends BaseCommand {
+export class PlanCommand extends SpecCommand {
   static override paths = [['plan']];
-  static override usage = BaseCommand.Usage({
+  static override usage = SpecCommand.Usage({
     description: 'Show what apply would change in Moodle; writes nothing',
     details:
       'Reads the directory and the Moodle database, computes the changes that would make Moodle match the spec, and prints them grouped by entity. Nothing is written, to Moodle or to the state.',

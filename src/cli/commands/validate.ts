@@ -1,9 +1,9 @@
 import { checkSpec } from '../../pipeline.js';
-import { BaseCommand } from '../base-command.js';
+import { SpecCommand } from '../base-command.js';
 
-export class ValidateCommand extends BaseCommand {
+export class ValidateCommand extends SpecCommand {
   static override paths = [['validate']];
-  static override usage = BaseCommand.Usage({
+  static override usage = SpecCommand.Usage({
     description: 'Check a sync spec without reading the directory or Moodle',
     details:
       'Validates the spec against its JSON Schema and checks its templates. Every problem is listed with its file, line and column. Exit code 0 when valid, 1 otherwise.',
