@@ -18,6 +18,8 @@ export interface Queryable {
   /** Runs a SELECT and returns its rows; integer columns come back as JS numbers. */
   query<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
   execute(sql: string, params?: readonly SqlValue[]): Promise<ExecuteResult>;
+  /** True for a unique-key violation: a row written meanwhile (by Moodle) holds the key being inserted. */
+  isDuplicateKey(error: unknown): boolean;
 }
 
 /** A table as the catalogue describes it. */

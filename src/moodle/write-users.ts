@@ -162,7 +162,7 @@ export async function writeUserChanges(
 ): Promise<Map<string, number>> {
   const creates = changes.filter((ch) => ch.action === 'create');
   const ids = await createUsers(tx, ctx, creates).catch((error: unknown) => {
-    if ((error as { code?: unknown }).code === 'ER_DUP_ENTRY') {
+    if (tx.isDuplicateKey(error)) {
       throw new UserError(
         'MOODLE_CONFLICT',
         `a username of this plan was taken in Moodle while applying (${(error as Error).message}); nothing was written — plan again`,

@@ -1,7 +1,9 @@
 /**
- * Sites for the apply tests: a fresh Moodle database, a temp directory holding an LDIF of chosen people and a
- * spec reading it into that database (state next to the spec), and the reads the assertions need (rows,
- * state file, marker, checksums). Reuses the workspace and spec writers of spec-files.ts.
+ * Sites for the apply tests: a fresh Moodle on one target, a temp directory holding an LDIF of chosen people
+ * and a spec reading it into that Moodle (state next to the spec), and the reads the assertions need (rows,
+ * state file, marker, checksums), written once for every target. Reuses the workspace and spec writers of
+ * spec-files.ts. Every run of the tool goes through the site, which lets go of the assertions' connection
+ * first (the embedded Moodle admits one process at a time).
  */
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { PassThrough, Writable } from 'node:stream';
@@ -11,8 +13,8 @@ import { UserError } from '../../src/errors.js';
 import { type PlanOptions, type PlanResult, planSpec } from '../../src/pipeline.js';
 import { type LoadedSpec, loadSpec } from '../../src/spec/load.js';
 import type { State } from '../../src/state/state.js';
-import { createMoodleDatabase, type TestMoodle, tableChecksums } from './mariadb.js';
-import { type CliRun, moodleSection, STATE_FILE, type Workspace, workspace, writeSpec } from './spec-files.js';
+import { type CliRun, STATE_FILE, type Workspace, workspace, writeSpec } from './spec-files.js';
+import { createTarget, type Target, type TargetName, type TargetOptions } from './targets.js';
 
 export const PEOPLE_BASE = 'ou=people,dc=ent,dc=example';
 
@@ -93,7 +95,7 @@ export const TOUCHED = ['mdl_user', 'mdl_context', 'mdl_config', 'mdl_config_plu
 export type Row = Record<string, unknown>;
 
 export interface ApplySite {
-  readonly t: TestMoodle;
+  readonly t: Target;
   readonly ws: Workspace;
   readonly specPath: string;
   readonly statePath: string;
@@ -108,7 +110,9 @@ export interface ApplySite {
   plan(options?: PlanOptions): Promise<PlanResult>;
   /** The UserError an apply fails with (fails the test when it succeeds or throws anything else). */
   applyError(options?: ApplyOptions): Promise<UserError>;
-  checksums(): Promise<Record<string, number | null>>;
+  /** The CLI in-process, with a stdin of our own (see runCliWithInput). */
+  cli(argv: readonly string[], options?: { tty?: boolean; input?: string }): Promise<CliRun>;
+  checksums(): Promise<Record<string, string>>;
   state(): Promise<State & { apply_id?: string }>;
   /** Bytes of the state file, or null when there is none. */
   stateBytes(): Promise<Buffer | null>;
@@ -138,15 +142,13 @@ async function exists(path: string): Promise<boolean> {
 }
 
 export async function applySite(
+  target: TargetName,
   initial: readonly Person[],
   users: Record<string, unknown> = {},
-  dbOptions: { prefix?: string } = {},
+  dbOptions: TargetOptions = {},
 ): Promise<ApplySite> {
-  const [t, ws] = await Promise.all([createMoodleDatabase(dbOptions), workspace()]);
+  const [t, ws] = await Promise.all([createTarget(target, dbOptions), workspace()]);
   const ldifPath = ws.path('directory.ldif');
-  const prefix = t.options.prefix;
-  const q = async (sql: string, params: unknown[] = []): Promise<Row[]> =>
-    (await t.admin.query(sql.replaceAll('mdl_', prefix), params))[0] as Row[];
   const specPath = ws.path('ldap2moodle.yaml');
   const writeUsers = async (overrides: Record<string, unknown>) => {
     await writeSpec(
@@ -154,7 +156,7 @@ export async function applySite(
       {
         version: 1,
         source: { ldif: 'directory.ldif' },
-        moodle: moodleSection(t.options),
+        moodle: t.moodleSection(ws.dir),
         users: usersSection(overrides),
       },
       'ldap2moodle.yaml',
@@ -174,8 +176,14 @@ export async function applySite(
     setLdif: (text) => writeFile(ldifPath, text),
     setUsers: writeUsers,
     load,
-    apply: async (options = {}) => applySpec(await load(), options),
-    plan: async (options = {}) => planSpec(await load(), options),
+    async apply(options = {}) {
+      await t.release();
+      return applySpec(await load(), options);
+    },
+    async plan(options = {}) {
+      await t.release();
+      return planSpec(await load(), options);
+    },
     async applyError(options = {}) {
       const outcome = await site.apply(options).then(
         (result) => result,
@@ -186,46 +194,44 @@ export async function applySite(
       }
       return outcome;
     },
-    checksums: () =>
-      tableChecksums(
-        t.admin,
-        t.name,
-        TOUCHED.map((n) => n.replace('mdl_', prefix)),
-      ),
+    async cli(argv, options = {}) {
+      await t.release();
+      return runCliWithInput(argv, options);
+    },
+    checksums: () => t.checksums(TOUCHED),
     state: async () => JSON.parse(await readFile(statePath, 'utf8')) as State & { apply_id?: string },
     stateBytes: async () => ((await exists(statePath)) ? readFile(statePath) : null),
     pendingExists: () => exists(`${statePath}.pending`),
     async marker() {
-      const rows = await q(
+      const rows = await t.query<{ value: string }>(
         "SELECT value FROM mdl_config_plugins WHERE plugin = 'local_ldap2moodle' AND name = 'state'",
       );
       if (rows.length > 1) throw new Error('several marker rows');
       return rows[0] === undefined ? null : (JSON.parse(String(rows[0].value)) as Row);
     },
-    users: () => q('SELECT * FROM mdl_user WHERE id > 2 ORDER BY id'),
+    users: () => t.query('SELECT * FROM mdl_user WHERE id > 2 ORDER BY id'),
     async userRow(username) {
-      const rows = await q('SELECT * FROM mdl_user WHERE username = ? AND mnethostid = 1', [username]);
+      const rows = await t.query('SELECT * FROM mdl_user WHERE username = ? AND mnethostid = 1', [username]);
       if (rows[0] === undefined || rows.length > 1) throw new Error(`${rows.length} user rows for ${username}`);
       return rows[0];
     },
-    userContexts: () => q('SELECT * FROM mdl_context WHERE contextlevel = 30 AND instanceid > 2 ORDER BY instanceid'),
-    async insertUser(values) {
-      const row = { auth: 'manual', confirmed: 1, mnethostid: 1, ...values };
-      const [result] = await t.admin.query(`INSERT INTO ${prefix}user (${Object.keys(row).join(', ')}) VALUES (?)`, [
-        Object.values(row),
-      ]);
-      return (result as { insertId: number }).insertId;
-    },
-    async insertSession(userid, sid) {
+    userContexts: () =>
+      t.query('SELECT * FROM mdl_context WHERE contextlevel = 30 AND instanceid > 2 ORDER BY instanceid'),
+    insertUser: (values) => t.insert('user', { auth: 'manual', confirmed: 1, mnethostid: 1, ...values }),
+    insertSession(userid, sid) {
       const now = Math.floor(Date.now() / 1000);
-      const [result] = await t.admin.query(
-        `INSERT INTO ${prefix}sessions (state, sid, userid, sessdata, timecreated, timemodified, firstip, lastip)
-         VALUES (0, ?, ?, NULL, ?, ?, '10.0.0.1', '10.0.0.1')`,
-        [sid, userid, now, now],
-      );
-      return (result as { insertId: number }).insertId;
+      return t.insert('sessions', {
+        state: 0,
+        sid,
+        userid,
+        sessdata: null,
+        timecreated: now,
+        timemodified: now,
+        firstip: '10.0.0.1',
+        lastip: '10.0.0.1',
+      });
     },
-    sessionsOf: (userid) => q('SELECT * FROM mdl_sessions WHERE userid = ? ORDER BY id', [userid]),
+    sessionsOf: (userid) => t.query('SELECT * FROM mdl_sessions WHERE userid = ? ORDER BY id', [userid]),
     async remove() {
       await t.drop();
       await ws.remove();

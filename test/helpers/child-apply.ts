@@ -4,15 +4,14 @@
  * checks that a Moodle site and its state file agree after whatever happened.
  */
 import { execFile, spawn } from 'node:child_process';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { Connection } from 'mysql2/promise';
-import type { MoodleConnectionOptions } from '../../src/moodle/database.js';
 import type { State } from '../../src/state/state.js';
 import { generatedUid, generatePeopleLdif, PEOPLE_BASE_DN } from './gen-people.js';
-import { moodleSection, type Workspace, writeSpec } from './spec-files.js';
+import { type Workspace, writeSpec } from './spec-files.js';
+import type { Target } from './targets.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin/ldap2moodle.js');
@@ -29,21 +28,57 @@ async function staleSources(): Promise<string[]> {
   return stale;
 }
 
+const BUILD_LOCK = join(ROOT, '.tmp', 'build.lock');
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Runs `fn` holding `.tmp/build.lock`: test files in other workers wait instead of building side by side. */
+async function withBuildLock<T>(fn: () => Promise<T>): Promise<T> {
+  await mkdir(dirname(BUILD_LOCK), { recursive: true });
+  for (;;) {
+    try {
+      await writeFile(BUILD_LOCK, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number(await readFile(BUILD_LOCK, 'utf8').catch(() => ''));
+      if (Number.isSafeInteger(holder) && holder > 0 && !alive(holder)) await rm(BUILD_LOCK, { force: true });
+      else await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(BUILD_LOCK, { force: true });
+  }
+}
+
 /**
  * Builds dist/ (`tsc -p tsconfig.build.json`) unless it is up to date: the child runs `bin/ldap2moodle.js`,
- * which loads dist/, and a stale build would test old code.
+ * which loads dist/, and a stale build would test old code. One build at a time across test workers.
  */
 export async function ensureBuilt(): Promise<{ built: boolean; ms: number }> {
   const started = performance.now();
   if ((await staleSources()).length === 0) return { built: false, ms: performance.now() - started };
-  const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
-  try {
-    await promisify(execFile)(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: ROOT });
-  } catch (error) {
-    const { stdout } = error as { stdout?: string };
-    throw new Error(`tsc -p tsconfig.build.json failed in ${ROOT}:\n${stdout ?? ''}`);
-  }
-  return { built: true, ms: performance.now() - started };
+  return withBuildLock(async () => {
+    // Another worker may have built it while this one waited.
+    if ((await staleSources()).length === 0) return { built: false, ms: performance.now() - started };
+    const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
+    try {
+      await promisify(execFile)(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: ROOT });
+    } catch (error) {
+      const { stdout } = error as { stdout?: string };
+      throw new Error(`tsc -p tsconfig.build.json failed in ${ROOT}:\n${stdout ?? ''}`);
+    }
+    return { built: true, ms: performance.now() - started };
+  });
 }
 
 export interface ChildRun {
@@ -56,7 +91,8 @@ export interface ChildRun {
 
 /**
  * Runs `node bin/ldap2moodle.js apply --spec <spec> --auto-approve --no-color [...args]`, with
- * `LDAP2MOODLE_FAILPOINT` set to `failpoint` when given (and unset otherwise).
+ * `LDAP2MOODLE_FAILPOINT` set to `failpoint` when given (and unset otherwise). On the embedded target, let go
+ * of the assertions' connection first (`target.release()`).
  */
 export function runApplyChild(
   specPath: string,
@@ -107,12 +143,12 @@ export const PEOPLE_LDIF = 'people.ldif';
 export const PEOPLE_SPEC = 'ldap2moodle.yaml';
 
 /**
- * Writes `people.ldif` (the LDIF text given) and `ldap2moodle.yaml` reading it into the test database, the
+ * Writes `people.ldif` (the LDIF text given) and `ldap2moodle.yaml` reading it into the test Moodle, the
  * people under ou=people becoming `cas` users. `moodle` and `state` override parts of the spec's sections.
  */
 export async function writePeopleSpec(
   ws: Workspace,
-  db: MoodleConnectionOptions,
+  target: Target,
   ldif: string,
   overrides: { moodle?: Record<string, unknown>; state?: Record<string, unknown> } = {},
 ): Promise<string> {
@@ -122,7 +158,7 @@ export async function writePeopleSpec(
     {
       version: 1,
       source: { ldif: PEOPLE_LDIF },
-      moodle: moodleSection(db, overrides.moodle),
+      moodle: target.moodleSection(ws.dir, overrides.moodle),
       ...(overrides.state !== undefined ? { state: overrides.state } : {}),
       users: {
         search: { base: PEOPLE_BASE_DN, scope: 'sub', filter: '(objectClass=ENTPerson)' },
@@ -158,34 +194,28 @@ export interface SiteFacts {
 }
 
 /** What the Moodle site holds, read by plain SQL (not by the code under test). */
-export async function siteFacts(admin: Connection): Promise<SiteFacts> {
-  const [users] = await admin.query(
+export async function siteFacts(t: Target): Promise<SiteFacts> {
+  const users = await t.query<{ id: number; username: string; suspended: number }>(
     "SELECT id, username, suspended FROM mdl_user WHERE auth = 'cas' AND deleted = 0 ORDER BY username",
   );
-  const [dupUsers] = await admin.query(
+  const dupUsers = await t.query<{ username: string }>(
     'SELECT username FROM mdl_user GROUP BY mnethostid, username HAVING COUNT(*) > 1',
   );
-  const [dupContexts] = await admin.query(
+  const dupContexts = await t.query<{ instanceid: number }>(
     'SELECT instanceid FROM mdl_context WHERE contextlevel = 30 GROUP BY instanceid HAVING COUNT(*) > 1',
   );
-  const [bad] = await admin.query(
+  const bad = await t.query<{ id: number }>(
     `SELECT u.id FROM mdl_user u LEFT JOIN mdl_context c ON c.contextlevel = 30 AND c.instanceid = u.id
       WHERE u.auth = 'cas' AND (c.id IS NULL OR c.path <> CONCAT('/1/', c.id) OR c.depth <> 2)`,
   );
-  const [markers] = await admin.query(
+  const [markerRow] = await t.query<{ value: string }>(
     "SELECT value FROM mdl_config_plugins WHERE plugin = 'local_ldap2moodle' AND name = 'state'",
   );
-  const markerRow = (markers as { value: string }[])[0];
   return {
-    users: new Map(
-      (users as { id: number; username: string; suspended: number }[]).map((u) => [
-        u.username,
-        { id: u.id, suspended: u.suspended },
-      ]),
-    ),
-    duplicateUsers: (dupUsers as { username: string }[]).map((r) => r.username),
-    duplicateContexts: (dupContexts as { instanceid: number }[]).map((r) => r.instanceid),
-    badContexts: (bad as { id: number }[]).map((r) => r.id),
+    users: new Map(users.map((u) => [u.username, { id: Number(u.id), suspended: Number(u.suspended) }])),
+    duplicateUsers: dupUsers.map((r) => r.username),
+    duplicateContexts: dupContexts.map((r) => Number(r.instanceid)),
+    badContexts: bad.map((r) => Number(r.id)),
     marker: markerRow === undefined ? null : (JSON.parse(markerRow.value) as SiteFacts['marker']),
   };
 }
@@ -210,11 +240,11 @@ export async function fileBytes(path: string): Promise<Buffer | null> {
 
 /** Lists of what is wrong between a site, its state file and the expected users; empty when they agree. */
 export async function convergenceProblems(
-  admin: Connection,
+  t: Target,
   statePath: string,
   expected: { readonly active: readonly string[]; readonly suspended?: readonly string[] },
 ): Promise<string[]> {
-  const site = await siteFacts(admin);
+  const site = await siteFacts(t);
   const state = await readStateFile(statePath);
   const problems: string[] = [];
   const want = [...expected.active, ...(expected.suspended ?? [])].sort();

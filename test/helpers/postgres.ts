@@ -24,8 +24,18 @@ export function postgresServer(env: NodeJS.ProcessEnv = process.env) {
   };
 }
 
+const INT8_OID = 20;
+
+/** int8 (Moodle's ids and times) as JS numbers, as the other targets' clients return them; unsafe ones stay text. */
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID
+      ? (value: string) => (Number.isSafeInteger(Number(value)) ? Number(value) : value)
+      : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+};
+
 export async function pgAdmin(database = 'postgres'): Promise<pg.Client> {
-  const client = new pg.Client({ ...postgresServer(), database });
+  const client = new pg.Client({ ...postgresServer(), database, types });
   await client.connect();
   return client;
 }
@@ -85,8 +95,18 @@ export interface PostgresMoodle {
   drop(): Promise<void>;
 }
 
-export async function createPostgresMoodle(opts: { schema?: string } = {}): Promise<PostgresMoodle> {
+/** Renames every `mdl_` table of the current schema to `prefix` (a Moodle installed with another $CFG->prefix). */
+export const RENAME_PREFIX_SQL = (prefix: string): string => {
+  if (!/^[a-z0-9_]+$/.test(prefix)) throw new Error(`bad test prefix ${prefix}`);
+  return `DO $$ DECLARE t record; BEGIN
+    FOR t IN SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename LIKE 'mdl\\_%' LOOP
+      EXECUTE format('ALTER TABLE %I RENAME TO %I', t.tablename, '${prefix}' || substr(t.tablename, 5));
+    END LOOP; END $$`;
+};
+
+export async function createPostgresMoodle(opts: { schema?: string; prefix?: string } = {}): Promise<PostgresMoodle> {
   const schema = opts.schema ?? 'public';
+  const prefix = opts.prefix ?? 'mdl_';
   const source = await template(schema);
   const name = `${NAME_PREFIX}${Date.now()}_${process.pid}_${randomBytes(3).toString('hex')}`;
   const admin = await pgAdmin();
@@ -103,12 +123,13 @@ export async function createPostgresMoodle(opts: { schema?: string } = {}): Prom
     database: name,
     user: server.user,
     password: server.password,
-    prefix: 'mdl_',
+    prefix,
     ...(schema !== 'public' ? { schema } : {}),
   };
-  const db = await openMoodle(options);
   const client = await pgAdmin(name);
   await client.query(`SET search_path TO ${schema}`);
+  if (prefix !== 'mdl_') await client.query(RENAME_PREFIX_SQL(prefix));
+  const db = await openMoodle(options);
   return {
     name,
     options,

@@ -12,7 +12,8 @@
  * Values are compared as the reference stores them: strings, NULL as null.
  */
 import { readFileSync } from 'node:fs';
-import type { Connection } from 'mysql2/promise';
+import type { SqlReader } from './target-sql.js';
+import { prefixedTables, quoteIdentifier } from './target-sql.js';
 
 export type RefValue = string | null;
 export type RefRow = Readonly<Record<string, RefValue>>;
@@ -116,26 +117,15 @@ const asRef = (value: unknown): RefValue => {
   return String(value);
 };
 
-/** Every row of every `prefix` table of `database` (or of `tables` only). */
-export async function snapshotTables(
-  conn: Connection,
-  database: string,
-  prefix: string,
-  tables?: readonly string[],
-): Promise<Snapshot> {
-  let names = tables?.map((t) => `${prefix}${t}`);
-  if (names === undefined) {
-    const [rows] = await conn.query(
-      'SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME LIKE ?',
-      [database, `${prefix.replaceAll('_', '\\_')}%`],
-    );
-    names = (rows as { name: string }[]).map((r) => r.name);
-  }
+/** Every row of every Moodle table of a target (or of `tables` only, names without prefix). */
+export async function snapshotTables(reader: SqlReader, tables?: readonly string[]): Promise<Snapshot> {
+  const { prefix } = reader;
+  const names = tables?.map((t) => `${prefix}${t}`) ?? (await prefixedTables(reader));
   const snapshot = new Map<string, Map<string, RefRow>>();
   for (const name of names) {
-    const [rows] = await conn.query(`SELECT * FROM \`${database}\`.\`${name}\``);
+    const rows = await reader.query(`SELECT * FROM ${quoteIdentifier(reader.family, name)}`);
     const byId = new Map<string, RefRow>();
-    for (const row of rows as Row[]) {
+    for (const row of rows) {
       byId.set(String(row.id), Object.fromEntries(Object.entries(row).map(([k, v]) => [k, asRef(v)])));
     }
     snapshot.set(name.slice(prefix.length), byId);

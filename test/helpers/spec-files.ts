@@ -8,14 +8,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import type { Connection } from 'mysql2/promise';
 import { expect } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { buildCli } from '../../src/cli/main.js';
-import type { MoodleConnectionOptions } from '../../src/moodle/database.js';
+import { type PlanOptions, type PlanResult, planSpec } from '../../src/pipeline.js';
+import { loadSpec } from '../../src/spec/load.js';
 import type { StateObject } from '../../src/state/state.js';
-import { createMoodleDatabase, type TestMoodle, tableChecksums } from './mariadb.js';
 import type { SlapdInstance } from './slapd.js';
+import { createTarget, type Target, type TargetName } from './targets.js';
+
+export { moodleSection } from './targets.js';
 
 export const COLLEGE_SPEC = fileURLToPath(new URL('../../examples/college/ldap2moodle.yaml', import.meta.url));
 export const COLLEGE_LDIF = fileURLToPath(new URL('../../examples/college/directory.ldif', import.meta.url));
@@ -36,8 +38,9 @@ export interface Workspace {
   remove(): Promise<void>;
 }
 
-export async function workspace(): Promise<Workspace> {
-  const dir = await mkdtemp(join(tmpdir(), 'ldap2moodle-e2e-'));
+/** A fresh temp directory (under `base`, the system's temp directory by default). */
+export async function workspace(base: string = tmpdir()): Promise<Workspace> {
+  const dir = await mkdtemp(join(base, 'ldap2moodle-e2e-'));
   return {
     dir,
     path: (name) => join(dir, name),
@@ -48,34 +51,50 @@ export async function workspace(): Promise<Workspace> {
 /** Tables a plan must leave untouched (config_plugins holds the apply marker). */
 export const TOUCHED_TABLES = ['mdl_user', 'mdl_context', 'mdl_config', 'mdl_sessions', 'mdl_config_plugins'];
 
-/** A fresh Moodle database and an empty workspace for one test. */
+/** A fresh Moodle on one target and an empty workspace for one test. */
 export interface TestSite {
-  readonly t: TestMoodle;
+  readonly t: Target;
   readonly ws: Workspace;
   /** Checksums of TOUCHED_TABLES once the test's own set-up was done. */
-  readonly before: Record<string, number | null>;
+  readonly before: Record<string, string>;
   /** The tables are as they were and no state file (nor `.pending` one) appeared. */
   expectNothingWritten(): Promise<void>;
+  /** `planSpec` of the spec at `specPath` (the target's assertion connection let go first). */
+  plan(specPath: string, options?: PlanOptions): Promise<PlanResult>;
+  /** The CLI in-process (the target's assertion connection let go first). */
+  cli(argv: readonly string[], options?: { tty?: boolean }): Promise<CliRun>;
   remove(): Promise<void>;
 }
 
 /** `prepare` runs the test's own inserts before the checksums are taken. */
-export async function testSite(prepare: (t: TestMoodle) => Promise<void> = async () => {}): Promise<TestSite> {
-  const [t, ws] = await Promise.all([createMoodleDatabase(), workspace()]);
+export async function testSite(
+  target: TargetName,
+  prepare: (t: Target) => Promise<void> = async () => {},
+): Promise<TestSite> {
+  const [t, ws] = await Promise.all([createTarget(target), workspace()]);
   const remove = async () => {
     await t.drop();
     await ws.remove();
   };
   try {
     await prepare(t);
-    const before = await tableChecksums(t.admin, t.name, TOUCHED_TABLES);
+    const before = await t.checksums(TOUCHED_TABLES);
+    await t.release();
     return {
       t,
       ws,
       before,
       async expectNothingWritten() {
-        expect(await tableChecksums(t.admin, t.name, TOUCHED_TABLES)).toEqual(before);
+        expect(await t.checksums(TOUCHED_TABLES)).toEqual(before);
         expect((await readdir(ws.dir)).filter((name) => name.includes('.state.'))).toEqual([]);
+      },
+      async plan(specPath, options = {}) {
+        await t.release();
+        return planSpec(await loadSpec(specPath), options);
+      },
+      async cli(argv, options = {}) {
+        await t.release();
+        return runCli(argv, options);
       },
       remove,
     };
@@ -83,24 +102,6 @@ export async function testSite(prepare: (t: TestMoodle) => Promise<void> = async
     await remove();
     throw error;
   }
-}
-
-/** The `moodle` section for a test database (the server's password, if any, written literally). */
-export function moodleSection(
-  options: MoodleConnectionOptions,
-  overrides: Record<string, unknown> = {},
-): Record<string, unknown> {
-  const { driver, host, port, database, user, password, prefix } = options;
-  return {
-    driver,
-    host,
-    port,
-    database,
-    user,
-    ...(password !== undefined && password !== '' ? { password } : {}),
-    prefix,
-    ...overrides,
-  };
 }
 
 /** The `source` section reading a test slapd as its size-limited service account. */
@@ -123,16 +124,16 @@ export async function writeSpec(ws: Workspace, spec: unknown, name = 'ldap2moodl
   return path;
 }
 
-/** The spec of the example collège, reading `ldif` (absolute path) into the test database. */
+/** The spec of the example collège, reading `ldif` (absolute path) into the test Moodle. */
 export async function collegeSpec(
   ws: Workspace,
-  moodle: MoodleConnectionOptions,
+  target: Target,
   options: { ldif?: string; users?: Record<string, unknown> } = {},
 ): Promise<string> {
   return writeSpec(ws, {
     version: 1,
     source: { ldif: options.ldif ?? COLLEGE_LDIF },
-    moodle: moodleSection(moodle),
+    moodle: target.moodleSection(ws.dir),
     users: await collegeUsers(options.users),
   });
 }
@@ -146,12 +147,11 @@ const SERIAL = 3;
 /**
  * What an earlier apply would have left, written by hand: the state file (format of src/state/state.ts)
  * managing `objects`, and the apply marker in Moodle's config_plugins (src/moodle/marker.ts) with the same
- * lineage and serial, without which the state is refused. `admin` is a connection on the test database.
+ * lineage and serial, without which the state is refused.
  */
 export async function writeAppliedState(
   ws: Workspace,
-  admin: Connection,
-  prefix: string,
+  target: Target,
   objects: readonly StateObject[],
 ): Promise<string> {
   const path = ws.path(STATE_FILE);
@@ -171,11 +171,7 @@ export async function writeAppliedState(
     applied_at: '2026-01-05T07:00:00.000Z',
     tool_version: '0.1.0',
   };
-  await admin.query(`INSERT INTO \`${prefix}config_plugins\` (plugin, name, value) VALUES (?, ?, ?)`, [
-    'local_ldap2moodle',
-    'state',
-    JSON.stringify(marker),
-  ]);
+  await target.insert('config_plugins', { plugin: 'local_ldap2moodle', name: 'state', value: JSON.stringify(marker) });
   return path;
 }
 

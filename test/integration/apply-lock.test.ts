@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ApplySite } from '../helpers/apply-specs.js';
 import { applySite, people } from '../helpers/apply-specs.js';
+import { TARGETS } from '../helpers/targets.js';
 
 const sites: ApplySite[] = [];
 afterEach(async () => {
@@ -16,9 +17,9 @@ function sleeper(): { pid: number; stop(): void } {
   return { pid: child.pid ?? 0, stop: () => child.kill('SIGKILL') };
 }
 
-describe('the state lock', () => {
+describe.each(TARGETS)('the state lock on %s', (target) => {
   it('refuses a second apply while one holds the state, naming the holder; nothing is written', async () => {
-    const site = await applySite(people(3));
+    const site = await applySite(target, people(3));
     sites.push(site);
     const holder = sleeper();
     try {
@@ -36,7 +37,7 @@ describe('the state lock', () => {
   });
 
   it('takes over a lock left by a process that died, and releases its own', async () => {
-    const site = await applySite(people(3));
+    const site = await applySite(target, people(3));
     sites.push(site);
     const dead = sleeper();
     dead.stop();

@@ -3,7 +3,8 @@
  * operations (test/fixtures/moodle/4.5/reference-writes.json): user creation (cas §2, ldap §3), a profile
  * update (§25) and a suspension (§26). Every table of the database is snapshotted around the apply, so a row
  * written anywhere else would show too. The only differences allowed are the values the caller chose
- * (CALLER_COLUMNS), mapped to the reference's own, and the tables the reference lets a writer skip.
+ * (CALLER_COLUMNS), mapped to the reference's own, and the tables the reference lets a writer skip. On every
+ * target: the reference was recorded on MariaDB, and PostgreSQL and the embedded Moodle must write the same rows.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type ApplySite, applySite, type Person, people, usernameOf } from '../helpers/apply-specs.js';
@@ -14,11 +15,11 @@ import {
   installSymbols,
   referenceStep,
   type Snapshot,
-  snapshotTables,
   symbolise,
   type Writes,
   withIds,
 } from '../helpers/reference-rows.js';
+import { TARGETS, type TargetName } from '../helpers/targets.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -64,17 +65,21 @@ interface Run {
   readonly fresh: Snapshot;
 }
 
-async function freshSite(list: readonly Person[], users: Record<string, unknown> = {}): Promise<Run> {
-  const s = await applySite(list, users);
+async function freshSite(
+  target: TargetName,
+  list: readonly Person[],
+  users: Record<string, unknown> = {},
+): Promise<Run> {
+  const s = await applySite(target, list, users);
   cleanups.push(() => s.remove());
-  return { s, fresh: await snapshotTables(s.t.admin, s.t.name, s.t.options.prefix) };
+  return { s, fresh: await s.t.snapshot() };
 }
 
 /** What `step` wrote in every table, raw. */
 async function writesOf(s: ApplySite, step: () => Promise<unknown>): Promise<Writes> {
-  const before = await snapshotTables(s.t.admin, s.t.name, s.t.options.prefix);
+  const before = await s.t.snapshot();
   await step();
-  return diffSnapshots(before, await snapshotTables(s.t.admin, s.t.name, s.t.options.prefix));
+  return diffSnapshots(before, await s.t.snapshot());
 }
 
 /** The apply marker, the one row ldap2moodle adds beyond Moodle's: inserted at the first apply, then updated. */
@@ -99,83 +104,85 @@ async function idsOf(s: ApplySite, username: string): Promise<{ user: number; co
   return { user: Number(user.id), context: Number(context.id) };
 }
 
-describe('rows written when creating users, against Moodle’s user_create_user()', () => {
-  for (const [auth, stepKey, refUser] of [
-    ['cas', 'user_create_cas', 'jdupont'],
-    ['ldap', 'user_create_ldap', 'mmartin'],
-  ] as const) {
-    it(`auth ${auth}: the user row and its context row equal step ${stepKey}, column by column`, async () => {
-      const step = referenceStep(stepKey);
-      const { s, fresh } = await freshSite([CHOSEN], { auth });
-      const writes = await writesOf(s, () => s.apply({ now: at(T0) }));
-      const ids = await idsOf(s, usernameOf(CHOSEN));
-      const refRow = step.rows.user?.inserted?.[0];
-      if (refRow === undefined) throw new Error('the reference step inserts no user');
+describe.each(TARGETS)('reference rows on %s', (target) => {
+  describe('rows written when creating users, against Moodle’s user_create_user()', () => {
+    for (const [auth, stepKey, refUser] of [
+      ['cas', 'user_create_cas', 'jdupont'],
+      ['ldap', 'user_create_ldap', 'mmartin'],
+    ] as const) {
+      it(`auth ${auth}: the user row and its context row equal step ${stepKey}, column by column`, async () => {
+        const step = referenceStep(stepKey);
+        const { s, fresh } = await freshSite(target, [CHOSEN], { auth });
+        const writes = await writesOf(s, () => s.apply({ now: at(T0) }));
+        const ids = await idsOf(s, usernameOf(CHOSEN));
+        const refRow = step.rows.user?.inserted?.[0];
+        if (refRow === undefined) throw new Error('the reference step inserts no user');
 
-      let symbolIds = withIds(installSymbols(fresh), 'user', [[ids.user, `<user:${refUser}>`]]);
-      symbolIds = withIds(symbolIds, 'context', [[ids.context, `<ctx:user:${refUser}>`]]);
-      const theirs = Object.fromEntries(
-        ['username', 'idnumber', 'firstname', 'lastname', 'email'].map((c) => [c, String(refRow[c])]),
-      );
-      const ours = symbolise(writes, { ids: symbolIds, now: [T0], caller: callerMap(CHOSEN, theirs) });
+        let symbolIds = withIds(installSymbols(fresh), 'user', [[ids.user, `<user:${refUser}>`]]);
+        symbolIds = withIds(symbolIds, 'context', [[ids.context, `<ctx:user:${refUser}>`]]);
+        const theirs = Object.fromEntries(
+          ['username', 'idnumber', 'firstname', 'lastname', 'email'].map((c) => [c, String(refRow[c])]),
+        );
+        const ours = symbolise(writes, { ids: symbolIds, now: [T0], caller: callerMap(CHOSEN, theirs) });
 
-      expect(compareWrites(ours, step.rows, { skipped: SKIPPED, own: OWN })).toEqual([]);
-      expectMarkerOnly(writes, true);
-      // The comparison really covered the rows: every column of both.
-      expect(Object.keys(ours.user?.inserted?.[0] ?? {}).sort()).toEqual(Object.keys(refRow).sort());
-      expect(ours.context?.inserted).toEqual(step.rows.context?.inserted);
-    });
-  }
-});
-
-describe('rows written when updating and suspending, against Moodle’s user_update_user()', () => {
-  it('a lastname and email change: only those columns and timemodified, as step user_update_profile', async () => {
-    const step = referenceStep('user_update_profile');
-    const { s, fresh } = await freshSite([CHOSEN], { auth: 'ldap' });
-    await s.apply({ now: at(T0) });
-    const ids = await idsOf(s, usernameOf(CHOSEN));
-    const moved: Person = { ...CHOSEN, sn: 'MARTIN-DURAND', mail: 'eloise.md@ent.example' };
-    await s.setPeople([moved]);
-    const writes = await writesOf(s, () => s.apply({ now: at(T0 + 5) }));
-
-    const caller = {
-      'user.username': new Map([[usernameOf(CHOSEN), 'mmartin']]),
-      'user.lastname': new Map([
-        [CHOSEN.sn, 'Martin'],
-        [moved.sn, 'Martin-Durand'],
-      ]),
-      'user.email': new Map([
-        [CHOSEN.mail ?? '', 'mmartin@example.org'],
-        [moved.mail ?? '', 'mmd@example.org'],
-      ]),
-    };
-    const ours = symbolise(writes, {
-      ids: withIds(installSymbols(fresh), 'user', [[ids.user, '<user:mmartin>']]),
-      now: [T0, T0 + 5],
-      caller,
-    });
-    expect(compareWrites(ours, step.rows, { skipped: SKIPPED, own: OWN })).toEqual([]);
-    expect(writes.user?.updated?.[0]?.changed.timemodified).toEqual({ old: String(T0), new: String(T0 + 5) });
-    expectMarkerOnly(writes, false);
+        expect(compareWrites(ours, step.rows, { skipped: SKIPPED, own: OWN })).toEqual([]);
+        expectMarkerOnly(writes, true);
+        // The comparison really covered the rows: every column of both.
+        expect(Object.keys(ours.user?.inserted?.[0] ?? {}).sort()).toEqual(Object.keys(refRow).sort());
+        expect(ours.context?.inserted).toEqual(step.rows.context?.inserted);
+      });
+    }
   });
 
-  it('a person who left: suspended and timemodified only, as step user_suspend; no other row', async () => {
-    const step = referenceStep('user_suspend');
-    // Nine others stay, so that one departure is within the default removal limit (10 %).
-    const list = [CHOSEN, ...people(9)];
-    const { s, fresh } = await freshSite(list, { auth: 'ldap' });
-    await s.apply({ now: at(T0) });
-    const ids = await idsOf(s, usernameOf(CHOSEN));
-    await s.setPeople(list.slice(1));
-    const writes = await writesOf(s, () => s.apply({ now: at(T0 + 5) }));
+  describe('rows written when updating and suspending, against Moodle’s user_update_user()', () => {
+    it('a lastname and email change: only those columns and timemodified, as step user_update_profile', async () => {
+      const step = referenceStep('user_update_profile');
+      const { s, fresh } = await freshSite(target, [CHOSEN], { auth: 'ldap' });
+      await s.apply({ now: at(T0) });
+      const ids = await idsOf(s, usernameOf(CHOSEN));
+      const moved: Person = { ...CHOSEN, sn: 'MARTIN-DURAND', mail: 'eloise.md@ent.example' };
+      await s.setPeople([moved]);
+      const writes = await writesOf(s, () => s.apply({ now: at(T0 + 5) }));
 
-    const ours = symbolise(writes, {
-      ids: withIds(installSymbols(fresh), 'user', [[ids.user, '<user:seleve2>']]),
-      now: [T0, T0 + 5],
-      caller: { 'user.username': new Map([[usernameOf(CHOSEN), 'seleve2']]) },
+      const caller = {
+        'user.username': new Map([[usernameOf(CHOSEN), 'mmartin']]),
+        'user.lastname': new Map([
+          [CHOSEN.sn, 'Martin'],
+          [moved.sn, 'Martin-Durand'],
+        ]),
+        'user.email': new Map([
+          [CHOSEN.mail ?? '', 'mmartin@example.org'],
+          [moved.mail ?? '', 'mmd@example.org'],
+        ]),
+      };
+      const ours = symbolise(writes, {
+        ids: withIds(installSymbols(fresh), 'user', [[ids.user, '<user:mmartin>']]),
+        now: [T0, T0 + 5],
+        caller,
+      });
+      expect(compareWrites(ours, step.rows, { skipped: SKIPPED, own: OWN })).toEqual([]);
+      expect(writes.user?.updated?.[0]?.changed.timemodified).toEqual({ old: String(T0), new: String(T0 + 5) });
+      expectMarkerOnly(writes, false);
     });
-    expect(compareWrites(ours, step.rows, { skipped: SKIPPED, own: OWN })).toEqual([]);
-    expectMarkerOnly(writes, false);
+
+    it('a person who left: suspended and timemodified only, as step user_suspend; no other row', async () => {
+      const step = referenceStep('user_suspend');
+      // Nine others stay, so that one departure is within the default removal limit (10 %).
+      const list = [CHOSEN, ...people(9)];
+      const { s, fresh } = await freshSite(target, list, { auth: 'ldap' });
+      await s.apply({ now: at(T0) });
+      const ids = await idsOf(s, usernameOf(CHOSEN));
+      await s.setPeople(list.slice(1));
+      const writes = await writesOf(s, () => s.apply({ now: at(T0 + 5) }));
+
+      const ours = symbolise(writes, {
+        ids: withIds(installSymbols(fresh), 'user', [[ids.user, '<user:seleve2>']]),
+        now: [T0, T0 + 5],
+        caller: { 'user.username': new Map([[usernameOf(CHOSEN), 'seleve2']]) },
+      });
+      expect(compareWrites(ours, step.rows, { skipped: SKIPPED, own: OWN })).toEqual([]);
+      expectMarkerOnly(writes, false);
+    });
   });
 });
 

@@ -1,28 +1,29 @@
 /**
- * `plan` end to end from a real slapd (test/fixtures/ldap/start-slapd.sh) into real MariaDB databases: the same
- * directory read over LDAP and from its LDIF file gives the same plan; a directory larger than the service
- * account's size limit is planned whole (paging); LDAP failures stop the run with their code, through the CLI.
+ * `plan` end to end from a real slapd (test/fixtures/ldap/start-slapd.sh): the same directory read over LDAP
+ * and from its LDIF file gives the same plan; a directory larger than the service account's size limit is
+ * planned whole (paging); LDAP failures stop the run with their code, through the CLI. What is tested here is
+ * the LDAP source, so one Moodle target is enough: the embedded one (when L2M_TARGETS has it), which shows
+ * that the whole job runs with no database server at all.
  */
 import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { planSpec } from '../../src/pipeline.js';
-import { loadSpec } from '../../src/spec/load.js';
 import { generatedUid, generatePeopleLdif, PEOPLE_BASE_DN } from '../helpers/gen-people.js';
 import { dropStaleTestDatabases } from '../helpers/mariadb.js';
 import { type SlapdInstance, startSlapd } from '../helpers/slapd.js';
 import {
   collegeUsers,
   ldapSource,
-  moodleSection,
-  runCli,
   SMALL_LDIF,
   type TestSite,
   testSite,
   userErrorParagraph,
   writeSpec,
 } from '../helpers/spec-files.js';
+import { TARGETS } from '../helpers/targets.js';
+
+const TARGET = TARGETS.includes('embedded') ? 'embedded' : (TARGETS[0] ?? 'mariadb');
 
 /** More than the 500 entries a plain search of cn=admin may return. */
 const PEOPLE = 750;
@@ -54,7 +55,7 @@ afterEach(async () => {
 });
 
 async function setup(): Promise<TestSite> {
-  const site = await testSite();
+  const site = await testSite(TARGET);
   sites.push(site);
   return site;
 }
@@ -62,7 +63,7 @@ async function setup(): Promise<TestSite> {
 /** Every person of small.ldif (parents included), not only the collège's. */
 const EVERYONE = { search: { base: 'ou=people,dc=ent,dc=example', filter: '(objectClass=ENTPerson)' } };
 
-describe('plan from a real slapd', () => {
+describe(`plan from a real slapd (into ${TARGET})`, () => {
   for (const [name, users] of [
     ['the example collège', {}],
     ['every person of the directory', EVERYONE],
@@ -70,15 +71,13 @@ describe('plan from a real slapd', () => {
     it(`gives the same plan as the LDIF file for ${name}`, async () => {
       const s = await setup();
       const spec = async (file: string, source: Record<string, unknown>) =>
-        loadSpec(
-          await writeSpec(
-            s.ws,
-            { version: 1, source, moodle: moodleSection(s.t.options), users: await collegeUsers(users) },
-            file,
-          ),
+        writeSpec(
+          s.ws,
+          { version: 1, source, moodle: s.t.moodleSection(s.ws.dir), users: await collegeUsers(users) },
+          file,
         );
-      const fromLdap = await planSpec(await spec('ldap.yaml', ldapSource(small)));
-      const fromLdif = await planSpec(await spec('ldif.yaml', { ldif: SMALL_LDIF }));
+      const fromLdap = await s.plan(await spec('ldap.yaml', ldapSource(small)));
+      const fromLdif = await s.plan(await spec('ldif.yaml', { ldif: SMALL_LDIF }));
       expect(fromLdap.header.source).toBe(small.url);
       expect(fromLdap.plan.changes.length).toBeGreaterThan(10);
       expect(fromLdap.plan.changes).toEqual(fromLdif.plan.changes);
@@ -104,10 +103,10 @@ describe('plan from a real slapd', () => {
     const spec = await writeSpec(s.ws, {
       version: 1,
       source: ldapSource(big, { pageSize: MAX_PAGE }),
-      moodle: moodleSection(s.t.options),
+      moodle: s.t.moodleSection(s.ws.dir),
       users,
     });
-    const { plan } = await planSpec(await loadSpec(spec));
+    const { plan } = await s.plan(spec);
     const expected = Array.from({ length: PEOPLE }, (_, i) => `user["${generatedUid(i + 1).toLowerCase()}"]`).sort();
     expect(plan.changes.map((c) => c.address)).toEqual(expected);
     expect(plan.changes.every((c) => c.action === 'create')).toBe(true);
@@ -118,13 +117,13 @@ describe('plan from a real slapd', () => {
 
 describe('LDAP failures through the CLI', () => {
   async function ldapSpec(s: TestSite, source: Record<string, unknown>): Promise<string> {
-    return writeSpec(s.ws, { version: 1, source, moodle: moodleSection(s.t.options), users: await collegeUsers() });
+    return writeSpec(s.ws, { version: 1, source, moodle: s.t.moodleSection(s.ws.dir), users: await collegeUsers() });
   }
 
   it('an unreachable server: LDAP_CONNECT naming the URL', async () => {
     const s = await setup();
     const url = 'ldap://127.0.0.1:1';
-    const run = await runCli(['plan', '--spec', await ldapSpec(s, ldapSource(small, { url, timeout: 5000 }))]);
+    const run = await s.cli(['plan', '--spec', await ldapSpec(s, ldapSource(small, { url, timeout: 5000 }))]);
     const paragraph = userErrorParagraph(run, 'LDAP_CONNECT');
     expect(paragraph).toContain(url);
     await s.expectNothingWritten();
@@ -133,7 +132,7 @@ describe('LDAP failures through the CLI', () => {
   it('a wrong bind password: LDAP_BIND naming the bind DN, never the password', async () => {
     const s = await setup();
     const password = 'Wr0ng-B1nd-Pa55';
-    const run = await runCli(['plan', '--spec', await ldapSpec(s, ldapSource(small, { password }))]);
+    const run = await s.cli(['plan', '--spec', await ldapSpec(s, ldapSource(small, { password }))]);
     const paragraph = userErrorParagraph(run, 'LDAP_BIND');
     expect(paragraph).toContain(small.bindDN);
     expect(paragraph).toContain('refused: invalid credentials');
@@ -143,7 +142,7 @@ describe('LDAP failures through the CLI', () => {
 
   it('a page the server refuses (page size over its cap): LDAP_SEARCH, nothing planned', async () => {
     const s = await setup();
-    const run = await runCli(['plan', '--spec', await ldapSpec(s, ldapSource(big, { pageSize: 500 }))]);
+    const run = await s.cli(['plan', '--spec', await ldapSpec(s, ldapSource(big, { pageSize: 500 }))]);
     const paragraph = userErrorParagraph(run, 'LDAP_SEARCH');
     expect(paragraph).toContain(big.url);
     expect(paragraph).toContain('adminLimitExceeded (11)');

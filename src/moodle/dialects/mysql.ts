@@ -88,6 +88,10 @@ export class MysqlDatabase implements MoodleDatabase {
     return this.withConnection((conn) => runExecute(conn, this.prefix, sql, params));
   }
 
+  isDuplicateKey(error: unknown): boolean {
+    return isMysqlDuplicateKey(error);
+  }
+
   isTransient(error: unknown): boolean {
     const errno = (error as { errno?: unknown } | null)?.errno;
     // 1213 ER_LOCK_DEADLOCK, 1205 ER_LOCK_WAIT_TIMEOUT: InnoDB rolled the statement (or transaction) back.
@@ -153,6 +157,7 @@ export class MysqlDatabase implements MoodleDatabase {
         this.counter.statements += 1;
         return runExecute(conn, this.prefix, sql, params);
       },
+      isDuplicateKey: isMysqlDuplicateKey,
     };
     let result: T;
     try {
@@ -200,6 +205,11 @@ export class MysqlDatabase implements MoodleDatabase {
     this.prepared.add(conn.connection);
     return conn;
   }
+}
+
+/** 1062 ER_DUP_ENTRY. */
+function isMysqlDuplicateKey(error: unknown): boolean {
+  return (error as { errno?: unknown } | null)?.errno === 1062;
 }
 
 async function prepareSession(conn: PoolConnection, lockTimeout: number): Promise<void> {

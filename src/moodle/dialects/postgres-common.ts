@@ -24,6 +24,24 @@ export function isTransientPostgresError(error: unknown): boolean {
   return typeof code === 'string' && TRANSIENT.has(code);
 }
 
+/** 23505 unique_violation. */
+export function isPostgresDuplicateKey(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '23505';
+}
+
+/**
+ * PostgreSQL puts the values of a failed constraint in `detail` (`Key (mnethostid, username)=(1, jdupont)
+ * already exists.`), not in the message as MariaDB does: add it, so that messages built on `error.message`
+ * name the row.
+ */
+function withDetail(error: unknown): unknown {
+  const detail = (error as { detail?: unknown } | null)?.detail;
+  if (error instanceof Error && typeof detail === 'string' && detail !== '' && !error.message.includes(detail)) {
+    error.message = `${error.message} (${detail})`;
+  }
+  return error;
+}
+
 /** `{user}` → `"mdl_user"`, `?` → `$1, $2 …` (outside quotes), with a placeholder count check. */
 export function toPositional(sql: string, prefix: string, params: readonly SqlValue[]): string {
   let out = '';
@@ -78,16 +96,25 @@ export function queryable(
   prefix: string,
   count: () => void,
 ): Queryable {
+  const runSql = async (sql: string, params: readonly SqlValue[]): Promise<RawResult> => {
+    const text = toPositional(sql, prefix, params);
+    try {
+      return await run(text, params);
+    } catch (error) {
+      throw withDetail(error);
+    }
+  };
   return {
     dialect,
     async query<T extends Row = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
       count();
-      return (await run(toPositional(sql, prefix, params), params)).rows as T[];
+      return (await runSql(sql, params)).rows as T[];
     },
     async execute(sql: string, params: readonly SqlValue[] = []): Promise<ExecuteResult> {
       count();
-      return { affectedRows: (await run(toPositional(sql, prefix, params), params)).affectedRows };
+      return { affectedRows: (await runSql(sql, params)).affectedRows };
     },
+    isDuplicateKey: isPostgresDuplicateKey,
   };
 }
 

@@ -19,6 +19,7 @@ import type { RawRunner } from './postgres-common.js';
 import {
   describePostgresColumns,
   describePostgresTables,
+  isPostgresDuplicateKey,
   isTransientPostgresError,
   queryable,
   SCHEMA_NAME,
@@ -43,6 +44,8 @@ export class PostgresDatabase implements MoodleDatabase {
   private readonly pool: pg.Pool;
   private readonly counter = { statements: 0 };
   private readonly direct: Queryable;
+  /** Pooled clients given an 'error' listener (see transaction). */
+  private readonly guarded = new WeakSet<pg.PoolClient>();
 
   constructor(options: MoodleConnectionOptions) {
     const schema = options.schema ?? 'public';
@@ -93,6 +96,13 @@ export class PostgresDatabase implements MoodleDatabase {
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    if (!this.guarded.has(client)) {
+      // A session the server ends (restart, pg_terminate_backend) is reported twice: to the statement running,
+      // which fails the transaction, and as an 'error' event on the client, which pg-pool leaves unhandled while
+      // the client is checked out: an uncaught exception that would kill the process mid-apply.
+      client.on('error', () => undefined);
+      this.guarded.add(client);
+    }
     let open = true;
     const inner = queryable('postgres', runner(client), this.prefix, () => {
       if (!open) throw new InternalError('a statement was run on a transaction that has already ended');
@@ -119,6 +129,10 @@ export class PostgresDatabase implements MoodleDatabase {
 
   isTransient(error: unknown): boolean {
     return isTransientPostgresError(error);
+  }
+
+  isDuplicateKey(error: unknown): boolean {
+    return isPostgresDuplicateKey(error);
   }
 
   async statementBudget(): Promise<number> {

@@ -1,0 +1,360 @@
+/**
+ * A Moodle integrity checker for tests, meant to run after every apply on every target: the invariants Moodle's
+ * own API keeps (test/fixtures/moodle/4.5/README.md, reference-writes.md) that a direct-SQL writer could
+ * break — context paths and depths, one context per user/category/course, no orphan or duplicate rows,
+ * category paths and course counts, local mnet host, cohort contexts, enrol_cohort ownership.
+ *
+ * Plain `SELECT <columns> FROM {table} ORDER BY id` only; every join is done here in code, so the same checks
+ * mean the same thing on MariaDB, PostgreSQL and the embedded PGlite. Takes a `Target` (test/helpers/targets.ts)
+ * or any `Queryable` of src/moodle/database.ts. On the embedded target, `release()` it before the tool runs.
+ */
+import type { Row, SqlParam } from './target-sql.js';
+
+/** What the checker reads through: a Target, a MoodleDatabase or a transaction's Queryable. */
+export interface IntegrityReader {
+  query<T extends Row = Row>(sql: string, params?: readonly SqlParam[]): Promise<T[]>;
+}
+
+export interface IntegrityOptions {
+  /** Checks to leave out (a test that breaks one invariant on purpose). */
+  readonly skip?: readonly IntegrityCheck[];
+}
+
+/** The columns read per table. */
+const TABLES = {
+  context: ['id', 'contextlevel', 'instanceid', 'path', 'depth'],
+  user: ['id', 'username', 'deleted', 'mnethostid'],
+  course_categories: ['id', 'parent', 'path', 'depth', 'coursecount'],
+  course: ['id', 'category', 'format'],
+  block_instances: ['id', 'parentcontextid'],
+  cohort: ['id', 'contextid'],
+  cohort_members: ['id', 'cohortid', 'userid'],
+  user_info_category: ['id'],
+  user_info_field: ['id', 'categoryid'],
+  user_info_data: ['id', 'userid', 'fieldid'],
+  role: ['id'],
+  role_assignments: ['id', 'roleid', 'contextid', 'userid', 'component', 'itemid'],
+  enrol: ['id', 'courseid', 'enrol', 'customint1', 'customint2'],
+  user_enrolments: ['id', 'enrolid', 'userid'],
+  groups: ['id', 'courseid'],
+  groups_members: ['id', 'groupid', 'userid', 'component', 'itemid'],
+  groupings: ['id', 'courseid'],
+  groupings_groups: ['id', 'groupingid', 'groupid'],
+} as const;
+type Table = keyof typeof TABLES;
+
+const TEXT_COLUMNS = new Set(['path', 'username', 'format', 'component', 'enrol']);
+
+/** A row, ids as numbers (PostgreSQL returns bigints as text), text columns as strings, NULL as null. */
+type Rec = Readonly<Record<string, number | string | null>>;
+
+/** `row → column` (foreign keys): what each row points at. */
+const REFERENCES: readonly (readonly [Table, string, Table])[] = [
+  ['cohort', 'contextid', 'context'],
+  ['cohort_members', 'cohortid', 'cohort'],
+  ['cohort_members', 'userid', 'user'],
+  ['user_info_field', 'categoryid', 'user_info_category'],
+  ['user_info_data', 'userid', 'user'],
+  ['user_info_data', 'fieldid', 'user_info_field'],
+  ['role_assignments', 'roleid', 'role'],
+  ['role_assignments', 'contextid', 'context'],
+  ['role_assignments', 'userid', 'user'],
+  ['enrol', 'courseid', 'course'],
+  ['user_enrolments', 'enrolid', 'enrol'],
+  ['user_enrolments', 'userid', 'user'],
+  ['groups', 'courseid', 'course'],
+  ['groups_members', 'groupid', 'groups'],
+  ['groups_members', 'userid', 'user'],
+  ['groupings', 'courseid', 'course'],
+  ['groupings_groups', 'groupingid', 'groupings'],
+  ['groupings_groups', 'groupid', 'groups'],
+];
+
+/** Rows Moodle's delete_user() removes: none may belong to a deleted user. */
+const USER_ROWS: readonly Table[] = [
+  'cohort_members',
+  'user_info_data',
+  'role_assignments',
+  'user_enrolments',
+  'groups_members',
+];
+
+const CONTEXT_SYSTEM = 10;
+const CONTEXT_USER = 30;
+const CONTEXT_CATEGORY = 40;
+const CONTEXT_COURSE = 50;
+const CONTEXT_BLOCK = 80;
+
+class Data {
+  readonly byId = new Map<Table, Map<number, Rec>>();
+  private readonly contextsByKey = new Map<string, Rec[]>();
+
+  constructor(
+    readonly rows: Readonly<Record<Table, readonly Rec[]>>,
+    readonly localHostId: number | null,
+  ) {
+    for (const table of Object.keys(rows) as Table[]) {
+      this.byId.set(table, new Map(rows[table].map((r) => [Number(r.id), r])));
+    }
+    for (const c of rows.context) {
+      const key = `${c.contextlevel}:${c.instanceid}`;
+      this.contextsByKey.set(key, [...(this.contextsByKey.get(key) ?? []), c]);
+    }
+  }
+
+  get(table: Table, id: unknown): Rec | undefined {
+    return this.byId.get(table)?.get(Number(id));
+  }
+
+  contextOf(level: number, instance: unknown): Rec | undefined {
+    return this.contextsByKey.get(`${level}:${Number(instance)}`)?.[0];
+  }
+
+  duplicateContexts(): [string, Rec[]][] {
+    return [...this.contextsByKey].filter(([, list]) => list.length > 1);
+  }
+}
+
+async function load(db: IntegrityReader): Promise<Data> {
+  const rows = {} as Record<Table, Rec[]>;
+  for (const [table, columns] of Object.entries(TABLES) as [Table, readonly string[]][]) {
+    const raw = await db.query(`SELECT ${columns.join(', ')} FROM {${table}} ORDER BY id`);
+    rows[table] = raw.map((r) =>
+      Object.fromEntries(
+        columns.map((c) => {
+          const v = r[c];
+          return [c, v === null || v === undefined ? null : TEXT_COLUMNS.has(c) ? String(v) : Number(v)];
+        }),
+      ),
+    );
+  }
+  const [config] = await db.query("SELECT value FROM {config} WHERE name = 'mnet_localhost_id'");
+  return new Data(rows, config === undefined ? null : Number(config.value));
+}
+
+const contextLabel = (c: Rec) => `context ${c.id} (contextlevel ${c.contextlevel}, instanceid ${c.instanceid})`;
+const userLabel = (u: Rec) => `user ${u.id} (${u.username})`;
+
+/** The context a context must hang under (null for the system one), or why it cannot be known. */
+function expectedParent(d: Data, c: Rec, system: Rec | undefined): Rec | null | string {
+  const level = Number(c.contextlevel);
+  if (level === CONTEXT_SYSTEM) return null;
+  const missing = (table: Table) => `instanceid ${c.instanceid} not found in ${table}`;
+  const underSystem = system ?? 'no system context to hang under';
+  switch (level) {
+    case CONTEXT_USER:
+      return d.get('user', c.instanceid) === undefined ? missing('user') : underSystem;
+    case CONTEXT_CATEGORY: {
+      const category = d.get('course_categories', c.instanceid);
+      if (category === undefined) return missing('course_categories');
+      if (category.parent === 0) return underSystem;
+      return d.contextOf(CONTEXT_CATEGORY, category.parent) ?? `its parent category ${category.parent} has no context`;
+    }
+    case CONTEXT_COURSE: {
+      const course = d.get('course', c.instanceid);
+      if (course === undefined) return missing('course');
+      if (course.category === 0) return underSystem;
+      return d.contextOf(CONTEXT_CATEGORY, course.category) ?? `its category ${course.category} has no context`;
+    }
+    case CONTEXT_BLOCK: {
+      const block = d.get('block_instances', c.instanceid);
+      if (block === undefined) return missing('block_instances');
+      return d.get('context', block.parentcontextid) ?? `parentcontextid ${block.parentcontextid} not found in context`;
+    }
+    default: {
+      // Modules and other levels: trust the parent the path names, and check the path agrees with it.
+      const parentId = String(c.path ?? '')
+        .split('/')
+        .at(-2);
+      if (parentId === undefined || parentId === '') return `path ${JSON.stringify(c.path)} names no parent`;
+      return d.get('context', parentId) ?? `parent context ${parentId} of its path not found in context`;
+    }
+  }
+}
+
+function contexts(d: Data): string[] {
+  const out: string[] = [];
+  for (const [, list] of d.duplicateContexts()) {
+    const [first] = list as [Rec];
+    out.push(
+      `context (contextlevel ${first.contextlevel}, instanceid ${first.instanceid}): ${list.length} rows (ids ${list.map((c) => c.id).join(', ')})`,
+    );
+  }
+  const system = d.contextOf(CONTEXT_SYSTEM, 0);
+  if (system === undefined) out.push('no system context (contextlevel 10, instanceid 0)');
+  for (const c of d.rows.context) {
+    const parent = expectedParent(d, c, system);
+    if (typeof parent === 'string') {
+      out.push(`${contextLabel(c)}: ${parent}`);
+      continue;
+    }
+    const path = parent === null ? `/${c.id}` : `${parent.path}/${c.id}`;
+    const depth = parent === null ? 1 : Number(parent.depth) + 1;
+    if (c.path !== path) out.push(`${contextLabel(c)}: path ${JSON.stringify(c.path)}, expected "${path}"`);
+    if (c.depth !== depth) out.push(`${contextLabel(c)}: depth ${c.depth}, expected ${depth}`);
+  }
+  return out;
+}
+
+/** Moodle creates a context with every user (and keeps it when the user is deleted), category and course. */
+function instances(d: Data): string[] {
+  const out: string[] = [];
+  for (const u of d.rows.user) if (!d.contextOf(CONTEXT_USER, u.id)) out.push(`${userLabel(u)}: no user context`);
+  for (const c of d.rows.course_categories) {
+    if (!d.contextOf(CONTEXT_CATEGORY, c.id)) out.push(`course_categories ${c.id}: no category context`);
+  }
+  for (const c of d.rows.course) if (!d.contextOf(CONTEXT_COURSE, c.id)) out.push(`course ${c.id}: no course context`);
+  return out;
+}
+
+function mnet(d: Data): string[] {
+  if (d.localHostId === null) return ['config mnet_localhost_id is not set'];
+  return d.rows.user
+    .filter((u) => u.mnethostid !== d.localHostId)
+    .map((u) => `${userLabel(u)}: mnethostid ${u.mnethostid}, expected ${d.localHostId} (mnet_localhost_id)`);
+}
+
+function categories(d: Data): string[] {
+  const out: string[] = [];
+  const counts = new Map<unknown, number>();
+  for (const c of d.rows.course) counts.set(c.category, (counts.get(c.category) ?? 0) + 1);
+  for (const cat of d.rows.course_categories) {
+    const label = `course_categories ${cat.id}`;
+    const parent = cat.parent === 0 ? null : d.get('course_categories', cat.parent);
+    if (parent === undefined) {
+      out.push(`${label}: parent ${cat.parent} not found in course_categories`);
+    } else {
+      const path = parent === null ? `/${cat.id}` : `${parent.path}/${cat.id}`;
+      const depth = parent === null ? 1 : Number(parent.depth) + 1;
+      if (cat.path !== path) out.push(`${label}: path ${JSON.stringify(cat.path)}, expected "${path}"`);
+      if (cat.depth !== depth) out.push(`${label}: depth ${cat.depth}, expected ${depth}`);
+    }
+    const courses = counts.get(cat.id) ?? 0;
+    if (cat.coursecount !== courses) out.push(`${label}: coursecount ${cat.coursecount}, expected ${courses}`);
+  }
+  return out;
+}
+
+function courses(d: Data): string[] {
+  const out: string[] = [];
+  for (const c of d.rows.course) {
+    if (c.category === 0) {
+      if (c.format !== 'site') out.push(`course ${c.id}: category 0, but only the site course has none`);
+    } else if (d.get('course_categories', c.category) === undefined) {
+      out.push(`course ${c.id}: category ${c.category} not found in course_categories`);
+    }
+  }
+  return out;
+}
+
+/** A cohort lives in the system context or in a category's. */
+function cohorts(d: Data): string[] {
+  const out: string[] = [];
+  for (const cohort of d.rows.cohort) {
+    const context = d.get('context', cohort.contextid);
+    const level = Number(context?.contextlevel);
+    if (context !== undefined && level !== CONTEXT_SYSTEM && level !== CONTEXT_CATEGORY) {
+      out.push(
+        `cohort ${cohort.id}: contextid ${cohort.contextid} is a contextlevel ${level} context, expected 10 or 40`,
+      );
+    }
+  }
+  return out;
+}
+
+function references(d: Data): string[] {
+  const out: string[] = [];
+  for (const [table, column, target] of REFERENCES) {
+    for (const row of d.rows[table]) {
+      if (d.get(target, row[column]) === undefined) {
+        out.push(`${table} ${row.id}: ${column} ${row[column]} not found in ${target}`);
+      }
+    }
+  }
+  return out;
+}
+
+function deletedUsers(d: Data): string[] {
+  const out: string[] = [];
+  for (const table of USER_ROWS) {
+    for (const row of d.rows[table]) {
+      if (d.get('user', row.userid)?.deleted === 1) {
+        out.push(`${table} ${row.id}: userid ${row.userid} is a deleted user`);
+      }
+    }
+  }
+  return out;
+}
+
+/** role_assignments has no unique index: Moodle's API avoids duplicates itself. */
+function duplicates(d: Data): string[] {
+  const seen = new Map<string, Rec[]>();
+  for (const ra of d.rows.role_assignments) {
+    const key = `roleid ${ra.roleid}, contextid ${ra.contextid}, userid ${ra.userid}, component ${JSON.stringify(ra.component)}, itemid ${ra.itemid}`;
+    seen.set(key, [...(seen.get(key) ?? []), ra]);
+  }
+  return [...seen]
+    .filter(([, list]) => list.length > 1)
+    .map(([key, list]) => `role_assignments ${list.map((r) => r.id).join(', ')}: duplicates of (${key})`);
+}
+
+/**
+ * Cohort enrolment instances name an existing cohort (and group of their course); rows owned by enrol_cohort
+ * belong to a cohort instance the user is enrolled through, or Moodle's cohort sync deletes them.
+ */
+function cohortEnrolments(d: Data): string[] {
+  const out: string[] = [];
+  for (const e of d.rows.enrol.filter((row) => row.enrol === 'cohort')) {
+    if (d.get('cohort', e.customint1) === undefined) {
+      out.push(`enrol ${e.id}: customint1 ${e.customint1} not found in cohort`);
+    }
+    if (e.customint2 !== null && e.customint2 !== 0) {
+      const group = d.get('groups', e.customint2);
+      if (group === undefined) out.push(`enrol ${e.id}: customint2 ${e.customint2} not found in groups`);
+      else if (group.courseid !== e.courseid) {
+        out.push(`enrol ${e.id}: customint2 ${e.customint2} is a group of course ${group.courseid}, not ${e.courseid}`);
+      }
+    }
+  }
+  const enrolled = new Set(d.rows.user_enrolments.map((ue) => `${ue.enrolid}:${ue.userid}`));
+  for (const table of ['role_assignments', 'groups_members'] as const) {
+    for (const row of d.rows[table].filter((r) => r.component === 'enrol_cohort')) {
+      const label = `${table} ${row.id}: component enrol_cohort`;
+      if (d.get('enrol', row.itemid)?.enrol !== 'cohort') {
+        out.push(`${label}, itemid ${row.itemid} is not a cohort enrolment instance`);
+      } else if (!enrolled.has(`${row.itemid}:${row.userid}`)) {
+        out.push(`${label}, but user ${row.userid} is not enrolled through enrol ${row.itemid}`);
+      }
+    }
+  }
+  return out;
+}
+
+/** The checks, in the order they run and report. */
+const CHECKS = {
+  contexts,
+  instances,
+  mnet,
+  categories,
+  courses,
+  cohorts,
+  references,
+  'deleted-users': deletedUsers,
+  duplicates,
+  'cohort-enrolments': cohortEnrolments,
+} satisfies Record<string, (d: Data) => string[]>;
+export type IntegrityCheck = keyof typeof CHECKS;
+export const INTEGRITY_CHECKS = Object.keys(CHECKS) as IntegrityCheck[];
+
+/** Every integrity problem of the Moodle behind `db`, one message each; empty when it is consistent. */
+export async function checkIntegrity(db: IntegrityReader, options: IntegrityOptions = {}): Promise<string[]> {
+  const data = await load(db);
+  const skip = new Set(options.skip ?? []);
+  return INTEGRITY_CHECKS.filter((name) => !skip.has(name)).flatMap((name) => CHECKS[name](data));
+}
+
+/** Throws, listing every problem, unless the Moodle behind `db` is consistent. */
+export async function assertIntegrity(db: IntegrityReader, options: IntegrityOptions = {}): Promise<void> {
+  const problems = await checkIntegrity(db, options);
+  if (problems.length > 0) throw new Error(`Moodle integrity: ${problems.length} problems\n  ${problems.join('\n  ')}`);
+}
