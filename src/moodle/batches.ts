@@ -105,9 +105,7 @@ export async function updateManyById(
   for (const chunk of chunkByBytes(rows, budget, (r) => [r.id, ...r.values, r.id])) {
     const sets = columns.map((column, i) => {
       // PostgreSQL types untyped CASE results as text: say when they are numbers (smallint/bigint columns).
-      const numeric =
-        tx.dialect !== 'mariadb' && tx.dialect !== 'mysql' && chunk.every((r) => typeof r.values[i] === 'number');
-      const then = numeric ? 'CAST(? AS BIGINT)' : '?';
+      const then = chunk.every((r) => typeof r.values[i] === 'number') ? tx.integerParameter : '?';
       return `${column} = CASE id ${chunk.map(() => `WHEN ? THEN ${then}`).join(' ')} END`;
     });
     const params: SqlValue[] = [];

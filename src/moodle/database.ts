@@ -20,6 +20,11 @@ export interface Queryable {
   execute(sql: string, params?: readonly SqlValue[]): Promise<ExecuteResult>;
   /** True for a unique-key violation: a row written meanwhile (by Moodle) holds the key being inserted. */
   isDuplicateKey(error: unknown): boolean;
+  /**
+   * A placeholder for an integer where the server cannot infer the type (a CASE result): `?` on MariaDB,
+   * `CAST(? AS BIGINT)` on PostgreSQL, which types untyped CASE results as text.
+   */
+  readonly integerParameter: string;
 }
 
 /** A table as the catalogue describes it. */

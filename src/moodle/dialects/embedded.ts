@@ -20,6 +20,7 @@ import {
   describePostgresTables,
   isPostgresDuplicateKey,
   isTransientPostgresError,
+  POSTGRES_INTEGER_PARAMETER,
   queryable,
   toSafeNumber,
 } from './postgres-common.js';
@@ -174,6 +175,8 @@ export class EmbeddedDatabase implements MoodleDatabase {
   isTransient(error: unknown): boolean {
     return isTransientPostgresError(error);
   }
+
+  readonly integerParameter = POSTGRES_INTEGER_PARAMETER;
 
   isDuplicateKey(error: unknown): boolean {
     return isPostgresDuplicateKey(error);

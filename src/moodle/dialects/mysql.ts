@@ -88,6 +88,8 @@ export class MysqlDatabase implements MoodleDatabase {
     return this.withConnection((conn) => runExecute(conn, this.prefix, sql, params));
   }
 
+  readonly integerParameter = '?';
+
   isDuplicateKey(error: unknown): boolean {
     return isMysqlDuplicateKey(error);
   }
@@ -158,6 +160,7 @@ export class MysqlDatabase implements MoodleDatabase {
         return runExecute(conn, this.prefix, sql, params);
       },
       isDuplicateKey: isMysqlDuplicateKey,
+      integerParameter: '?',
     };
     let result: T;
     try {

@@ -24,6 +24,9 @@ export function isTransientPostgresError(error: unknown): boolean {
   return typeof code === 'string' && TRANSIENT.has(code);
 }
 
+/** PostgreSQL types an untyped CASE result as text: integers must say what they are. */
+export const POSTGRES_INTEGER_PARAMETER = 'CAST(? AS BIGINT)';
+
 /** 23505 unique_violation. */
 export function isPostgresDuplicateKey(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === '23505';
@@ -115,6 +118,7 @@ export function queryable(
       return { affectedRows: (await runSql(sql, params)).affectedRows };
     },
     isDuplicateKey: isPostgresDuplicateKey,
+    integerParameter: POSTGRES_INTEGER_PARAMETER,
   };
 }
 

@@ -21,6 +21,7 @@ import {
   describePostgresTables,
   isPostgresDuplicateKey,
   isTransientPostgresError,
+  POSTGRES_INTEGER_PARAMETER,
   queryable,
   SCHEMA_NAME,
   toSafeNumber,
@@ -130,6 +131,8 @@ export class PostgresDatabase implements MoodleDatabase {
   isTransient(error: unknown): boolean {
     return isTransientPostgresError(error);
   }
+
+  readonly integerParameter = POSTGRES_INTEGER_PARAMETER;
 
   isDuplicateKey(error: unknown): boolean {
     return isPostgresDuplicateKey(error);
