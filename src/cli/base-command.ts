@@ -1,6 +1,8 @@
 import type { WriteStream } from 'node:tty';
 import { Command, Option, UsageError } from 'clipanion';
+import * as t from 'typanion';
 import { formatDiagnostic, UserError } from '../errors.js';
+import type { PlanOptions } from '../pipeline.js';
 import type { LoadedSpec } from '../spec/load.js';
 import { loadSpec } from '../spec/load.js';
 
@@ -58,5 +60,23 @@ export abstract class SpecCommand extends BaseCommand {
 
   protected loadSpec(): Promise<LoadedSpec> {
     return loadSpec(this.spec);
+  }
+}
+
+/** A command that plans (`plan`, `apply`): the spec, `--full`, and the options that lift the safety guards. */
+export abstract class PlanningCommand extends SpecCommand {
+  full = Option.Boolean('--full', false, {
+    description: 'List every change (default: the first 20 per entity)',
+  });
+  allowEmptySource = Option.Boolean('--allow-empty-source', false, {
+    description: 'Accept a directory that returns no users while some are managed',
+  });
+  allowRemovals = Option.String('--allow-removals', {
+    description: 'Accept up to N suspensions in this run, over users.maxRemovals',
+    validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(0)]),
+  });
+
+  protected planOptions(): PlanOptions {
+    return { allowEmptySource: this.allowEmptySource, allowRemovals: this.allowRemovals };
   }
 }

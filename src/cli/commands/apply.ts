@@ -1,15 +1,14 @@
 import { createInterface } from 'node:readline/promises';
 import type { ReadStream } from 'node:tty';
 import { Option, UsageError } from 'clipanion';
-import * as t from 'typanion';
 import { applySpec } from '../../apply/apply.js';
 import type { PlanResult } from '../../pipeline.js';
 import { HumanPlanView } from '../../render/human.js';
-import { SpecCommand } from '../base-command.js';
+import { PlanningCommand } from '../base-command.js';
 
-export class ApplyCommand extends SpecCommand {
+export class ApplyCommand extends PlanningCommand {
   static override paths = [['apply']];
-  static override usage = SpecCommand.Usage({
+  static override usage = PlanningCommand.Usage({
     description: 'Plan, ask, then write the changes to Moodle in one transaction and record the state',
     details:
       'Computes the plan exactly as `plan` does and prints it. On a terminal it asks for "yes"; elsewhere (cron, CI) it needs --auto-approve. The changes are written in one transaction: all or nothing. The state file records what ldap2moodle manages.',
@@ -23,14 +22,6 @@ export class ApplyCommand extends SpecCommand {
   autoApprove = Option.Boolean('--auto-approve', false, {
     description: 'Apply without asking (needed without a terminal)',
   });
-  full = Option.Boolean('--full', false, { description: 'List every change (default: the first 20 per entity)' });
-  allowEmptySource = Option.Boolean('--allow-empty-source', false, {
-    description: 'Accept a directory that returns no users while some are managed',
-  });
-  allowRemovals = Option.String('--allow-removals', {
-    description: 'Accept up to N suspensions in this run, over users.maxRemovals',
-    validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(0)]),
-  });
 
   async run(): Promise<number> {
     const stdin = this.context.stdin as Partial<ReadStream>;
@@ -42,8 +33,7 @@ export class ApplyCommand extends SpecCommand {
     const view = new HumanPlanView({ color: this.useColor(), full: this.full });
     const { stdout } = this.context;
     const result = await applySpec(loaded, {
-      allowEmptySource: this.allowEmptySource,
-      allowRemovals: this.allowRemovals,
+      ...this.planOptions(),
       confirm: async (planned: PlanResult) => {
         stdout.write(view.render(planned.plan, planned.header));
         if (this.autoApprove) return true;

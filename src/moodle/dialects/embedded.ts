@@ -12,18 +12,10 @@ import { join } from 'node:path';
 import { PGlite, types } from '@electric-sql/pglite';
 import { InternalError, UserError } from '../../errors.js';
 import { takeLockFile } from '../../lock-file.js';
-import type { ColumnInfo, ExecuteResult, MoodleDatabase, Queryable, Row, SqlValue, TableInfo } from '../database.js';
+import type { Queryable, Row } from '../database.js';
 import { EMBEDDED_FORMAT, loadSnapshot, PGLITE_VERSION } from './embedded-snapshot.js';
 import type { RawRunner } from './postgres-common.js';
-import {
-  describePostgresColumns,
-  describePostgresTables,
-  isPostgresDuplicateKey,
-  isTransientPostgresError,
-  POSTGRES_INTEGER_PARAMETER,
-  queryable,
-  toSafeNumber,
-} from './postgres-common.js';
+import { PostgresFamilyDatabase, queryable, toSafeNumber } from './postgres-common.js';
 
 export const MEMORY = ':memory:';
 const STAMP = 'ldap2moodle-embedded.json';
@@ -91,12 +83,11 @@ async function lockDirectory(path: string): Promise<string> {
   }
 }
 
-export class EmbeddedDatabase implements MoodleDatabase {
+export class EmbeddedDatabase extends PostgresFamilyDatabase {
   readonly dialect = 'embedded' as const;
   readonly description: string;
   readonly location: string;
-  private readonly counter = { statements: 0 };
-  private readonly direct: Queryable;
+  protected readonly direct: Queryable;
 
   private constructor(
     private readonly pg: PgliteLike,
@@ -104,6 +95,7 @@ export class EmbeddedDatabase implements MoodleDatabase {
     where: string,
     private readonly lockPath: string | null,
   ) {
+    super();
     this.description = `embedded://${where}`;
     this.location = `the embedded Moodle ${where}`;
     this.direct = queryable('embedded', runner(pg), prefix, () => {
@@ -144,18 +136,6 @@ export class EmbeddedDatabase implements MoodleDatabase {
     }
   }
 
-  get statementCount(): number {
-    return this.counter.statements;
-  }
-
-  query<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
-    return this.direct.query<T>(sql, params);
-  }
-
-  execute(sql: string, params?: readonly SqlValue[]): Promise<ExecuteResult> {
-    return this.direct.execute(sql, params);
-  }
-
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     // PGlite runs the callback exclusively, committing when it resolves and rolling back when it throws.
     return this.pg.transaction(async (tx) => {
@@ -170,28 +150,6 @@ export class EmbeddedDatabase implements MoodleDatabase {
         open = false;
       }
     });
-  }
-
-  isTransient(error: unknown): boolean {
-    return isTransientPostgresError(error);
-  }
-
-  readonly integerParameter = POSTGRES_INTEGER_PARAMETER;
-
-  isDuplicateKey(error: unknown): boolean {
-    return isPostgresDuplicateKey(error);
-  }
-
-  async statementBudget(): Promise<number> {
-    return 8 * 1024 * 1024;
-  }
-
-  describeTables(names: readonly string[]): Promise<Map<string, TableInfo>> {
-    return describePostgresTables(this.direct, names);
-  }
-
-  describeColumns(table: string): Promise<ColumnInfo[]> {
-    return describePostgresColumns(this.direct, table);
   }
 
   async close(): Promise<void> {

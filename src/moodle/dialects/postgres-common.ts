@@ -4,7 +4,16 @@
  * Each concrete dialect only says how to run one statement and how to open a transaction.
  */
 import { InternalError, UserError } from '../../errors.js';
-import type { ColumnInfo, ExecuteResult, Queryable, Row, SqlValue, TableInfo } from '../database.js';
+import type {
+  ColumnInfo,
+  DialectName,
+  ExecuteResult,
+  MoodleDatabase,
+  Queryable,
+  Row,
+  SqlValue,
+  TableInfo,
+} from '../database.js';
 
 export interface RawResult {
   readonly rows: Row[];
@@ -150,4 +159,54 @@ export async function describePostgresColumns(db: Queryable, table: string): Pro
     const maxLength = (type === 'varchar' || type === 'char') && r.length !== null ? Number(r.length) : null;
     return { name: r.name, type, maxLength };
   });
+}
+
+/**
+ * What PostgreSQL and PGlite databases do the same way; a subclass says how statements run (`direct`, built
+ * with `queryable`), how transactions open and how it closes.
+ */
+export abstract class PostgresFamilyDatabase implements MoodleDatabase {
+  abstract readonly dialect: DialectName;
+  abstract readonly prefix: string;
+  abstract readonly description: string;
+  abstract readonly location: string;
+  readonly integerParameter = POSTGRES_INTEGER_PARAMETER;
+  protected readonly counter = { statements: 0 };
+  protected abstract readonly direct: Queryable;
+
+  abstract transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  abstract close(): Promise<void>;
+
+  get statementCount(): number {
+    return this.counter.statements;
+  }
+
+  query<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    return this.direct.query<T>(sql, params);
+  }
+
+  execute(sql: string, params?: readonly SqlValue[]): Promise<ExecuteResult> {
+    return this.direct.execute(sql, params);
+  }
+
+  isTransient(error: unknown): boolean {
+    return isTransientPostgresError(error);
+  }
+
+  isDuplicateKey(error: unknown): boolean {
+    return isPostgresDuplicateKey(error);
+  }
+
+  async statementBudget(): Promise<number> {
+    // No packet limit as in MariaDB; keep statements moderate all the same.
+    return 8 * 1024 * 1024;
+  }
+
+  describeTables(names: readonly string[]): Promise<Map<string, TableInfo>> {
+    return describePostgresTables(this.direct, names);
+  }
+
+  describeColumns(table: string): Promise<ColumnInfo[]> {
+    return describePostgresColumns(this.direct, table);
+  }
 }

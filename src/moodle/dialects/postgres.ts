@@ -5,27 +5,9 @@
  */
 import pg from 'pg';
 import { InternalError } from '../../errors.js';
-import type {
-  ColumnInfo,
-  ExecuteResult,
-  MoodleConnectionOptions,
-  MoodleDatabase,
-  Queryable,
-  Row,
-  SqlValue,
-  TableInfo,
-} from '../database.js';
+import type { MoodleConnectionOptions, Queryable, Row } from '../database.js';
 import type { RawRunner } from './postgres-common.js';
-import {
-  describePostgresColumns,
-  describePostgresTables,
-  isPostgresDuplicateKey,
-  isTransientPostgresError,
-  POSTGRES_INTEGER_PARAMETER,
-  queryable,
-  SCHEMA_NAME,
-  toSafeNumber,
-} from './postgres-common.js';
+import { PostgresFamilyDatabase, queryable, SCHEMA_NAME, toSafeNumber } from './postgres-common.js';
 
 const INT8_OID = 20;
 const POOL_SIZE = 4;
@@ -37,18 +19,18 @@ function runner(client: pg.Pool | pg.PoolClient): RawRunner {
   };
 }
 
-export class PostgresDatabase implements MoodleDatabase {
+export class PostgresDatabase extends PostgresFamilyDatabase {
   readonly dialect = 'postgres' as const;
   readonly prefix: string;
   readonly description: string;
   readonly location: string;
   private readonly pool: pg.Pool;
-  private readonly counter = { statements: 0 };
-  private readonly direct: Queryable;
+  protected readonly direct: Queryable;
   /** Pooled clients given an 'error' listener (see transaction). */
   private readonly guarded = new WeakSet<pg.PoolClient>();
 
   constructor(options: MoodleConnectionOptions) {
+    super();
     const schema = options.schema ?? 'public';
     if (!SCHEMA_NAME.test(schema)) throw new InternalError(`invalid schema name ${JSON.stringify(schema)}`);
     this.prefix = options.prefix;
@@ -79,20 +61,8 @@ export class PostgresDatabase implements MoodleDatabase {
     });
   }
 
-  get statementCount(): number {
-    return this.counter.statements;
-  }
-
   async ping(): Promise<void> {
     await this.pool.query('SELECT 1');
-  }
-
-  query<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
-    return this.direct.query<T>(sql, params);
-  }
-
-  execute(sql: string, params?: readonly SqlValue[]): Promise<ExecuteResult> {
-    return this.direct.execute(sql, params);
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
@@ -126,29 +96,6 @@ export class PostgresDatabase implements MoodleDatabase {
       }
       throw error;
     }
-  }
-
-  isTransient(error: unknown): boolean {
-    return isTransientPostgresError(error);
-  }
-
-  readonly integerParameter = POSTGRES_INTEGER_PARAMETER;
-
-  isDuplicateKey(error: unknown): boolean {
-    return isPostgresDuplicateKey(error);
-  }
-
-  async statementBudget(): Promise<number> {
-    // No packet limit as in MariaDB; keep statements moderate all the same.
-    return 8 * 1024 * 1024;
-  }
-
-  describeTables(names: readonly string[]): Promise<Map<string, TableInfo>> {
-    return describePostgresTables(this.direct, names);
-  }
-
-  describeColumns(table: string): Promise<ColumnInfo[]> {
-    return describePostgresColumns(this.direct, table);
   }
 
   async close(): Promise<void> {
