@@ -1,17 +1,25 @@
 /**
  * ldap2moodle's library API: what the CLI is a thin shell over, and what tests and other tools call.
  */
+export type { ApplyOptions, ApplyResult } from './apply/apply.js';
+export { applySpec, commitPlan } from './apply/apply.js';
+export type { DemoResult } from './demo.js';
+export { runDemo } from './demo.js';
 export type { Diagnostic, ErrorCode, SourcePosition } from './errors.js';
 export { formatDiagnostic, InternalError, UserError } from './errors.js';
-export type { MoodleSnapshot, PlanResult } from './pipeline.js';
+export { churnDirectory, directoryLdif, generateDirectory, writeDirectoryLdif } from './generate/generate.js';
+export type { MoodleSnapshot, PlanOptions, PlanResult } from './pipeline.js';
 export {
+  checkSpec,
   openSource,
   openSpecMoodle,
   planFromInputs,
   planSpec,
+  readAndPlan,
   readMoodle,
   readUserEntries,
   statePath,
+  withSpecResources,
 } from './pipeline.js';
 export type { Change, ChangeAction, EntityType } from './plan/change.js';
 export type { Plan, PlanSummary } from './plan/plan.js';
