@@ -6,14 +6,14 @@
  * first (the embedded Moodle admits one process at a time).
  */
 import { readFile, stat, writeFile } from 'node:fs/promises';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { type ApplyOptions, type ApplyResult, applySpec } from '../../src/apply/apply.js';
 import { buildCli } from '../../src/cli/main.js';
 import { UserError } from '../../src/errors.js';
 import { type PlanOptions, type PlanResult, planSpec } from '../../src/pipeline.js';
 import { type LoadedSpec, loadSpec } from '../../src/spec/load.js';
 import type { State } from '../../src/state/state.js';
-import { type CliRun, STATE_FILE, type Workspace, workspace, writeSpec } from './spec-files.js';
+import { Capture, type CliRun, STATE_FILE, type Workspace, workspace, writeSpec } from './spec-files.js';
 import { createTarget, type Target, type TargetName, type TargetOptions } from './targets.js';
 
 export const PEOPLE_BASE = 'ou=people,dc=ent,dc=example';
@@ -238,18 +238,6 @@ export async function applySite(
     },
   };
   return site;
-}
-
-/** A stream that keeps what is written to it; `isTTY` to pose as a terminal. */
-class Capture extends Writable {
-  text = '';
-  constructor(readonly isTTY: boolean) {
-    super();
-  }
-  override _write(chunk: Buffer | string, _encoding: BufferEncoding, callback: () => void): void {
-    this.text += chunk.toString();
-    callback();
-  }
 }
 
 /**

@@ -182,7 +182,7 @@ export interface CliRun {
 }
 
 /** A stream that keeps what is written to it; `isTTY` to pose as a terminal. */
-class Capture extends Writable {
+export class Capture extends Writable {
   text = '';
   constructor(readonly isTTY: boolean) {
     super();

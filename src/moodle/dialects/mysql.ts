@@ -21,6 +21,7 @@ import type {
   SqlValue,
   TableInfo,
 } from '../database.js';
+import { toColumnInfo } from './catalog.js';
 
 const TABLE_NAME = /^[a-z0-9_]+$/;
 export const PREFIX_PATTERN = /^[a-z0-9_]*$/;
@@ -125,11 +126,7 @@ export class MysqlDatabase implements MoodleDatabase {
         ORDER BY ORDINAL_POSITION`,
       [table],
     );
-    return rows.map((r) => {
-      const type = r.type.toLowerCase();
-      const maxLength = (type === 'varchar' || type === 'char') && r.length !== null ? Number(r.length) : null;
-      return { name: r.name, type, maxLength };
-    });
+    return rows.map((r) => toColumnInfo(r.name, r.type.toLowerCase(), r.length));
   }
 
   async statementBudget(): Promise<number> {

@@ -14,6 +14,7 @@ import type {
   SqlValue,
   TableInfo,
 } from '../database.js';
+import { toColumnInfo } from './catalog.js';
 
 export interface RawResult {
   readonly rows: Row[];
@@ -154,11 +155,7 @@ export async function describePostgresColumns(db: Queryable, table: string): Pro
       ORDER BY ordinal_position`,
     [table],
   );
-  return rows.map((r) => {
-    const type = PG_TYPES[r.type] ?? r.type;
-    const maxLength = (type === 'varchar' || type === 'char') && r.length !== null ? Number(r.length) : null;
-    return { name: r.name, type, maxLength };
-  });
+  return rows.map((r) => toColumnInfo(r.name, PG_TYPES[r.type] ?? r.type, r.length));
 }
 
 /**
