@@ -5,25 +5,64 @@
  *     "{uid|lower}"                                     one attribute through filters
  *     '{ENTPersonJointure|match("^[^$]+\$(?<key>.+)$", "key")}'   regex extraction with a named group
  *     "{mail|first|default(\"\")}"                      a default when the attribute is absent
+ *     "{$uai}-{$code|trim}"                             variables of the evaluation context (`{$name|…}`)
+ *     "{@cohortPrefix}{$uai}"                           a named template, inserted when compiling
  *
  * A placeholder evaluates to a list of values (LDAP attributes are multi-valued); filters map or reduce that
  * list. A template made of a single placeholder yields the whole list; a template with text yields one value
  * built from the first value of each placeholder, and **no value at all** when one of its placeholders has
  * none (so that "{givenName} {sn}" never silently becomes " DUPONT"). Write `{{` and `}}` for literal braces.
  *
- * Pure: compile once per spec, evaluate per entry.
+ * `{$name}` reads a variable (rules' `vars`, the spec's constants) instead of an attribute; an unset variable
+ * has no value. `{@name}` is replaced by the source of the named template `name` (spec `templates`), itself
+ * expanded the same way; an unknown name or a cycle is a compile error.
+ *
+ * Filters beyond text and position: `map("table")` transcodes through a table (a value the table lacks is
+ * handled by the table's `onUnknown`); `structure` replaces the structure reference that starts an SDET value
+ * (a DN, a UAI or a structure id, up to the first `$`) by its establishment's UAI, dropping values whose
+ * structure is unknown; `inScope` keeps values whose UAI (the part before the first `$`) is served;
+ * `unique` drops repeats; `sort` sorts by code point; `part(N)` is `split("$", N)`.
+ *
+ * Pure: compile once per spec, evaluate per entry. Data problems are reported through the context, never thrown.
  */
+
 import type { LdapEntry } from '../source/entry.js';
 import { values } from '../source/entry.js';
+import { normalizeUai } from './sdet/structures.js';
+import type { Transcoding } from './transcoding.js';
 
 type Values = readonly string[];
 type FilterArg = string | number;
+
+export interface CompileOptions {
+  /** Named templates for `{@name}`. */
+  readonly templates?: Readonly<Record<string, string>>;
+  /** Names `map("…")` may use; any name when absent (checked at evaluation then). */
+  readonly transcodings?: ReadonlySet<string>;
+}
+
+export interface TemplateProblem {
+  readonly severity: 'error' | 'warning';
+  readonly message: string;
+}
+
+export interface EvalContext {
+  /** Variables for `{$name}`. */
+  readonly vars?: Readonly<Record<string, readonly string[]>>;
+  readonly transcodings?: ReadonlyMap<string, Transcoding>;
+  /** Resolves structure references for `structure` (a StructureIndex fits). */
+  readonly structures?: { resolve(ref: string): { readonly uai: string } | undefined };
+  /** Served UAIs (normalised upper-case) for `inScope`; null/undefined = all. */
+  readonly scope?: ReadonlySet<string> | null;
+  /** Receives data problems (unknown structures, transcoding misses). */
+  readonly report?: (problem: TemplateProblem) => void;
+}
 
 interface FilterSpec {
   /** Argument kinds; the ones after `required` are optional. */
   readonly params: readonly ('string' | 'int' | 'string-or-int')[];
   readonly required?: number;
-  readonly apply: (input: Values, args: readonly FilterArg[]) => Values;
+  readonly apply: (input: Values, args: readonly FilterArg[], context: EvalContext) => Values;
 }
 
 /** A template that failed to parse; `offset` is the 0-based character where the problem is. */
@@ -54,6 +93,35 @@ const regexp = (source: string, flags: string): RegExp => {
   return re;
 };
 
+const splitPick = (v: Values, sep: string, n: number): Values =>
+  v.flatMap((s) => {
+    const part = pick(s.split(sep), n);
+    return part === undefined ? [] : [part];
+  });
+
+/** The structure reference of an SDET value ends at the first `$`: DNs hold no `$`, UAIs and ids neither. */
+const head = (s: string): string => {
+  const dollar = s.indexOf('$');
+  return dollar < 0 ? s : s.slice(0, dollar);
+};
+
+/**
+ * Code-point order (UTF-16 order puts astral characters before U+E000–U+FFFF): surrogates move above the
+ * rest of the BMP, which keeps their relative order.
+ */
+const codePointCompare = (a: string, b: string): number => {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) {
+      const lift = (c: number) => (c >= 0xd800 ? (c < 0xe000 ? c + 0x2000 : c - 0x800) : c);
+      return lift(x) - lift(y);
+    }
+  }
+  return a.length - b.length;
+};
+
 const FILTERS: Readonly<Record<string, FilterSpec>> = {
   lower: { params: [], apply: (v) => v.map((s) => s.toLowerCase()) },
   upper: { params: [], apply: (v) => v.map((s) => s.toUpperCase()) },
@@ -70,17 +138,9 @@ const FILTERS: Readonly<Record<string, FilterSpec>> = {
     },
   },
   join: { params: ['string'], apply: (v, a) => (v.length === 0 ? [] : [v.join(str(a[0]))]) },
-  split: {
-    params: ['string', 'int'],
-    apply: (v, a) => {
-      const sep = str(a[0]);
-      const n = int(a[1]);
-      return v.flatMap((s) => {
-        const part = pick(s.split(sep), n);
-        return part === undefined ? [] : [part];
-      });
-    },
-  },
+  split: { params: ['string', 'int'], apply: (v, a) => splitPick(v, str(a[0]), int(a[1])) },
+  /** The N-th field of an SDET `$`-separated value. */
+  part: { params: ['int'], apply: (v, a) => splitPick(v, '$', int(a[0])) },
   match: {
     params: ['string', 'string-or-int'],
     required: 1,
@@ -107,31 +167,112 @@ const FILTERS: Readonly<Record<string, FilterSpec>> = {
     },
   },
   default: { params: ['string'], apply: (v, a) => (v.length > 0 ? v : [String(a[0])]) },
+  unique: { params: [], apply: (v) => [...new Set(v)] },
+  sort: { params: [], apply: (v) => [...v].sort(codePointCompare) },
+  map: {
+    params: ['string'],
+    apply: (v, a, context) => {
+      const name = str(a[0]);
+      const table = context.transcodings?.get(name);
+      if (table === undefined) {
+        if (v.length > 0) context.report?.({ severity: 'error', message: `transcoding "${name}" is not defined` });
+        return [];
+      }
+      return v.flatMap((s) => {
+        const to = table.lookup(s);
+        if (to !== undefined) return [to];
+        const message = `"${s}" is not in transcoding "${name}"`;
+        switch (table.onUnknown) {
+          case 'keep':
+            return [s];
+          case 'default':
+            return table.default === undefined ? [] : [table.default];
+          case 'skip':
+            context.report?.({ severity: 'warning', message });
+            return [];
+          default:
+            context.report?.({ severity: 'error', message });
+            return [];
+        }
+      });
+    },
+  },
+  structure: {
+    params: [],
+    apply: (v, _a, context) =>
+      v.flatMap((s) => {
+        const dollar = s.indexOf('$');
+        const ref = (dollar < 0 ? s : s.slice(0, dollar)).trim();
+        // The rest is trimmed as sdet/values.ts does: a padded class must not become a second key.
+        const rest = dollar < 0 ? undefined : s.slice(dollar + 1).trim();
+        let uai: string | undefined;
+        if (context.structures !== undefined) uai = context.structures.resolve(ref)?.uai;
+        else uai = normalizeUai(ref) ?? undefined;
+        if (uai === undefined) {
+          const message =
+            context.structures !== undefined
+              ? `structure "${ref}" is not in the directory`
+              : `structure "${ref}" is not a UAI, and the directory's structures are not available to resolve it`;
+          context.report?.({ severity: 'warning', message });
+          return [];
+        }
+        return [rest === undefined ? uai : `${uai}$${rest}`];
+      }),
+  },
+  inScope: {
+    params: [],
+    apply: (v, _a, context) => {
+      const scope = context.scope;
+      if (scope == null) return v;
+      return v.filter((s) => scope.has(head(s).trim().toUpperCase()));
+    },
+  },
 };
 
 export const TEMPLATE_FILTERS = Object.keys(FILTERS);
 
 interface Placeholder {
-  readonly attribute: string;
+  /** Lower-cased attribute name, or a variable name as written. */
+  readonly name: string;
+  readonly variable: boolean;
   readonly filters: readonly { readonly name: string; readonly args: readonly FilterArg[] }[];
 }
 type Part = string | Placeholder;
 
 export interface CompiledTemplate {
   readonly source: string;
-  /** Attributes the template reads, lower-cased (what to ask the directory for). */
+  /** Attributes the template reads, lower-cased (what to ask the directory for). Variables are not listed. */
   readonly attributes: readonly string[];
+  /** Variables the template reads (`{$name}`), as written. */
+  readonly variables: readonly string[];
   /** The values for one entry, NFC-normalised; empty when the entry has none. */
-  evaluate(entry: LdapEntry): Values;
+  evaluate(entry: LdapEntry, context?: EvalContext): Values;
 }
+
+const VARIABLE_START = /[A-Za-z_]/;
+const VARIABLE_REST = /[A-Za-z0-9_]/;
+const NAMED_START = /[A-Za-z_]/;
+const NAMED_REST = /[A-Za-z0-9_-]/;
+
+/** Errors already placed at the outermost `{@…}`: they are passed on as they are. */
+const relocated = new WeakSet<TemplateSyntaxError>();
 
 class Parser {
   private pos = 0;
-  constructor(private readonly text: string) {}
+  constructor(
+    private readonly text: string,
+    private readonly options: CompileOptions,
+    /** Named templates being expanded, outermost first (to detect cycles). */
+    private readonly expanding: readonly string[] = [],
+  ) {}
 
   parse(): Part[] {
     const parts: Part[] = [];
     let literal = '';
+    const flush = () => {
+      if (literal !== '') parts.push(literal);
+      literal = '';
+    };
     while (this.pos < this.text.length) {
       const ch = this.text[this.pos];
       if (ch === '{' && this.text[this.pos + 1] === '{') {
@@ -141,10 +282,21 @@ class Parser {
         literal += '}';
         this.pos += 2;
       } else if (ch === '{') {
-        if (literal !== '') parts.push(literal);
-        literal = '';
+        const start = this.pos;
         this.pos += 1;
-        parts.push(this.placeholder());
+        this.spaces();
+        if (this.text[this.pos] === '@') {
+          for (const part of this.named(start)) {
+            if (typeof part === 'string') literal += part;
+            else {
+              flush();
+              parts.push(part);
+            }
+          }
+        } else {
+          flush();
+          parts.push(this.placeholder());
+        }
       } else if (ch === '}') {
         throw new TemplateSyntaxError('unmatched "}" (write "}}" for a literal brace)', this.pos);
       } else {
@@ -152,57 +304,112 @@ class Parser {
         this.pos += 1;
       }
     }
-    if (literal !== '') parts.push(literal);
+    flush();
     return parts;
   }
 
-  private placeholder(): Placeholder {
+  /** `{@name}`: the parts of the named template, parsed in its turn. `start` is the offset of the `{`. */
+  private named(start: number): Part[] {
+    this.pos += 1; // "@"
+    const name = this.identifier(NAMED_START, NAMED_REST, 'a template name');
     this.spaces();
-    const attribute = this.identifier(/[A-Za-z0-9;-]/, 'an attribute name');
+    if (this.text[this.pos] === '|') {
+      throw new TemplateSyntaxError('a named template takes no filters: write {@name} alone', this.pos);
+    }
+    if (this.text[this.pos] !== '}') throw new TemplateSyntaxError('expected "}" after a template name', this.pos);
+    this.pos += 1;
+    const templates = this.options.templates ?? {};
+    if (!Object.hasOwn(templates, name)) {
+      const known = Object.keys(templates);
+      throw new TemplateSyntaxError(
+        `unknown named template "${name}" (${known.length === 0 ? 'no templates are defined' : `known: ${known.join(', ')}`})`,
+        start,
+      );
+    }
+    if (this.expanding.includes(name)) {
+      const chain = [...this.expanding.slice(this.expanding.indexOf(name)), name].join(' → ');
+      throw new TemplateSyntaxError(`named template "${name}" includes itself (${chain})`, start);
+    }
+    const source = templates[name] as string;
+    try {
+      return new Parser(source, this.options, [...this.expanding, name]).parse();
+    } catch (error) {
+      if (!(error instanceof TemplateSyntaxError)) throw error;
+      if (relocated.has(error)) throw new TemplateSyntaxError(error.message, start);
+      const moved = new TemplateSyntaxError(
+        `in named template "${name}" ("${source}"): ${error.message} (at character ${error.offset + 1})`,
+        start,
+      );
+      relocated.add(moved);
+      throw moved;
+    }
+  }
+
+  private placeholder(): Placeholder {
+    const variable = this.text[this.pos] === '$';
+    let name: string;
+    if (variable) {
+      this.pos += 1;
+      name = this.identifier(VARIABLE_START, VARIABLE_REST, 'a variable name ([A-Za-z_][A-Za-z0-9_]*)');
+    } else {
+      name = this.identifier(/[A-Za-z0-9;-]/, /[A-Za-z0-9;-]/, 'an attribute name').toLowerCase();
+    }
     const filters: { name: string; args: FilterArg[] }[] = [];
     this.spaces();
     while (this.text[this.pos] === '|') {
       this.pos += 1;
       this.spaces();
       const start = this.pos;
-      const name = this.identifier(/[a-z]/, 'a filter name');
-      const spec = FILTERS[name];
+      const filter = this.identifier(/[a-z]/, /[A-Za-z]/, 'a filter name');
+      const spec = Object.hasOwn(FILTERS, filter) ? FILTERS[filter] : undefined;
       if (spec === undefined) {
-        throw new TemplateSyntaxError(`unknown filter "${name}" (known: ${TEMPLATE_FILTERS.join(', ')})`, start);
+        throw new TemplateSyntaxError(`unknown filter "${filter}" (known: ${TEMPLATE_FILTERS.join(', ')})`, start);
       }
       const args = this.text[this.pos] === '(' ? this.args() : [];
-      const max = spec.params.length;
-      const min = spec.required ?? max;
-      if (args.length < min || args.length > max) {
-        const want = min === max ? `${min}` : `${min} to ${max}`;
-        throw new TemplateSyntaxError(`filter "${name}" takes ${want} argument(s), got ${args.length}`, start);
-      }
-      args.forEach((arg, i) => {
-        const kind = spec.params[i];
-        const ok =
-          kind === 'string-or-int' ||
-          (kind === 'string' && typeof arg === 'string') ||
-          (kind === 'int' && typeof arg === 'number' && arg !== 0);
-        if (!ok) {
-          const want = kind === 'int' ? 'a non-zero integer (1 = first, -1 = last)' : 'a quoted string';
-          throw new TemplateSyntaxError(`filter "${name}": argument ${i + 1} must be ${want}`, start);
-        }
-      });
-      if (name === 'match' || name === 'replace') {
-        try {
-          new RegExp(String(args[0]), 'u');
-        } catch (error) {
-          throw new TemplateSyntaxError(`invalid regular expression: ${(error as Error).message}`, start);
-        }
-      }
-      filters.push({ name, args });
+      this.checkArgs(filter, spec, args, start);
+      filters.push({ name: filter, args });
       this.spaces();
     }
     if (this.text[this.pos] !== '}') {
       throw new TemplateSyntaxError('expected "|" or "}" in placeholder', this.pos);
     }
     this.pos += 1;
-    return { attribute: attribute.toLowerCase(), filters };
+    return { name, variable, filters };
+  }
+
+  private checkArgs(name: string, spec: FilterSpec, args: readonly FilterArg[], start: number): void {
+    const max = spec.params.length;
+    const min = spec.required ?? max;
+    if (args.length < min || args.length > max) {
+      const want = min === max ? `${min}` : `${min} to ${max}`;
+      throw new TemplateSyntaxError(`filter "${name}" takes ${want} argument(s), got ${args.length}`, start);
+    }
+    args.forEach((arg, i) => {
+      const kind = spec.params[i];
+      const ok =
+        kind === 'string-or-int' ||
+        (kind === 'string' && typeof arg === 'string') ||
+        (kind === 'int' && typeof arg === 'number' && arg !== 0);
+      if (!ok) {
+        const want = kind === 'int' ? 'a non-zero integer (1 = first, -1 = last)' : 'a quoted string';
+        throw new TemplateSyntaxError(`filter "${name}": argument ${i + 1} must be ${want}`, start);
+      }
+    });
+    if (name === 'match' || name === 'replace') {
+      try {
+        new RegExp(String(args[0]), 'u');
+      } catch (error) {
+        throw new TemplateSyntaxError(`invalid regular expression: ${(error as Error).message}`, start);
+      }
+    }
+    const known = this.options.transcodings;
+    if (name === 'map' && known !== undefined && !known.has(String(args[0]))) {
+      const list = [...known];
+      throw new TemplateSyntaxError(
+        `unknown transcoding "${String(args[0])}" (${list.length === 0 ? 'the spec defines none' : `known: ${list.join(', ')}`})`,
+        start,
+      );
+    }
   }
 
   private args(): FilterArg[] {
@@ -253,9 +460,12 @@ class Parser {
     return Number(m[0]);
   }
 
-  private identifier(charset: RegExp, what: string): string {
+  private identifier(first: RegExp, rest: RegExp, what: string): string {
     const start = this.pos;
-    while (this.pos < this.text.length && charset.test(this.text[this.pos] as string)) this.pos += 1;
+    if (this.pos < this.text.length && first.test(this.text[this.pos] as string)) {
+      this.pos += 1;
+      while (this.pos < this.text.length && rest.test(this.text[this.pos] as string)) this.pos += 1;
+    }
     if (this.pos === start) throw new TemplateSyntaxError(`expected ${what}`, start);
     return this.text.slice(start, this.pos);
   }
@@ -265,31 +475,40 @@ class Parser {
   }
 }
 
-function evaluatePlaceholder(p: Placeholder, entry: LdapEntry): Values {
-  let current: Values = values(entry, p.attribute);
-  for (const f of p.filters) current = (FILTERS[f.name] as FilterSpec).apply(current, f.args);
+const NO_VALUES: Values = [];
+
+function evaluatePlaceholder(p: Placeholder, entry: LdapEntry, context: EvalContext): Values {
+  let current: Values;
+  if (p.variable) {
+    const vars = context.vars;
+    current = vars !== undefined && Object.hasOwn(vars, p.name) ? (vars[p.name] ?? NO_VALUES) : NO_VALUES;
+  } else current = values(entry, p.name);
+  for (const f of p.filters) current = (FILTERS[f.name] as FilterSpec).apply(current, f.args, context);
   return current;
 }
 
-/** Parses a template; throws `TemplateSyntaxError` with the offending offset. */
-export function compileTemplate(source: string): CompiledTemplate {
-  const parts = new Parser(source).parse();
+const EMPTY_CONTEXT: EvalContext = {};
+
+/** Parses a template; throws `TemplateSyntaxError` with the offending offset (in `source`). */
+export function compileTemplate(source: string, options: CompileOptions = {}): CompiledTemplate {
+  const parts = new Parser(source, options).parse();
   const placeholders = parts.filter((p): p is Placeholder => typeof p !== 'string');
-  const attributes = [...new Set(placeholders.map((p) => p.attribute))];
+  const attributes = [...new Set(placeholders.filter((p) => !p.variable).map((p) => p.name))];
+  const variables = [...new Set(placeholders.filter((p) => p.variable).map((p) => p.name))];
   const single = parts.length === 1 && typeof parts[0] !== 'string' ? parts[0] : undefined;
-  const evaluate = (entry: LdapEntry): Values => {
-    if (single !== undefined) return evaluatePlaceholder(single, entry).map((s) => s.normalize('NFC'));
+  const evaluate = (entry: LdapEntry, context: EvalContext = EMPTY_CONTEXT): Values => {
+    if (single !== undefined) return evaluatePlaceholder(single, entry, context).map((s) => s.normalize('NFC'));
     let out = '';
     for (const part of parts) {
       if (typeof part === 'string') {
         out += part;
         continue;
       }
-      const first = evaluatePlaceholder(part, entry)[0];
+      const first = evaluatePlaceholder(part, entry, context)[0];
       if (first === undefined) return [];
       out += first;
     }
     return [out.normalize('NFC')];
   };
-  return { source, attributes, evaluate };
+  return { source, attributes, variables, evaluate };
 }

@@ -1,0 +1,255 @@
+/**
+ * Transcoding tables for the template filter `map("name")`: a value → another, from an inline map and/or a
+ * CSV file (columns `from` and `to`). Pure: the file is read through an injected function.
+ *
+ * CSV: UTF-8 (a BOM is ignored), RFC 4180 quoting (`"a;b"`, `"say ""hi"""`, line breaks inside quotes),
+ * separator `,` or `;` as the header line uses, other columns ignored, blank lines skipped. `from` and `to`
+ * are trimmed: spreadsheets pad cells, and a padded key would never match.
+ */
+import type { Diagnostic } from '../errors.js';
+import { UserError } from '../errors.js';
+
+export type UnknownPolicy = 'error' | 'skip' | 'default' | 'keep';
+
+export interface Transcoding {
+  readonly name: string;
+  /** The value `value` transcodes to; undefined when the table does not know it. */
+  lookup(value: string): string | undefined;
+  /** What `map` does with a value the table lacks (see template.ts). */
+  readonly onUnknown: UnknownPolicy;
+  /** The value for unknown ones when `onUnknown` is `default`. */
+  readonly default?: string;
+}
+
+export interface TranscodingSource {
+  readonly values?: Readonly<Record<string, string>>;
+  /** Path of a CSV file, already resolved. */
+  readonly csv?: string;
+  /** Default `error`. */
+  readonly onUnknown?: UnknownPolicy;
+  readonly default?: string;
+  /** Compare `from` values ignoring case. */
+  readonly ignoreCase?: boolean;
+}
+
+/** One CSV record and the (1-based) line it starts on. */
+export interface CsvRecord {
+  readonly line: number;
+  readonly cells: readonly string[];
+}
+
+export interface CsvTable {
+  readonly separator: ',' | ';';
+  /** Every non-blank record, the header first. */
+  readonly records: readonly CsvRecord[];
+}
+
+const csvError = (file: string, line: number, message: string): UserError => {
+  const full = `${file} line ${line}: ${message}`;
+  return new UserError('SPEC_INVALID', full, [{ message: full }]);
+};
+
+/** The separator the header line uses most, outside quotes (`,` when it uses neither). */
+function detectSeparator(text: string): ',' | ';' {
+  let commas = 0;
+  let semicolons = 0;
+  let quoted = false;
+  for (const ch of text) {
+    if (ch === '"') quoted = !quoted;
+    else if (!quoted && ch === '\n') break;
+    else if (!quoted && ch === ',') commas += 1;
+    else if (!quoted && ch === ';') semicolons += 1;
+  }
+  return semicolons > commas ? ';' : ',';
+}
+
+/** Reads RFC 4180 CSV; throws a SPEC_INVALID UserError naming `file` and the line on malformed quoting. */
+export function readCsv(input: string, file: string): CsvTable {
+  const text = input.startsWith('\uFEFF') ? input.slice(1) : input;
+  const separator = detectSeparator(text);
+  const records: CsvRecord[] = [];
+  let pos = 0;
+  let line = 1;
+  const atRecordEnd = () => pos >= text.length || text[pos] === '\n' || (text[pos] === '\r' && text[pos + 1] === '\n');
+  while (pos < text.length) {
+    const start = line;
+    const cells: string[] = [];
+    for (;;) {
+      let cell = '';
+      if (text[pos] === '"') {
+        const opened = line;
+        pos += 1;
+        for (;;) {
+          if (pos >= text.length) throw csvError(file, opened, 'unterminated quote: a quoted cell needs its closing "');
+          const ch = text[pos] as string;
+          if (ch === '"' && text[pos + 1] === '"') {
+            cell += '"';
+            pos += 2;
+          } else if (ch === '"') {
+            pos += 1;
+            break;
+          } else {
+            if (ch === '\n') line += 1;
+            cell += ch;
+            pos += 1;
+          }
+        }
+        while (text[pos] === ' ' || text[pos] === '\t') pos += 1;
+        if (!atRecordEnd() && text[pos] !== separator) {
+          throw csvError(
+            file,
+            line,
+            `unexpected text after a closing quote (write "" for a quote inside a quoted cell, or separate cells with "${separator}")`,
+          );
+        }
+      } else {
+        while (!atRecordEnd() && text[pos] !== separator) {
+          cell += text[pos];
+          pos += 1;
+        }
+      }
+      cells.push(cell);
+      if (text[pos] === separator) {
+        pos += 1;
+        continue;
+      }
+      // End of record: skip the line break.
+      if (text[pos] === '\r') pos += 1;
+      if (text[pos] === '\n') {
+        pos += 1;
+        line += 1;
+      }
+      break;
+    }
+    if (cells.some((c) => c.trim() !== '')) records.push({ line: start, cells });
+  }
+  return { separator, records };
+}
+
+/** Builds a table; every problem in it is reported at once (UserError SPEC_INVALID, one diagnostic each). */
+export function buildTranscoding(
+  name: string,
+  source: TranscodingSource,
+  readFile: (path: string) => string,
+): Transcoding {
+  const ignoreCase = source.ignoreCase ?? false;
+  const onUnknown = source.onUnknown ?? 'error';
+  // NFC too: a CSV saved on a Mac may hold decomposed accents, directory values are composed.
+  const key = (value: string): string => {
+    const trimmed = value.trim().normalize('NFC');
+    return ignoreCase ? trimmed.toLowerCase() : trimmed;
+  };
+  const problems: Diagnostic[] = [];
+  const entries = new Map<string, string>();
+
+  if (source.csv !== undefined) {
+    const file = source.csv;
+    let text: string | undefined;
+    try {
+      text = readFile(file);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      problems.push({ message: `cannot read the transcoding file ${file}: ${code ?? String(error)}` });
+    }
+    if (text !== undefined) {
+      for (const [from, to] of csvEntries(text, file, key, problems)) entries.set(from, to);
+    }
+  }
+
+  if (source.values !== undefined) {
+    const inline = new Map<string, { from: string; to: string }>();
+    for (const [from, to] of Object.entries(source.values)) {
+      const k = key(from);
+      const seen = inline.get(k);
+      if (seen !== undefined && seen.to !== to) {
+        problems.push({
+          message: `values: "${seen.from}" and "${from}" are the same key${ignoreCase ? ' (ignoreCase)' : ''} with different values ("${seen.to}", "${to}")`,
+        });
+        continue;
+      }
+      inline.set(k, { from, to });
+      // Inline values win over the CSV file: they are the spec's own corrections.
+      entries.set(k, to);
+    }
+  }
+
+  if (source.values === undefined && source.csv === undefined) {
+    problems.push({ message: `transcoding "${name}" has neither values nor csv` });
+  }
+  if (onUnknown === 'default' && source.default === undefined) {
+    problems.push({ message: 'onUnknown is "default" but no default value is given: add `default: …`' });
+  }
+  if (problems.length > 0) {
+    const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
+    throw new UserError('SPEC_INVALID', `transcoding "${name}": ${count}`, problems);
+  }
+
+  return {
+    name,
+    onUnknown,
+    ...(source.default === undefined ? {} : { default: source.default }),
+    lookup: (value) => entries.get(key(value)),
+  };
+}
+
+/** The (normalised key, to) pairs of a CSV file; problems are appended to `problems`. */
+function csvEntries(
+  text: string,
+  file: string,
+  key: (value: string) => string,
+  problems: Diagnostic[],
+): Map<string, string> {
+  const out = new Map<string, string>();
+  let table: CsvTable;
+  try {
+    table = readCsv(text, file);
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    problems.push(...error.diagnostics);
+    return out;
+  }
+  const [header, ...rows] = table.records;
+  if (header === undefined) {
+    problems.push({ message: `${file}: the file is empty; expected a header line naming the columns "from" and "to"` });
+    return out;
+  }
+  const columns = header.cells.map((c) => c.trim().toLowerCase());
+  const fromColumn = columns.indexOf('from');
+  const toColumn = columns.indexOf('to');
+  if (fromColumn < 0 || toColumn < 0) {
+    const missing = [fromColumn < 0 ? '"from"' : '', toColumn < 0 ? '"to"' : ''].filter((m) => m !== '').join(' and ');
+    problems.push({
+      message: `${file} line ${header.line}: the header line has no column ${missing} (it names: ${header.cells.map((c) => `"${c.trim()}"`).join(', ')}; separator "${table.separator}")`,
+    });
+    return out;
+  }
+  const firstLine = new Map<string, { line: number; to: string }>();
+  for (const row of rows) {
+    const from = row.cells[fromColumn];
+    const to = row.cells[toColumn];
+    if (from === undefined || to === undefined) {
+      problems.push({
+        message: `${file} line ${row.line}: ${row.cells.length} cell(s), but "${from === undefined ? 'from' : 'to'}" is column ${(from === undefined ? fromColumn : toColumn) + 1}`,
+      });
+      continue;
+    }
+    if (from.trim() === '') {
+      problems.push({ message: `${file} line ${row.line}: empty "from" value` });
+      continue;
+    }
+    const k = key(from);
+    const value = to.trim();
+    const seen = firstLine.get(k);
+    if (seen !== undefined) {
+      if (seen.to !== value) {
+        problems.push({
+          message: `${file} line ${row.line}: "${from.trim()}" is already at line ${seen.line} with another value ("${seen.to}", here "${value}")`,
+        });
+      }
+      continue;
+    }
+    firstLine.set(k, { line: row.line, to: value });
+    out.set(k, value);
+  }
+  return out;
+}
