@@ -3,7 +3,7 @@
  *
  * For each size: generate a directory (src/generate), then for each source (the LDIF file, and LDAP from a
  * bulk-loaded slapd) plan and apply the users into a fresh Moodle 4.5 in the local MariaDB, timing each
- * stage with the library's own pipeline functions: source read (readUserEntries, LDIF parsing included),
+ * stage with the library's own pipeline functions: source read (readEntries, LDIF parsing included),
  * Moodle read (readMoodle), planning (planFromInputs), apply (applySpec as a whole: it reads and plans
  * again, then writes), and a second plan once Moodle is in step (what a daily run with no change costs).
  * Each (size, source) runs in its own child process so that the peak RSS is its own.
@@ -22,11 +22,11 @@ import {
   openSpecMoodle,
   planFromInputs,
   planSpec,
+  readEntries,
   readMoodle,
-  readUserEntries,
   statePath,
 } from '../src/pipeline.js';
-import { compileUserRules } from '../src/rules/users.js';
+import { compileRules } from '../src/rules/rules.js';
 import { loadSpec } from '../src/spec/load.js';
 import { resolveState } from '../src/state/resolve-state.js';
 import { createMoodleDatabase, dropStaleTestDatabases } from '../test/helpers/mariadb.js';
@@ -95,11 +95,11 @@ async function runOne(size: number, source: SourceKind, ldif: string): Promise<R
       users: USERS,
     });
     const loaded = await loadSpec(specPath);
-    const rules = compileUserRules(loaded.spec, (path) => loaded.positionOf(path));
+    const rules = compileRules(loaded);
     const [entries, sourceRead] = await timed(async () => {
       const opened = await openSource(loaded);
       try {
-        return await readUserEntries(opened, loaded, rules);
+        return await readEntries(opened, rules);
       } finally {
         await opened.close();
       }
@@ -111,7 +111,7 @@ async function runOne(size: number, source: SourceKind, ldif: string): Promise<R
     let state: Awaited<ReturnType<typeof resolveState>>;
     try {
       const before = db.statementCount;
-      [snapshot, moodleRead] = await timed(() => readMoodle(db));
+      [snapshot, moodleRead] = await timed(() => readMoodle(db, loaded, rules));
       readStatements = db.statementCount - before;
       state = await resolveState(db, statePath(loaded), { repair: false });
     } finally {
@@ -123,7 +123,7 @@ async function runOne(size: number, source: SourceKind, ldif: string): Promise<R
     return {
       size,
       source,
-      entries: entries.length,
+      entries: entries.people.length,
       ms: { sourceRead, moodleRead, planning, apply, replan },
       changes: planned.plan.changes.length,
       replanChanges: replanned.plan.changes.length,

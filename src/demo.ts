@@ -64,17 +64,26 @@ export async function runDemo(dir: string, view: PlanView, out: DemoOutput): Pro
     );
     const count = Number(users?.n ?? 0);
     const spec = `${shown}/ldap2moodle.yaml`;
+    const countOf = async (sql: string): Promise<number> => Number((await db.query<{ n: number }>(sql))[0]?.n ?? 0);
+    const categories = await countOf("SELECT COUNT(*) AS n FROM {course_categories} WHERE idnumber <> ''");
+    const cohorts = await countOf("SELECT COUNT(*) AS n FROM {cohort} WHERE component = 'local_ldap2moodle'");
+    const members = await countOf(
+      "SELECT COUNT(*) AS n FROM {cohort_members} m JOIN {cohort} c ON c.id = m.cohortid WHERE c.component = 'local_ldap2moodle'",
+    );
+    const data = await countOf('SELECT COUNT(*) AS n FROM {user_info_data}');
     out.write(
       [
         '',
         `Moodle now has ${count} ${loaded.spec.users.auth} users, each with its user context, for example:`,
         ...sample.map((u) => `  ${u.username}  ${u.firstname} ${u.lastname}`),
+        `and ${categories} course categories, ${cohorts} cohorts with ${members} members, ${data} profile field values.`,
         '',
         `The state (what ldap2moodle manages) is in ${shown}/ldap2moodle.state.json.`,
         'Look inside:',
         `  npx ldap2moodle moodle-query --spec ${spec} "SELECT id, username, firstname, lastname FROM {user}"`,
+        `  npx ldap2moodle moodle-query --spec ${spec} "SELECT idnumber, name FROM {cohort}"`,
         `  npx ldap2moodle plan --spec ${spec}`,
-        `Edit ${shown}/directory.ldif (a name, a mail, remove a person) and plan again to see the diff.`,
+        `Edit ${shown}/directory.ldif (a name, a class, remove a person) and plan again to see the diff.`,
         '',
         'Planning again:',
         '',

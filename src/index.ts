@@ -16,8 +16,8 @@ export {
   planFromInputs,
   planSpec,
   readAndPlan,
+  readEntries,
   readMoodle,
-  readUserEntries,
   statePath,
   withSpecResources,
 } from './pipeline.js';
@@ -27,6 +27,8 @@ export { computePlan, summarize } from './plan/plan.js';
 export { HumanPlanView, summaryLine } from './render/human.js';
 export { JsonPlanView } from './render/json.js';
 export type { PlanHeader, PlanView } from './render/view.js';
+export type { CompiledRules, DesiredState, DirectoryEntries } from './rules/rules.js';
+export { compileRules, desiredState } from './rules/rules.js';
 export { compileTemplate } from './rules/template.js';
 export { compileUserRules, desiredUsers } from './rules/users.js';
 export type { LdapEntry } from './source/entry.js';

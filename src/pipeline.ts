@@ -7,20 +7,22 @@
  * both call these functions.
  */
 import { basename, extname, isAbsolute, join, resolve } from 'node:path';
-import type { UserDiffOptions } from './entities/user.js';
+import type { CurrentIndex } from './entities/entity.js';
+import type { EntityReading } from './entities/reading.js';
+import { readEntities } from './entities/reading.js';
+import { entityReaders } from './entities/registry.js';
 import { openMoodle } from './moodle/connect.js';
 import type { MoodleDatabase } from './moodle/database.js';
 import { EmbeddedDatabase, MEMORY } from './moodle/dialects/embedded.js';
-import type { MoodleUserRow } from './moodle/read-users.js';
-import { readUsers } from './moodle/read-users.js';
 import type { MoodleSite } from './moodle/site.js';
 import { readSite } from './moodle/site.js';
 import { checkGuards, DEFAULT_MAX_REMOVALS } from './plan/guards.js';
 import type { Plan } from './plan/plan.js';
 import { computePlan } from './plan/plan.js';
 import type { PlanHeader } from './render/view.js';
-import type { CompiledUserRules, DesiredUsers, UserConstraints } from './rules/users.js';
-import { compileUserRules, desiredUsers, failOnSkipped } from './rules/users.js';
+import type { CompiledRules, DesiredState, DirectoryEntries } from './rules/rules.js';
+import { compileRules, desiredState, failOnErrors } from './rules/rules.js';
+import type { UserConstraints } from './rules/users.js';
 import type { LdapEntry } from './source/entry.js';
 import { LdapSource } from './source/ldap/ldap-source.js';
 import { LdifSource } from './source/ldif/ldif-source.js';
@@ -50,23 +52,16 @@ export async function openSource(loaded: LoadedSpec): Promise<Source> {
   throw new Error('unreachable: the schema requires ldif or ldap');
 }
 
-/** I/O: the entries the user rules select, with only the attributes they read. */
-export async function readUserEntries(
-  source: Source,
-  loaded: LoadedSpec,
-  rules: CompiledUserRules,
-): Promise<LdapEntry[]> {
-  const { search } = loaded.spec.users;
-  const entries: LdapEntry[] = [];
-  for await (const entry of source.search({
-    base: search.base,
-    scope: search.scope,
-    filter: search.filter,
-    attributes: [...rules.attributes, 'objectClass'],
-  })) {
-    entries.push(entry);
-  }
-  return entries;
+/** I/O: the entries the rules read (people, and establishments when the rules use them). */
+export async function readEntries(source: Source, rules: CompiledRules): Promise<DirectoryEntries> {
+  const read = async (search: CompiledRules['searches']['people'] | undefined): Promise<LdapEntry[]> => {
+    const entries: LdapEntry[] = [];
+    if (search === undefined) return entries;
+    for await (const entry of source.search(search)) entries.push(entry);
+    return entries;
+  };
+  const [people, structures] = await Promise.all([read(rules.searches.people), read(rules.searches.structures)]);
+  return { people, structures };
 }
 
 /** I/O: opens the spec's Moodle database: a server, or the embedded Moodle (created on first use). */
@@ -91,21 +86,28 @@ export function openSpecMoodle(loaded: LoadedSpec): Promise<MoodleDatabase> {
 }
 
 /** Everything that can be checked in the spec alone, before any connection. */
-export function checkSpec(loaded: LoadedSpec): CompiledUserRules {
+export function checkSpec(loaded: LoadedSpec): CompiledRules {
   checkSpecSemantics(loaded);
-  return compileUserRules(loaded.spec, (path) => loaded.positionOf(path));
+  return compileRules(loaded);
 }
 
 export interface MoodleSnapshot {
   readonly site: MoodleSite;
-  readonly users: readonly MoodleUserRow[];
+  /** What was read for each entity, in ENTITY_ORDER. */
+  readonly readings: readonly EntityReading[];
+  readonly index: CurrentIndex;
 }
 
 /** I/O: what the plan needs to know of Moodle. */
-export async function readMoodle(db: MoodleDatabase): Promise<MoodleSnapshot> {
+export async function readMoodle(
+  db: MoodleDatabase,
+  loaded: LoadedSpec,
+  rules: CompiledRules,
+): Promise<MoodleSnapshot> {
   const site = await readSite(db);
-  const users = await readUsers(db, site);
-  return { site, users };
+  const budget = await db.statementBudget();
+  const { readings, index } = await readEntities(entityReaders(loaded, rules, site), db, { site, budget });
+  return { site, readings, index };
 }
 
 /** Where the state lives: `state.path`, or `<spec name>.state.json` next to the spec. */
@@ -121,28 +123,16 @@ export function userConstraints(site: MoodleSite): UserConstraints {
   return { columnMaxLength, extendedUsernameChars: site.extendedUsernameChars };
 }
 
-/** Pure: the user diff options the spec and the site imply. */
-export function userDiffOptions(loaded: LoadedSpec, rules: CompiledUserRules, site: MoodleSite): UserDiffOptions {
-  const { users } = loaded.spec;
-  return {
-    match: users.match,
-    adopt: users.adopt,
-    onRemoved: users.onRemoved,
-    managedFields: ['auth', ...rules.fields.keys()],
-    protectedIds: new Set([...site.siteAdminIds, site.siteGuestId]),
-  };
-}
-
 /** Everything a plan is computed from, and the plan. */
 export interface PlanResult {
   readonly plan: Plan;
   readonly header: PlanHeader;
   readonly site: MoodleSite;
   readonly moodle: MoodleSnapshot;
-  readonly desired: DesiredUsers;
+  readonly desired: DesiredState;
   readonly state: State;
   readonly statePath: string;
-  /** Entries the source returned for users. */
+  /** People entries the source returned. */
   readonly sourceEntries: number;
 }
 
@@ -156,32 +146,34 @@ export interface PlanOptions {
 /** Pure: from what was read to the plan, with the safety guards. */
 export function planFromInputs(
   loaded: LoadedSpec,
-  rules: CompiledUserRules,
-  entries: readonly LdapEntry[],
+  rules: CompiledRules,
+  entries: DirectoryEntries,
   moodle: MoodleSnapshot,
   state: State,
   options: PlanOptions = {},
   notes: readonly string[] = [],
-): { plan: Plan; desired: DesiredUsers } {
-  const desired = desiredUsers(entries, rules, userConstraints(moodle.site));
-  if (loaded.spec.users.onInvalidEntry === 'fail') failOnSkipped(desired.skipped);
-  const warnings: string[] = [...moodle.site.warnings, ...notes];
-  if (!moodle.site.enabledAuth.includes(rules.auth)) {
+): { plan: Plan; desired: DesiredState } {
+  const desired = desiredState(entries, rules, userConstraints(moodle.site));
+  failOnErrors(desired, loaded.spec);
+  const warnings: string[] = [...moodle.site.warnings, ...notes, ...desired.warnings];
+  for (const auth of rules.auths) {
+    if (moodle.site.enabledAuth.includes(auth)) continue;
     warnings.push(
-      `the auth plugin "${rules.auth}" is not enabled in Moodle (config "auth" is "${moodle.site.enabledAuth.join(',')}"): ` +
+      `the auth plugin "${auth}" is not enabled in Moodle (config "auth" is "${moodle.site.enabledAuth.join(',')}"): ` +
         'users it creates could not log in until an administrator enables it',
     );
   }
   const plan = computePlan({
-    users: desired,
-    moodleUsers: moodle.users,
+    desired: desired.objects,
+    readings: moodle.readings,
+    index: moodle.index,
     state,
-    userOptions: userDiffOptions(loaded, rules, moodle.site),
+    skipped: desired.skipped,
     warnings,
   });
   checkGuards(plan, {
-    sourceEntries: entries.length,
-    managedUsers: state.objects.filter((o) => o.type === 'user').length,
+    sourceEntries: entries.people.length,
+    managed: state.objects,
     maxRemovals: { ...DEFAULT_MAX_REMOVALS, ...loaded.spec.users.maxRemovals },
     allowEmptySource: options.allowEmptySource ?? false,
     allowRemovals: options.allowRemovals,
@@ -196,12 +188,12 @@ export async function readAndPlan(
   db: MoodleDatabase,
   options: PlanOptions & { readonly repair: boolean },
 ): Promise<PlanResult> {
-  const rules = compileUserRules(loaded.spec, (path) => loaded.positionOf(path));
+  const rules = compileRules(loaded);
   const path = statePath(loaded);
   // The directory and Moodle are independent reads: run them side by side.
   const [entries, moodle, resolved] = await Promise.all([
-    readUserEntries(source, loaded, rules),
-    readMoodle(db),
+    readEntries(source, rules),
+    readMoodle(db, loaded, rules),
     resolveState(db, path, { repair: options.repair }),
   ]);
   const { plan, desired } = planFromInputs(loaded, rules, entries, moodle, resolved.state, options, resolved.notes);
@@ -214,7 +206,7 @@ export async function readAndPlan(
     desired,
     state: resolved.state,
     statePath: path,
-    sourceEntries: entries.length,
+    sourceEntries: entries.people.length,
   };
 }
 

@@ -5,12 +5,14 @@
  * ownership, and the README for the whole design.
  */
 import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import type { Diagnostic } from '../errors.js';
 import { UserError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import { takeLockFile } from '../lock-file.js';
 import type { MoodleDatabase, Queryable } from '../moodle/database.js';
 import { readMarker, writeMarker } from '../moodle/marker.js';
-import { writeUserChanges } from '../moodle/write-users.js';
+import { ObjectIds } from '../moodle/write-context.js';
 import type { PlanOptions, PlanResult } from '../pipeline.js';
 import { readAndPlan, statePath, withSpecResources } from '../pipeline.js';
 import type { LoadedSpec } from '../spec/load.js';
@@ -18,7 +20,9 @@ import { nextState } from '../state/next-state.js';
 import type { State } from '../state/state.js';
 import { checkStateWritable, discardPending, pendingPath, promotePending, writePending } from '../state/write-state.js';
 import { TOOL_VERSION } from '../version.js';
-import { recheckUsers } from './recheck.js';
+import type { PostApplyResult } from './post-apply.js';
+import { runPostApply } from './post-apply.js';
+import { failIfStale } from './recheck.js';
 
 export interface ApplyOptions extends PlanOptions {
   /**
@@ -30,6 +34,24 @@ export interface ApplyOptions extends PlanOptions {
   readonly maxAttempts?: number;
   /** Clock, for tests. */
   readonly now?: () => number;
+  /** Live output of the postApply commands (redacted). */
+  readonly onPostApplyOutput?: (chunk: string) => void;
+}
+
+/** Runs the spec's postApply commands; secrets the spec resolved never reach their report. */
+async function runSpecPostApply(
+  loaded: LoadedSpec,
+  purgeNeeded: boolean,
+  onOutput: ((chunk: string) => void) | undefined,
+): Promise<PostApplyResult[]> {
+  const commands = loaded.spec.postApply ?? [];
+  if (commands.length === 0) return [];
+  const secrets = loaded.secrets.filter((s) => s.length > 0);
+  const redact = (text: string): string => secrets.reduce((out, secret) => out.split(secret).join('***'), text);
+  return runPostApply(
+    commands.map((c) => ({ ...c, cwd: c.cwd === undefined ? loaded.dir : resolve(loaded.dir, c.cwd) })),
+    { purgeNeeded, redact, ...(onOutput === undefined ? {} : { onOutput }) },
+  );
 }
 
 export interface ApplyResult {
@@ -41,6 +63,10 @@ export interface ApplyResult {
   /** SQL statements sent to Moodle during the whole run. */
   readonly statements: number;
   readonly attempts: number;
+  /** The spec's postApply commands, run after the commit (empty when nothing was applied). */
+  readonly postApply: readonly PostApplyResult[];
+  /** Notes on the run (a cache purge is needed and no postApply command does it). */
+  readonly warnings: readonly string[];
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -55,14 +81,23 @@ export function applySpec(loaded: LoadedSpec, options: ApplyOptions = {}): Promi
     const lock = await takeLockFile(`${path}.lock`, `the state ${path}`, 'STATE_LOCKED');
     try {
       const planned = await readAndPlan(loaded, source, db, { ...options, repair: true });
-      if (planned.plan.changes.length === 0) {
-        return { planned, applied: false, state: planned.state, statements: db.statementCount, attempts: 0 };
-      }
+      const nothing = { applied: false, state: planned.state, attempts: 0, postApply: [], warnings: [] };
+      if (planned.plan.changes.length === 0) return { planned, ...nothing, statements: db.statementCount };
       if (options.confirm !== undefined && !(await options.confirm(planned))) {
-        return { planned, applied: false, state: planned.state, statements: db.statementCount, attempts: 0 };
+        return { planned, ...nothing, statements: db.statementCount };
       }
       const { state, attempts } = await commitPlan(loaded, db, planned, options);
-      return { planned, applied: true, state, statements: db.statementCount, attempts };
+      const statements = db.statementCount;
+      // Committed: whatever the commands do now, the data stays.
+      const postApply = await runSpecPostApply(loaded, planned.plan.purgeNeeded, options.onPostApplyOutput);
+      const warnings: string[] = [];
+      if (planned.plan.purgeNeeded && !postApply.some((r) => r.skipped === undefined)) {
+        warnings.push(
+          "this apply wrote course categories, which Moodle's caches do not show until they are purged, and no " +
+            'postApply command ran: run `php admin/cli/purge_caches.php` in the Moodle directory, or add it to postApply',
+        );
+      }
+      return { planned, applied: true, state, statements, attempts, postApply, warnings };
     } finally {
       await lock.release();
     }
@@ -83,9 +118,10 @@ export async function commitPlan(
   const lineage = planned.state.lineage !== '' ? planned.state.lineage : randomUUID();
   const applyId = randomUUID();
   const changes = planned.plan.changes;
-  const managedFields = ['auth', ...Object.keys(loaded.spec.users.fields)];
   const budget = await db.statementBudget();
-  const [system] = await db.query<{ path: string }>('SELECT path FROM {context} WHERE contextlevel = 10');
+  const [system] = await db.query<{ id: number; path: string }>(
+    'SELECT id, path FROM {context} WHERE contextlevel = 10',
+  );
   if (system === undefined)
     throw new UserError('MOODLE_UNSUPPORTED', `${db.description}: Moodle has no system context`);
 
@@ -97,19 +133,29 @@ export async function commitPlan(
       await failpoint('before-transaction');
       const state = await db.transaction(async (tx) => {
         await recheckMarker(tx, planned.state, db.description);
-        await recheckUsers(tx, planned.site, planned.moodle.users, changes, managedFields, budget);
-        const createdIds = await writeUserChanges(
-          tx,
-          { site: planned.site, systemContextPath: system.path, now, budget },
-          changes,
-        );
+        const { readings } = planned.moodle;
+        const problems: Diagnostic[] = [];
+        for (const reading of readings) problems.push(...(await reading.recheck(tx, changes, budget)));
+        failIfStale(problems);
+        // Ids of what exists, then of what each writer creates: later entities refer to earlier ones.
+        const ids = new ObjectIds();
+        for (const reading of readings) for (const [key, id] of reading.ids) ids.set(reading.type, key, id);
+        const context = {
+          site: planned.site,
+          systemContextPath: system.path,
+          systemContextId: Number(system.id),
+          now,
+          budget,
+          ids,
+        };
+        for (const reading of readings) await reading.write(tx, context, changes);
         await failpoint('after-writes');
         const next = nextState({
           previous: planned.state,
           changes,
-          desired: planned.desired.users,
-          moodleUsers: planned.moodle.users,
-          createdIds,
+          desired: planned.desired.objects,
+          readings,
+          ids,
           lineage,
           toolVersion: TOOL_VERSION,
           specHash: loaded.hash,

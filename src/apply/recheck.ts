@@ -18,12 +18,13 @@ export async function recheckUsers(
   tx: Queryable,
   site: MoodleSite,
   planned: readonly MoodleUserRow[],
-  changes: readonly Change[],
+  all: readonly Change[],
   managedFields: readonly string[],
   budget: number,
-): Promise<void> {
+): Promise<Diagnostic[]> {
   const columns = [...new Set(['id', ...ALWAYS_CHECKED, ...managedFields])];
   const byId = new Map(planned.map((row) => [row.id, row]));
+  const changes = all.filter((ch) => ch.entity === 'user');
   const ids = changes.flatMap((ch) => (ch.moodleId === null ? [] : [ch.moodleId]));
   const problems: Diagnostic[] = [];
   // FOR UPDATE: from here to COMMIT, Moodle cannot change these rows under the apply.
@@ -77,11 +78,15 @@ export async function recheckUsers(
       collisions,
     );
   }
-  if (problems.length > 0) {
-    throw new UserError(
-      'PLAN_STALE',
-      `Moodle changed since the plan was computed (${problems.length} difference${problems.length === 1 ? '' : 's'}); nothing was written: plan again`,
-      problems,
-    );
-  }
+  return problems;
+}
+
+/** Differences found by the rechecks of every entity make the plan stale: nothing is written. */
+export function failIfStale(problems: readonly Diagnostic[]): void {
+  if (problems.length === 0) return;
+  throw new UserError(
+    'PLAN_STALE',
+    `Moodle changed since the plan was computed (${problems.length} difference${problems.length === 1 ? '' : 's'}); nothing was written: plan again`,
+    problems,
+  );
 }

@@ -5,30 +5,42 @@
  * over needs `users.adopt: matching`. Site admins and the guest account (read from `mdl_config`, not guessed
  * from usernames) are never touched.
  */
+import { recheckUsers } from '../apply/recheck.js';
 import type { MoodleUserRow } from '../moodle/read-users.js';
+import { readUsers } from '../moodle/read-users.js';
+import type { MoodleSite } from '../moodle/site.js';
+import { writeUserChanges } from '../moodle/write-users.js';
 import type { Change, Fields, FieldValue } from '../plan/change.js';
 import { addressOf } from '../plan/change.js';
-import type { DesiredUser, ManagedUserField } from '../rules/users.js';
 import { userKey } from '../rules/users.js';
 import type { StateObject } from '../state/state.js';
-import type { Conflict, DiffInput, Entity, EntityDiff } from './entity.js';
+import type { Conflict, DesiredObject, DiffInput, Entity, EntityDiff } from './entity.js';
+import { byKey } from './entity.js';
+
+export type OnRemoved = 'keep' | 'suspend';
 
 export interface UserDiffOptions {
   readonly match: 'username' | 'idnumber';
   readonly adopt: 'never' | 'matching';
-  readonly onRemoved: 'keep' | 'suspend';
-  /** Columns the spec manages (auth + the fields it declares), in display order. */
-  readonly managedFields: readonly ManagedUserField[];
+  /** What happens to a managed user no longer in the directory, by the profile it last had. */
+  readonly onRemoved: OnRemoved | ((profile: string | undefined) => OnRemoved);
   /** Site admins and guest: never created over, changed, adopted or suspended. */
   readonly protectedIds: ReadonlySet<number>;
 }
 
+export interface UserEntityOptions extends UserDiffOptions {
+  readonly site: MoodleSite;
+  /** Every column some profile manages (rechecked before writing). */
+  readonly managedFields: readonly string[];
+}
+
 const describeRow = (row: MoodleUserRow): string => `Moodle user id ${row.id} "${row.username}"`;
 
-function currentValues(row: MoodleUserRow, fields: readonly ManagedUserField[]): Record<string, FieldValue> {
+function currentValues(row: MoodleUserRow, fields: readonly string[]): Record<string, FieldValue> {
   const out: Record<string, FieldValue> = {};
+  const columns = row as unknown as Readonly<Record<string, FieldValue | null | undefined>>;
   // NULL and empty are the same to a user: no write is planned to turn one into the other.
-  for (const f of fields) out[f] = row[f] ?? '';
+  for (const f of fields) out[f] = columns[f] ?? '';
   return out;
 }
 
@@ -71,8 +83,9 @@ function indexRows(rows: readonly MoodleUserRow[]) {
   return { byUsername, byIdnumber, byId, byFolded };
 }
 
-function diffUsers(input: DiffInput<DesiredUser, MoodleUserRow, UserDiffOptions>): EntityDiff {
-  const { options } = input;
+/** The pure user diff (the entity below adds Moodle I/O around it). */
+export function diffUsers(input: DiffInput<MoodleUserRow>, options: UserDiffOptions): EntityDiff {
+  const onRemoved = typeof options.onRemoved === 'function' ? options.onRemoved : () => options.onRemoved as OnRemoved;
   const { byUsername, byIdnumber, byId, byFolded } = indexRows(input.current);
   const managedById = new Map<number, StateObject>(input.managed.map((m) => [m.id, m]));
   const changes: Change[] = [];
@@ -82,8 +95,8 @@ function diffUsers(input: DiffInput<DesiredUser, MoodleUserRow, UserDiffOptions>
 
   for (const user of input.desired) {
     const address = addressOf('user', user.key);
-    const desired = user.values as Fields;
-    const username = user.values.username ?? '';
+    const desired = user.values;
+    const username = String(user.values.username ?? '');
     let row: MoodleUserRow | undefined;
     if (options.match === 'username') {
       row = byUsername.get(user.key);
@@ -146,7 +159,7 @@ function diffUsers(input: DiffInput<DesiredUser, MoodleUserRow, UserDiffOptions>
       continue;
     }
     const managed = managedById.get(row.id);
-    const before = currentValues(row, options.managedFields);
+    const before = currentValues(row, Object.keys(desired));
     const delta = changedFields(before, desired);
     if (managed === undefined) {
       if (options.adopt === 'never') {
@@ -210,7 +223,8 @@ function diffUsers(input: DiffInput<DesiredUser, MoodleUserRow, UserDiffOptions>
       );
       continue;
     }
-    if (options.onRemoved === 'keep' || row.suspended !== 0 || options.protectedIds.has(row.id)) continue;
+    const policy = onRemoved(managed.profile);
+    if (policy === 'keep' || row.suspended !== 0 || options.protectedIds.has(row.id)) continue;
     changes.push({
       entity: 'user',
       address: managed.address,
@@ -221,16 +235,30 @@ function diffUsers(input: DiffInput<DesiredUser, MoodleUserRow, UserDiffOptions>
       before: { suspended: 0 },
       after: { suspended: 1 },
       sourceDigest: null,
-      reason: 'no longer in the directory (users.onRemoved: suspend)',
+      reason: `no longer in the directory (onRemoved: suspend${managed.profile ? ` for ${managed.profile}` : ''})`,
     });
   }
 
-  changes.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  changes.sort(byKey);
   return { changes, conflicts, warnings };
 }
 
-export const userEntity: Entity<DesiredUser, MoodleUserRow, UserDiffOptions> = {
-  type: 'user',
-  title: 'Users',
-  diff: diffUsers,
-};
+/** The user entity of one run. */
+export function userEntity(options: UserEntityOptions): Entity<MoodleUserRow> {
+  return {
+    type: 'user',
+    title: 'Users',
+    stateful: true,
+    read: (db) => readUsers(db, options.site),
+    identify: (row) =>
+      row.deleted !== 0
+        ? null
+        : { id: row.id, key: options.match === 'username' ? userKey('username', row.username) : row.idnumber },
+    diff: (input) => diffUsers(input, options),
+    recheck: (tx, planned, changes, budget) =>
+      recheckUsers(tx, options.site, planned, changes, options.managedFields, budget),
+    write: (tx, context, changes) => writeUserChanges(tx, context, changes),
+  };
+}
+
+export type { DesiredObject };

@@ -4,7 +4,7 @@
  * collation ignores case, accents and trailing spaces, so matching is the planner's job, in code.
  */
 import { InternalError } from '../errors.js';
-import type { MoodleDatabase } from './database.js';
+import type { Queryable } from './database.js';
 import type { MoodleSite } from './site.js';
 
 export interface MoodleUserRow {
@@ -45,7 +45,7 @@ const STRING_COLUMNS = [
 const NULLABLE_COLUMNS = ['middlename', 'alternatename'] as const;
 const COLUMNS = [...NUMBER_COLUMNS, ...STRING_COLUMNS, ...NULLABLE_COLUMNS];
 
-export async function readUsers(db: MoodleDatabase, site: MoodleSite): Promise<MoodleUserRow[]> {
+export async function readUsers(db: Queryable, site: MoodleSite): Promise<MoodleUserRow[]> {
   const rows = await db.query(`SELECT ${COLUMNS.join(', ')} FROM {user} WHERE mnethostid = ? ORDER BY id`, [
     site.mnetLocalhostId,
   ]);

@@ -27,7 +27,20 @@ export interface MoodleSite {
 }
 
 /** Tables the tool reads or writes; each must exist and be transactional. */
-export const TOUCHED_TABLES = ['config', 'config_plugins', 'user', 'context', 'sessions'] as const;
+export const TOUCHED_TABLES = [
+  'config',
+  'config_plugins',
+  'user',
+  'context',
+  'sessions',
+  'course_categories',
+  'cohort',
+  'cohort_members',
+  'user_info_category',
+  'user_info_field',
+  'user_info_data',
+  'enrol',
+] as const;
 
 const CONFIG_NAMES = [
   'release',

@@ -11,17 +11,11 @@ import type { Change } from '../plan/change.js';
 import { executeIn, insertMany, selectIn, updateManyById } from './batches.js';
 import type { Queryable, SqlValue } from './database.js';
 import type { MoodleSite } from './site.js';
+import type { WriteContext } from './write-context.js';
+
+export type { WriteContext } from './write-context.js';
 
 export const CONTEXT_USER = 30;
-
-export interface WriteContext {
-  readonly site: MoodleSite;
-  /** The system context's path ("/1"): user contexts hang under it. */
-  readonly systemContextPath: string;
-  /** Unix time of the apply, written to timecreated/timemodified. */
-  readonly now: number;
-  readonly budget: number;
-}
 
 /** Optional user columns the spec may manage, in insert order. */
 const OPTIONAL_COLUMNS = [
@@ -152,14 +146,12 @@ async function updateUsers(tx: Queryable, ctx: WriteContext, changes: readonly C
 }
 
 /**
- * Applies the user changes of a plan. Returns the ids of the created users by username (the state records
- * them). A username that became taken since the plan is a conflict, not a crash.
+ * Applies the user changes of a plan; the ids of the created users go to `ctx.ids` under their keys (the
+ * state and the members written next need them). A username that became taken since the plan is a conflict,
+ * not a crash.
  */
-export async function writeUserChanges(
-  tx: Queryable,
-  ctx: WriteContext,
-  changes: readonly Change[],
-): Promise<Map<string, number>> {
+export async function writeUserChanges(tx: Queryable, ctx: WriteContext, all: readonly Change[]): Promise<void> {
+  const changes = all.filter((ch) => ch.entity === 'user');
   const creates = changes.filter((ch) => ch.action === 'create');
   const ids = await createUsers(tx, ctx, creates).catch((error: unknown) => {
     if (tx.isDuplicateKey(error)) {
@@ -178,5 +170,9 @@ export async function writeUserChanges(
   const suspended = changes.filter((ch) => ch.action === 'suspend').map((ch) => ch.moodleId as number);
   // Suspension in Moodle's admin form also ends the user's open sessions.
   await executeIn(tx, (list) => `DELETE FROM {sessions} WHERE userid IN (${list})`, [], suspended, ctx.budget);
-  return ids;
+  for (const change of creates) {
+    const id = ids.get(str(change.after.username));
+    if (id === undefined) throw new InternalError(`${change.address}: created user not found again`);
+    ctx.ids.set('user', change.key, id);
+  }
 }

@@ -3,51 +3,64 @@
  * how to lift it for one run. A broken source must never turn into mass suspensions.
  */
 import { UserError } from '../errors.js';
+import type { StateObject } from '../state/state.js';
+import type { EntityType } from './change.js';
 import type { Plan } from './plan.js';
 
 export interface GuardLimits {
-  /** Entries the source returned for users (0 = the source looks broken). */
+  /** People entries the source returned (0 = the source looks broken). */
   readonly sourceEntries: number;
-  /** Users the state manages now. */
-  readonly managedUsers: number;
+  /** What the state manages now. */
+  readonly managed: readonly StateObject[];
   readonly maxRemovals: { readonly count: number; readonly percent: number };
   /** `--allow-empty-source`. */
   readonly allowEmptySource: boolean;
-  /** `--allow-removals N`: up to N removals allowed in this run, whatever the limits. */
+  /** `--allow-removals N`: up to N removals per entity allowed in this run, whatever the limits. */
   readonly allowRemovals?: number;
 }
 
 export const DEFAULT_MAX_REMOVALS = { count: 100, percent: 10 } as const;
 
+/** Removals of managed objects: what a broken source would cause in bulk. Memberships follow their cohort. */
+const REMOVALS: Readonly<Partial<Record<EntityType, { readonly actions: readonly string[]; readonly noun: string }>>> =
+  {
+    user: { actions: ['suspend'], noun: 'users' },
+    cohort: { actions: ['delete', 'release'], noun: 'cohorts' },
+  };
+
 /** Throws `PLAN_REFUSED` when the plan looks like the result of a broken source or spec. */
 export function checkGuards(plan: Plan, limits: GuardLimits): void {
-  if (limits.sourceEntries === 0 && limits.managedUsers > 0 && !limits.allowEmptySource) {
+  const managedUsers = limits.managed.filter((o) => o.type === 'user').length;
+  if (limits.sourceEntries === 0 && limits.managed.length > 0 && !limits.allowEmptySource) {
     throw new UserError(
       'PLAN_REFUSED',
-      `the directory returned no users while ldap2moodle manages ${limits.managedUsers}; this looks like a broken ` +
+      `the directory returned no users while ldap2moodle manages ${managedUsers}` +
+        (limits.managed.length > managedUsers ? ` (and ${limits.managed.length - managedUsers} other objects)` : '') +
+        '; this looks like a broken ' +
         'source or search filter, so nothing is applied. If the directory is really empty, run again with --allow-empty-source.',
     );
   }
-  const removals = plan.changes.filter((ch) => ch.action === 'suspend').length;
-  if (removals === 0) return;
-  if (limits.allowRemovals !== undefined) {
-    if (removals <= limits.allowRemovals) return;
-    throw new UserError(
-      'PLAN_REFUSED',
-      `the plan would suspend ${removals} users, more than the ${limits.allowRemovals} allowed by --allow-removals; nothing is applied.`,
-    );
-  }
-  const byPercent = (limits.managedUsers * limits.maxRemovals.percent) / 100;
-  if (removals > limits.maxRemovals.count || removals > byPercent) {
-    const share =
-      limits.managedUsers > 0
-        ? ` (${((100 * removals) / limits.managedUsers).toFixed(1)}% of the ${limits.managedUsers} managed)`
-        : '';
-    throw new UserError(
-      'PLAN_REFUSED',
-      `the plan would suspend ${removals} users${share}, over the limit of users.maxRemovals ` +
-        `(count ${limits.maxRemovals.count}, percent ${limits.maxRemovals.percent}); a filter mistake must never ` +
-        `suspend a whole school. Check the plan, then run again with --allow-removals ${removals} if it is right.`,
-    );
+  for (const [entity, removal] of Object.entries(REMOVALS) as [EntityType, { actions: string[]; noun: string }][]) {
+    const removals = plan.changes.filter((ch) => ch.entity === entity && removal.actions.includes(ch.action)).length;
+    if (removals === 0) continue;
+    const managed = limits.managed.filter((o) => o.type === entity).length;
+    const verb = entity === 'user' ? 'suspend' : 'remove';
+    if (limits.allowRemovals !== undefined) {
+      if (removals <= limits.allowRemovals) continue;
+      throw new UserError(
+        'PLAN_REFUSED',
+        `the plan would ${verb} ${removals} ${removal.noun}, more than the ${limits.allowRemovals} allowed by --allow-removals; nothing is applied.`,
+      );
+    }
+    const byPercent = (managed * limits.maxRemovals.percent) / 100;
+    if (removals > limits.maxRemovals.count || removals > byPercent) {
+      const share = managed > 0 ? ` (${((100 * removals) / managed).toFixed(1)}% of the ${managed} managed)` : '';
+      throw new UserError(
+        'PLAN_REFUSED',
+        `the plan would ${verb} ${removals} ${removal.noun}${share}, over the limit of users.maxRemovals ` +
+          `(count ${limits.maxRemovals.count}, percent ${limits.maxRemovals.percent}); a filter mistake must never ` +
+          `${verb} a whole school's ${removal.noun}. Check the plan, then run again with --allow-removals ${removals} if it is right.`,
+      );
+    }
   }
 }

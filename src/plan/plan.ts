@@ -1,56 +1,89 @@
 /**
  * The plan: a pure function of (desired, current, state). It never reads or writes anything itself.
+ * Entities are diffed in ENTITY_ORDER; each sees which objects of the earlier ones the tool owns after this
+ * plan (a cohort created now owns its members, a field adopted now owns its data).
  */
-import type { Conflict } from '../entities/entity.js';
-import type { UserDiffOptions } from '../entities/user.js';
-import { userEntity } from '../entities/user.js';
+import type { Conflict, CurrentIndex, DesiredObject } from '../entities/entity.js';
+import type { EntityReading } from '../entities/reading.js';
 import { UserError } from '../errors.js';
-import type { MoodleUserRow } from '../moodle/read-users.js';
-import type { DesiredUsers, SkippedEntry } from '../rules/users.js';
+import type { SkippedEntry } from '../rules/skipped.js';
 import type { State } from '../state/state.js';
 import type { Change, ChangeAction, EntityType } from './change.js';
 import { ACTION_ORDER } from './change.js';
 
 export interface PlanInput {
-  readonly users: DesiredUsers;
-  readonly moodleUsers: readonly MoodleUserRow[];
+  readonly desired: ReadonlyMap<EntityType, readonly DesiredObject[]>;
+  /** What was read of Moodle, one reading per entity, in ENTITY_ORDER. */
+  readonly readings: readonly EntityReading[];
+  readonly index: CurrentIndex;
   readonly state: State;
-  readonly userOptions: UserDiffOptions;
+  readonly skipped: readonly SkippedEntry[];
   /** Notes from earlier stages (e.g. the auth plugin is not enabled). */
   readonly warnings?: readonly string[];
 }
 
 export interface Plan {
   readonly changes: readonly Change[];
-  /** Directory entries left out, each with its reason (users.onInvalidEntry: skip). */
+  /** Directory entries (or values) left out, each with its reason. */
   readonly skipped: readonly SkippedEntry[];
   readonly warnings: readonly string[];
   /** Desired objects per entity (for the summary: "41 in the directory"). */
   readonly desiredCounts: Readonly<Partial<Record<EntityType, number>>>;
+  /** True when the apply writes rows Moodle caches (categories): a cache purge must follow. */
+  readonly purgeNeeded: boolean;
 }
+
+/** Entities whose SQL-written rows Moodle's caches do not see until a purge (reference-writes §10). */
+const CACHED: ReadonlySet<EntityType> = new Set<EntityType>(['category']);
 
 /** Computes the plan; conflicts with Moodle (an unmanaged account in the way…) fail it, all listed at once. */
 export function computePlan(input: PlanInput): Plan {
-  const managed = input.state.objects.filter((o) => o.type === 'user');
-  const users = userEntity.diff({
-    desired: input.users.users,
-    current: input.moodleUsers,
-    managed,
-    options: input.userOptions,
-  });
-  const conflicts: Conflict[] = [...users.conflicts];
+  const ownedKeys = new Map<EntityType, Set<string>>();
+  const ownedOf = (entity: EntityType): Set<string> => {
+    let keys = ownedKeys.get(entity);
+    if (keys === undefined) {
+      keys = new Set();
+      ownedKeys.set(entity, keys);
+    }
+    return keys;
+  };
+  for (const object of input.state.objects) ownedOf(object.type).add(object.key);
+  const owned = (entity: EntityType, key: string): boolean => ownedKeys.get(entity)?.has(key) ?? false;
+  const wantedKeys = new Map<EntityType, Set<string>>();
+  for (const [entity, objects] of input.desired) wantedKeys.set(entity, new Set(objects.map((o) => o.key)));
+  const wanted = (entity: EntityType, key: string): boolean => wantedKeys.get(entity)?.has(key) ?? false;
+
+  const changes: Change[] = [];
+  const conflicts: Conflict[] = [];
+  const warnings: string[] = [...(input.warnings ?? [])];
+  const desiredCounts: Partial<Record<EntityType, number>> = {};
+  for (const reading of input.readings) {
+    const desired = input.desired.get(reading.type) ?? [];
+    desiredCounts[reading.type] = desired.length;
+    const managed = input.state.objects.filter((o) => o.type === reading.type);
+    const result = reading.diff(desired, managed, input.index, owned, wanted);
+    changes.push(...result.changes);
+    conflicts.push(...result.conflicts);
+    warnings.push(...result.warnings);
+    const keys = ownedOf(reading.type);
+    for (const change of result.changes) {
+      if (change.action === 'create' || change.action === 'adopt') keys.add(change.key);
+      if (change.action === 'release' || change.action === 'delete') keys.delete(change.key);
+    }
+  }
   if (conflicts.length > 0) {
     throw new UserError(
       'MOODLE_CONFLICT',
-      `${conflicts.length} directory entr${conflicts.length === 1 ? 'y conflicts' : 'ies conflict'} with existing Moodle accounts; nothing was planned`,
+      `${conflicts.length} conflict${conflicts.length === 1 ? '' : 's'} with existing Moodle objects; nothing was planned`,
       conflicts,
     );
   }
   return {
-    changes: users.changes,
-    skipped: input.users.skipped,
-    warnings: [...(input.warnings ?? []), ...users.warnings],
-    desiredCounts: { user: input.users.users.length },
+    changes,
+    skipped: input.skipped,
+    warnings,
+    desiredCounts,
+    purgeNeeded: changes.some((ch) => CACHED.has(ch.entity)),
   };
 }
 

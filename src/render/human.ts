@@ -6,7 +6,7 @@ import type { ChalkInstance } from 'chalk';
 import { Chalk } from 'chalk';
 import { diffWordsWithSpace } from 'diff';
 import type { Change, ChangeAction, EntityType, FieldValue } from '../plan/change.js';
-import { ACTION_ORDER } from '../plan/change.js';
+import { ACTION_ORDER, addressOf } from '../plan/change.js';
 import type { Plan } from '../plan/plan.js';
 import { summarize } from '../plan/plan.js';
 import type { PlanHeader, PlanView } from './view.js';
@@ -18,7 +18,14 @@ export interface HumanViewOptions {
   readonly limit?: number;
 }
 
-const TITLES: Readonly<Record<EntityType, string>> = { user: 'Users' };
+const TITLES: Readonly<Record<EntityType, string>> = {
+  category: 'Categories',
+  profile_field: 'Profile fields',
+  user: 'Users',
+  profile_data: 'Profile data',
+  cohort: 'Cohorts',
+  cohort_member: 'Cohort members',
+};
 
 interface ActionStyle {
   readonly symbol: string;
@@ -32,6 +39,8 @@ const STYLES: Readonly<Record<ChangeAction, ActionStyle>> = {
   update: { symbol: '~', verb: 'update', color: (c) => c.yellow },
   unsuspend: { symbol: '+', verb: 'unsuspend', color: (c) => c.green },
   suspend: { symbol: '!', verb: 'suspend', color: (c) => c.red },
+  release: { symbol: '~', verb: 'release', color: (c) => c.magenta },
+  delete: { symbol: '-', verb: 'delete', color: (c) => c.red },
 };
 
 /** Summary wording: "3 to create, 1 to update, 2 to suspend." (Terraform's shape). */
@@ -92,12 +101,22 @@ export class HumanPlanView implements PlanView {
 
     if (plan.skipped.length > 0) {
       out.push(c.yellow.bold(`Skipped directory entries (${plan.skipped.length}):`));
-      for (const s of plan.skipped.slice(0, this.limit)) out.push(`  ${c.yellow('-')} ${s.dn}: ${s.reason}`);
+      for (const s of plan.skipped.slice(0, this.limit)) {
+        const what = s.entity === 'user' ? '' : `${TITLES[s.entity].toLowerCase()}: `;
+        out.push(`  ${c.yellow('-')} ${s.dn}: ${what}${s.reason}`);
+      }
       if (plan.skipped.length > this.limit)
         out.push(c.dim(`  … and ${plan.skipped.length - this.limit} more (use --full)`));
       out.push('');
     }
 
+    if (plan.purgeNeeded) {
+      out.push(
+        `${c.cyan.bold('Note:')} this plan writes course categories, which Moodle's caches do not see until they are purged ` +
+          '(postApply runs the purge after the commit).',
+      );
+      out.push('');
+    }
     out.push(c.bold(summaryLine(plan)));
     return `${out.join('\n')}\n`;
   }
@@ -110,7 +129,8 @@ export class HumanPlanView implements PlanView {
       `  ${paint(style.symbol)} ${c.bold(change.address)} ${paint(style.verb)}${c.dim(` — ${change.reason}`)}`,
     ];
     const names = Object.keys(change.after);
-    const width = Math.max(0, ...names.map((n) => n.length));
+    const refs = Object.entries(change.refs ?? {}).filter(([name]) => !names.includes(name));
+    const width = Math.max(0, ...names.map((n) => n.length), ...refs.map(([n]) => n.length));
     for (const name of names) {
       const after = change.after[name];
       const label = name.padEnd(width);
@@ -119,6 +139,11 @@ export class HumanPlanView implements PlanView {
         continue;
       }
       lines.push(`      ${label} : ${this.valueChange(change.before[name], after)}`);
+    }
+    // What the object points at (a cohort's category, a category's parent): by address, it may be new too.
+    for (const [name, ref] of refs) {
+      if (ref === undefined || change.entity === 'cohort_member' || change.entity === 'profile_data') continue;
+      lines.push(`      ${name.padEnd(width)} → ${c.dim(addressOf(ref.entity, ref.key))}`);
     }
     return lines;
   }

@@ -12,7 +12,8 @@ import type { LdapEntry } from '../source/entry.js';
 import { values } from '../source/entry.js';
 import type { Spec, UserFieldName } from '../spec/schema.js';
 import { USER_FIELD_NAMES } from '../spec/schema.js';
-import type { CompiledTemplate } from './template.js';
+import type { SkippedEntry } from './skipped.js';
+import type { CompiledTemplate, EvalContext } from './template.js';
 import { compileTemplate, TemplateSyntaxError } from './template.js';
 
 /** Moodle user columns the tool can manage: the spec's fields plus the auth plugin. */
@@ -26,13 +27,19 @@ export interface DesiredUser {
   readonly values: Readonly<Partial<Record<ManagedUserField, string>>>;
   /** Digest of the directory values the user was computed from (for the state file and drift checks). */
   readonly sourceDigest: string;
+  /** The profile whose rules produced it (specs with users.profiles). */
+  readonly profile?: string;
 }
 
-export interface SkippedEntry {
-  readonly entity: 'user';
-  readonly dn: string;
-  readonly reason: string;
+/** One person to turn into a user: the entry, the rules of its profile, the variables of its evaluation. */
+export interface UserCandidate {
+  readonly entry: LdapEntry;
+  readonly rules: CompiledUserRules;
+  readonly context?: EvalContext;
+  readonly profile?: string;
 }
+
+export type { SkippedEntry } from './skipped.js';
 
 /** What the target site imposes on values (read from Moodle, passed in so that rules stay pure). */
 export interface UserConstraints {
@@ -106,10 +113,20 @@ function digestEntry(entry: LdapEntry, attributes: readonly string[]): string {
 const characters = (s: string): number => [...s].length;
 
 /** One entry → one desired user, or the reason it cannot be one. */
-function desiredUser(entry: LdapEntry, rules: CompiledUserRules, constraints: UserConstraints): DesiredUser | string {
+function desiredUser(candidate: UserCandidate, constraints: UserConstraints): DesiredUser | string {
+  const { entry, rules } = candidate;
   const out: Partial<Record<ManagedUserField, string>> = { auth: rules.auth };
   for (const [name, template] of rules.fields) {
-    let value = template.evaluate(entry)[0];
+    const errors: string[] = [];
+    const context: EvalContext = {
+      ...candidate.context,
+      report: (problem) => {
+        if (problem.severity === 'error') errors.push(problem.message);
+        candidate.context?.report?.(problem);
+      },
+    };
+    let value = template.evaluate(entry, context)[0];
+    if (errors.length > 0) return `${name}: ${errors.join('; ')}`;
     if (value === undefined || value === '') {
       if (REQUIRED.includes(name) || (name === 'idnumber' && rules.match === 'idnumber')) {
         const used = template.attributes.join(', ') || 'no attribute';
@@ -135,6 +152,7 @@ function desiredUser(entry: LdapEntry, rules: CompiledUserRules, constraints: Us
     dn: entry.dn,
     values: out,
     sourceDigest: digestEntry(entry, rules.attributes),
+    ...(candidate.profile === undefined ? {} : { profile: candidate.profile }),
   };
 }
 
@@ -159,13 +177,26 @@ export function desiredUsers(
   rules: CompiledUserRules,
   constraints: UserConstraints,
 ): DesiredUsers {
+  return collectUsers(
+    [...entries].map((entry) => ({ entry, rules })),
+    rules.match,
+    constraints,
+  );
+}
+
+/** Candidates (each with its profile's rules) → desired users; same rejections as `desiredUsers`. */
+export function collectUsers(
+  candidates: readonly UserCandidate[],
+  match: 'username' | 'idnumber',
+  constraints: UserConstraints,
+): DesiredUsers {
   const skipped: SkippedEntry[] = [];
   const byKey = new Map<string, DesiredUser[]>();
   const byUsername = new Map<string, DesiredUser[]>();
-  for (const entry of entries) {
-    const result = desiredUser(entry, rules, constraints);
+  for (const candidate of candidates) {
+    const result = desiredUser(candidate, constraints);
     if (typeof result === 'string') {
-      skipped.push({ entity: 'user', dn: entry.dn, reason: result });
+      skipped.push({ entity: 'user', dn: candidate.entry.dn, reason: result });
       continue;
     }
     pushTo(byKey, result.key, result);
@@ -188,8 +219,8 @@ export function desiredUsers(
       }
     }
   };
-  rejectClaims(byKey, rules.match);
-  if (rules.match !== 'username') rejectClaims(byUsername, 'username');
+  rejectClaims(byKey, match);
+  if (match !== 'username') rejectClaims(byUsername, 'username');
   const users = [...byKey.values()]
     .flat()
     .filter((u) => !rejected.has(u))

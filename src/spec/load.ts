@@ -11,6 +11,7 @@ import { isAlias, isCollection, isScalar, LineCounter, parseDocument, visit } fr
 import type { Diagnostic, SourcePosition } from '../errors.js';
 import { UserError } from '../errors.js';
 import { applyDefaults } from './defaults.js';
+import { resolveExtends } from './extends.js';
 import { comparePositions, pointerSegments, SpecPositions } from './positions.js';
 import type { Spec, SpecInput } from './schema.js';
 import { specSchema } from './schema.js';
@@ -81,7 +82,11 @@ async function build(
   dir: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<LoadedSpec> {
-  const { data, positions, problems, fatal } = parse(text, file);
+  const parsed = parse(text, file);
+  const { positions, problems, fatal } = parsed;
+  // `extends`: the bases are merged in before validation, which checks the whole (see extends.ts).
+  const merged = fatal ? { data: parsed.data, files: [] } : await resolveExtends(parsed.data, absolute, dir);
+  const data = merged.data;
   if (!fatal) problems.push(...validateSpec(data, positions), ...checkReferences(data, positions));
   if (problems.length > 0) {
     const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
@@ -93,10 +98,17 @@ async function build(
     spec: applyDefaults(resolved.value),
     path: absolute,
     dir,
-    hash: createHash('sha256').update(bytes).digest('hex'),
+    hash: specHash(bytes, merged.files),
     secrets: resolved.secrets,
     positionOf: (jsonPath) => positions.valueAt(pointerSegments(jsonPath)),
   };
+}
+
+/** The spec's digest covers the bases it extends: a preset changed under a spec is a changed spec. */
+function specHash(bytes: Buffer, bases: readonly { readonly bytes: Buffer }[]): string {
+  const hash = createHash('sha256').update(bytes);
+  for (const base of bases) hash.update('\0').update(base.bytes);
+  return hash.digest('hex');
 }
 
 interface Parsed {
@@ -119,7 +131,7 @@ function parse(text: string, file: string): Parsed {
   });
   const positions = new SpecPositions(doc, lineCounter, file, isJson);
   const language = isJson ? 'JSON' : 'YAML';
-  const { duplicates, problems } = inspectTree(doc, positions);
+  const { duplicates, problems } = inspectTree(doc, positions, isJson);
   let fatal = problems.length > 0;
   const syntaxLines = new Set<number>();
   for (const e of doc.errors) {
@@ -160,9 +172,9 @@ function parse(text: string, file: string): Parsed {
 
 /**
  * Names duplicate keys (by the offset yaml reports them at) and finds what yaml accepts but a spec cannot
- * hold: keys that are lists or mappings, aliases to undefined anchors.
+ * hold: keys that are lists or mappings, keys that are not text (YAML only), aliases to undefined anchors.
  */
-function inspectTree(doc: Document, positions: SpecPositions) {
+function inspectTree(doc: Document, positions: SpecPositions, isJson: boolean) {
   const duplicates = new Map<number, string>();
   const problems: Diagnostic[] = [];
   visit(doc, {
@@ -176,6 +188,8 @@ function inspectTree(doc: Document, positions: SpecPositions) {
             message: 'a key must be text, not a list or a mapping',
             position: positions.at(offset),
           });
+        } else if (!isJson && key !== undefined && !(isScalar(key) && typeof key.value === 'string')) {
+          problems.push({ message: nonStringKey(key), position: positions.at(offset) });
         } else if (isScalar(key) && !isAlias(pair.key)) {
           const name = String(key.value ?? '');
           const first = seen.get(name);
@@ -194,4 +208,21 @@ function inspectTree(doc: Document, positions: SpecPositions) {
     },
   });
   return { duplicates, problems };
+}
+
+/**
+ * A mapping key YAML read as a number, boolean or null: `toJS` would silently turn `061300:` into "61300"
+ * (a UAI or a transcoding key losing its leading zero), so the spec must quote it.
+ */
+function nonStringKey(key: unknown): string {
+  if (!isScalar(key)) return key === null ? 'a key is missing before ":"' : 'a key must be text';
+  const written = key.source ?? String(key.value);
+  if (written.trim() === '') return 'a key is missing before ":"';
+  const value = key.value;
+  const kind = typeof value === 'number' ? 'a number' : typeof value === 'boolean' ? 'a boolean' : 'null';
+  const why =
+    typeof value === 'number' && /^[+-]?0\d/.test(written)
+      ? 'so that leading zeros are kept'
+      : `so that it stays text (YAML reads it as ${kind})`;
+  return `key ${written} must be a string: write it in quotes (${JSON.stringify(written)}) ${why}`;
 }

@@ -10,11 +10,169 @@ const template = {
   minLength: 1,
   description:
     'A template: text with `{attribute|filter|…}` placeholders, e.g. `{uid|lower}` or `{givenName} {sn}`. ' +
-    'Filters: lower, upper, trim, first, last, nth(N), join("sep"), split("sep", N), ' +
-    'match("regex", "group"), replace("regex", "with"), default("value"). See the README.',
+    'Filters: lower, upper, trim, ascii, first, last, nth(N), join("sep"), split("sep", N), ' +
+    'match("regex", "group"), replace("regex", "with"), default("value"). ' +
+    '{$name} reads a variable, {@name} inserts a named template. More filters: map("table") (transcoding), ' +
+    'structure (structure reference → UAI), inScope (served establishments only), unique, sort, part(N) ' +
+    '(= split("$", N)). See the README.',
 } as const;
 
 const dn = { type: 'string', minLength: 1, description: 'An LDAP DN.' } as const;
+
+const search = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    base: { ...dn, description: "Search base. Default: the LDAP source's baseDN (the whole file for an LDIF source)." },
+    scope: { enum: ['base', 'one', 'sub'], default: 'sub' },
+    filter: { type: 'string', minLength: 3, default: '(objectClass=*)', description: 'RFC 4515 filter.' },
+    vars: {
+      type: 'object',
+      description:
+        'Variables computed for each entry, usable as `{$name}` in every rule: the values of all the listed ' +
+        'templates, in order, without repeats (e.g. all the establishments a person belongs to).',
+      additionalProperties: { type: 'array', minItems: 1, items: template },
+    },
+  },
+} as const;
+
+const condition = {
+  type: 'object',
+  additionalProperties: false,
+  description:
+    'Which entries a rule applies to: all the given tests must hold (an LDAP filter on the entry, the profiles ' +
+    'of the person, a computed value present and matching a regex).',
+  properties: {
+    filter: { type: 'string', minLength: 3, description: 'RFC 4515 filter evaluated on the entry.' },
+    profiles: {
+      type: 'array',
+      minItems: 1,
+      items: { type: 'string', minLength: 1 },
+      description: 'The person has one of these profiles (names of users.profiles).',
+    },
+    value: { ...template, description: 'A template that must give at least one non-empty value.' },
+    matches: { type: 'string', minLength: 1, description: 'A regex one of the values of `value` must match.' },
+  },
+} as const;
+
+const each = {
+  type: 'object',
+  minProperties: 1,
+  description:
+    'Expands one entry into several objects: one per combination of the values of these templates ' +
+    '(`{$name}` in the rule). With `parts`, a regex with named groups, each group is a variable too ' +
+    '(`{$uai}`, `{$class}`); a value the regex does not match is reported and left out.',
+  additionalProperties: {
+    oneOf: [
+      template,
+      {
+        type: 'object',
+        additionalProperties: false,
+        required: ['value'],
+        properties: { value: template, parts: { type: 'string', minLength: 1 } },
+      },
+    ],
+  },
+} as const;
+
+const ruleCommon = {
+  enabled: { type: 'boolean', default: true, description: 'false turns off a rule inherited through `extends`.' },
+  from: {
+    enum: ['people', 'structures'],
+    default: 'people',
+    description: 'Which entries produce the objects: the people or the structures (establishments) searched.',
+  },
+  when: condition,
+  each,
+} as const;
+
+const categoryRule = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['idnumber', 'name'],
+  properties: {
+    ...ruleCommon,
+    idnumber: template,
+    name: template,
+    description: template,
+    parent: { ...template, description: 'idnumber of the parent category (top level when absent).' },
+  },
+} as const;
+
+const cohortRule = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['idnumber', 'name'],
+  properties: {
+    ...ruleCommon,
+    idnumber: {
+      ...template,
+      description:
+        'The cohort idnumber scheme, computed once per object (a school-year prefix written here appears once: never doubled).',
+    },
+    name: template,
+    description: template,
+    category: {
+      ...template,
+      description: 'idnumber of the category whose context holds the cohort; the system context when absent.',
+    },
+    members: {
+      type: 'boolean',
+      default: true,
+      description: 'from people: the person is a member of the cohorts the rule gives them.',
+    },
+  },
+} as const;
+
+const transcoding = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'A transcoding table for the `map("name")` filter: inline `values` and/or a CSV file (columns from,to).',
+  properties: {
+    values: { type: 'object', additionalProperties: { type: 'string' } },
+    csv: { type: 'string', minLength: 1, description: 'CSV path relative to the spec; header line with from,to.' },
+    onUnknown: {
+      enum: ['error', 'skip', 'default', 'keep'],
+      default: 'error',
+      description:
+        'A value the table lacks: `error` (a data error), `skip` it with a warning, the `default`, or `keep` it.',
+    },
+    default: { type: 'string' },
+    ignoreCase: { type: 'boolean', default: false },
+  },
+} as const;
+
+const userFields = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'How each Moodle user field is computed from the entry.',
+  properties: {
+    username: template,
+    idnumber: template,
+    firstname: template,
+    lastname: template,
+    email: template,
+    middlename: template,
+    alternatename: template,
+    institution: template,
+    department: template,
+    city: template,
+    country: template,
+  },
+} as const;
+
+const userProfile = {
+  type: 'object',
+  additionalProperties: false,
+  description: "One kind of person (student, teacher, …): who it is, and the profile's own auth, fields and onRemoved.",
+  properties: {
+    enabled: { type: 'boolean', default: true, description: 'false: people of this profile only are not synced.' },
+    when: condition,
+    auth: { type: 'string', pattern: '^[a-z0-9_]+$', maxLength: 20 },
+    fields: userFields,
+    onRemoved: { enum: ['keep', 'suspend'] },
+  },
+} as const;
 
 export const specSchema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
@@ -26,6 +184,122 @@ export const specSchema = {
   required: ['version', 'source', 'moodle', 'users'],
   properties: {
     version: { const: 1, description: 'Spec format version. Always 1 for now.' },
+    extends: {
+      description:
+        'Specs this one builds on, merged first (objects merged key by key, this spec winning): `sdet` (the shipped ' +
+        'SDET preset) or paths relative to this file.',
+      oneOf: [
+        { type: 'string', minLength: 1 },
+        { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+      ],
+    },
+    directory: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Where people and structures (establishments) are in the directory.',
+      properties: { people: search, structures: search },
+    },
+    establishments: {
+      type: 'array',
+      items: { type: 'string', pattern: '^\\s*[0-9]{7}[A-Za-z]\\s*$' },
+      uniqueItems: true,
+      description:
+        'UAIs of the establishments this Moodle serves (quote them). The `inScope` filter keeps only these; ' +
+        "all the directory's when absent.",
+    },
+    vars: {
+      type: 'object',
+      additionalProperties: { type: 'string' },
+      description: 'Constants usable as `{$name}` in every template (e.g. the school year).',
+    },
+    templates: {
+      type: 'object',
+      additionalProperties: { type: 'string' },
+      description: 'Named templates, inserted where `{@name}` is written (a farm of schools shares them).',
+    },
+    transcodings: { type: 'object', additionalProperties: transcoding },
+    onDataError: {
+      enum: ['skip', 'fail'],
+      default: 'skip',
+      description:
+        'A data error (a structure not in the directory, a value in no known form, a transcoding miss, two rules ' +
+        'giving one cohort different names): `skip` lists it in the plan, `fail` stops the run.',
+    },
+    profileFields: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Custom user profile fields (user_info_field) the tool creates and fills.',
+      properties: {
+        category: {
+          type: 'string',
+          minLength: 1,
+          default: 'ENT',
+          description: 'Profile field category (reused by name, created when missing).',
+        },
+        adopt: { enum: ['never', 'matching'], default: 'never' },
+        fields: {
+          type: 'object',
+          propertyNames: { pattern: '^[a-z][a-z0-9_]*$' },
+          additionalProperties: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name', 'value'],
+            properties: {
+              enabled: { type: 'boolean', default: true },
+              name: { type: 'string', minLength: 1 },
+              value: template,
+              visible: { enum: ['none', 'private', 'everyone', 'teachers'], default: 'private' },
+              locked: { type: 'boolean', default: true },
+            },
+          },
+        },
+      },
+    },
+    categories: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        adopt: { enum: ['never', 'matching'], default: 'never' },
+        rules: { type: 'object', additionalProperties: categoryRule },
+      },
+    },
+    cohorts: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        component: {
+          type: 'string',
+          pattern: '^[a-z][a-z0-9_]*$',
+          default: 'local_ldap2moodle',
+          description: "Written in cohort.component: Moodle's UI then shows the cohorts as not editable by hand.",
+        },
+        adopt: { enum: ['never', 'matching'], default: 'never' },
+        onRemoved: {
+          enum: ['release', 'delete', 'keep'],
+          default: 'release',
+          description:
+            'A managed cohort no longer produced: `release` clears its component and forgets it (members kept, like ' +
+            "last year's classes), `delete` removes it and its members, `keep` leaves it managed as it is.",
+        },
+        rules: { type: 'object', additionalProperties: cohortRule },
+      },
+    },
+    postApply: {
+      type: 'array',
+      description:
+        "Commands run after a successful commit (e.g. Moodle's cache purge); a failure is reported, never rolled back.",
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['run'],
+        properties: {
+          run: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+          cwd: { type: 'string', minLength: 1 },
+          timeout: { type: 'integer', minimum: 1, default: 300 },
+          when: { enum: ['always', 'purge-needed'], default: 'purge-needed' },
+        },
+      },
+    },
     source: {
       type: 'object',
       description: 'Where the directory entries come from: exactly one of `ldif` or `ldap`.',
@@ -147,23 +421,20 @@ export const specSchema = {
     users: {
       type: 'object',
       additionalProperties: false,
-      required: ['search', 'auth', 'fields'],
+      required: ['auth', 'fields'],
       description: 'Which directory entries become Moodle users, and how.',
       properties: {
-        search: {
+        search: { ...search, description: 'Same as directory.people (for specs without profiles).' },
+        when: {
+          ...condition,
+          description: 'Who among the people searched is a user at all (e.g. in a served establishment).',
+        },
+        profiles: {
           type: 'object',
-          additionalProperties: false,
-          required: ['base'],
-          properties: {
-            base: dn,
-            scope: { enum: ['base', 'one', 'sub'], default: 'sub' },
-            filter: {
-              type: 'string',
-              minLength: 3,
-              default: '(objectClass=*)',
-              description: 'RFC 4515 filter.',
-            },
-          },
+          additionalProperties: userProfile,
+          description:
+            'Kinds of people, in order of precedence: a person is synced with the first enabled profile they match ' +
+            '(its fields merged over users.fields); every profile they match is in `{$profiles}`.',
         },
         match: {
           enum: ['username', 'idnumber'],
@@ -176,25 +447,7 @@ export const specSchema = {
           maxLength: 20,
           description: 'Moodle auth plugin of the users (cas, ldap, shibboleth, …). It must be enabled in Moodle.',
         },
-        fields: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['username', 'firstname', 'lastname'],
-          description: 'How each Moodle user field is computed from the entry.',
-          properties: {
-            username: template,
-            idnumber: template,
-            firstname: template,
-            lastname: template,
-            email: template,
-            middlename: template,
-            alternatename: template,
-            institution: template,
-            department: template,
-            city: template,
-            country: template,
-          },
-        },
+        fields: { ...userFields, required: ['username', 'firstname', 'lastname'] },
         onRemoved: {
           enum: ['keep', 'suspend'],
           default: 'suspend',
@@ -242,6 +495,4 @@ export type SpecInput = FromSchema<typeof specSchema, { keepDefaultedPropertiesO
 export type Spec = FromSchema<typeof specSchema>;
 
 export type UserFieldName = keyof Spec['users']['fields'];
-export const USER_FIELD_NAMES = Object.keys(
-  specSchema.properties.users.properties.fields.properties,
-) as UserFieldName[];
+export const USER_FIELD_NAMES = Object.keys(userFields.properties) as UserFieldName[];

@@ -18,6 +18,8 @@ export interface StateObject {
   readonly source_digest: string;
   /** Managed values last written (drift detection compares Moodle against these). */
   readonly values: Fields;
+  /** Users: the profile (student, teacher, …) they were last synced as; its `onRemoved` applies when they leave. */
+  readonly profile?: string;
   /** True when the tool suspended the user (so that it may unsuspend them when they come back). */
   readonly suspended_by_tool?: boolean;
 }

@@ -20,6 +20,7 @@ export function person(uid: string, attrs: Record<string, string | string[]> = {
 export function userSpec(users: Partial<Spec['users']> = {}): Spec {
   return {
     version: 1,
+    onDataError: 'skip',
     source: { ldif: 'x.ldif' },
     moodle: {
       driver: 'mariadb',

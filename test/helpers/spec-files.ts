@@ -111,9 +111,11 @@ export function ldapSource(slapd: SlapdInstance, overrides: Record<string, unkno
   };
 }
 
-/** The `users` section of examples/college/ldap2moodle.yaml, as written there. */
+/** A users-only spec's `users` section (test/fixtures/specs/users-only.yaml: the collège's people, no preset). */
+export const USERS_ONLY_SPEC = fileURLToPath(new URL('../fixtures/specs/users-only.yaml', import.meta.url));
+
 export async function collegeUsers(overrides: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-  const example = parse(await readFile(COLLEGE_SPEC, 'utf8')) as { users: Record<string, unknown> };
+  const example = parse(await readFile(USERS_ONLY_SPEC, 'utf8')) as { users: Record<string, unknown> };
   return { ...example.users, ...overrides };
 }
 

@@ -113,7 +113,7 @@ describe.each(TARGETS)('apply on %s', (target) => {
       const state = await s.state();
       expect(state).toMatchObject({ format_version: 1, serial: 1, lineage: expect.stringMatching(UUID) });
       expect(state.apply_id).toMatch(UUID);
-      const digests = new Map(result.planned.desired.users.map((d) => [d.key, d.sourceDigest]));
+      const digests = new Map((result.planned.desired.objects.get('user') ?? []).map((d) => [d.key, d.sourceDigest]));
       expect(state.objects).toEqual(
         users.map((u, i) => ({
           address: `user["${String(u.username)}"]`,

@@ -1,6 +1,6 @@
 /**
  * `ldap2moodle demo` as a newcomer runs it: the built executable in a clean temporary directory, with no
- * server and nothing configured. It must plan the example collège (13 users), apply it, plan again with no
+ * server and nothing configured. It must plan the example collège (17 users, 3 categories, 9 cohorts, 27 members, 3 profile fields and their 42 values), apply it, plan again with no
  * changes, and leave a spec that `moodle-query` can read. The run's time is printed for the record (the
  * README promises "a few seconds"), never asserted.
  */
@@ -40,13 +40,14 @@ describe('ldap2moodle demo in a clean directory', () => {
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
-  it('exits 0 with the plan of the 13 users, applies it, and plans again with no changes', () => {
+  it('exits 0 with the plan of the collège, applies it, and plans again with no changes', () => {
     expect(demo.stderr).toBe('');
     expect(demo.code).toBe(0);
     expect(demo.stdout).not.toMatch(ANSI);
     const [first, second] = demo.stdout.split('\nPlanning again:\n');
-    expect(first).toContain('Plan: 13 to create.');
-    expect(first).toContain('Moodle now has 13 cas users, each with its user context');
+    expect(first).toContain('Plan: 101 to create.');
+    expect(first).toContain('Moodle now has 17 cas users, each with its user context');
+    expect(first).toContain('and 3 course categories, 9 cohorts with 27 members, 42 profile field values.');
     expect(second).toContain('No changes. Moodle matches the spec.');
     expect(second).not.toContain('to create');
     expect(demo.stdout).toMatch(/\nDemo finished in \d+\.\d s\.\n$/);
@@ -69,7 +70,7 @@ describe('ldap2moodle demo in a clean directory', () => {
     expect(run.code).toBe(0);
     const lines = run.stdout.split('\n');
     expect(lines[0]).toMatch(/^username +\| firstname +\| lastname$/);
-    expect(lines).toContain('(13 rows)');
+    expect(lines).toContain('(17 rows)');
     expect(run.stdout).toMatch(/\nf4500111 +\| Éloïse +\| MARTIN-DUBOIS\n/);
   });
 });

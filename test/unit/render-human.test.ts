@@ -73,6 +73,7 @@ const plan: Plan = {
   skipped: [{ entity: 'user', dn: 'uid=F4500166,ou=people,dc=ent,dc=example', reason: 'lastname is empty' }],
   warnings: ['the auth plugin "cas" is not enabled in Moodle'],
   desiredCounts: { user: 4 },
+  purgeNeeded: false,
 };
 
 describe('human plan rendering', () => {
@@ -105,7 +106,7 @@ describe('human plan rendering', () => {
   });
 
   it('says so when there is nothing to do', () => {
-    const empty: Plan = { changes: [], skipped: [], warnings: [], desiredCounts: { user: 3 } };
+    const empty: Plan = { changes: [], skipped: [], warnings: [], desiredCounts: { user: 3 }, purgeNeeded: false };
     expect(summaryLine(empty)).toBe('No changes. Moodle matches the spec.');
     expect(new HumanPlanView({ color: false }).render(empty, header)).toContain(
       'No changes. Moodle matches the spec.\n',

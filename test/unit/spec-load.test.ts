@@ -65,6 +65,7 @@ describe('parseSpecText: valid specs', () => {
         adopt: 'never',
         onInvalidEntry: 'skip',
       },
+      onDataError: 'skip',
     });
     expect(loaded.path).toBe(join(scratch, 'site.yaml'));
     expect(loaded.dir).toBe(scratch);
@@ -153,6 +154,48 @@ describe('parseSpecText: valid specs', () => {
     expect(error.diagnostics.map((d) => d.message)).toEqual(['invalid JSON: Unresolved plain scalar "061300"']);
     const number = await failure(parseSpecText(json.replace('061300', '61300'), 'site.json', { env: {} }));
     expect(number.diagnostics.map((d) => d.message)).toEqual(['expected a string; quote the value: "61300"']);
+  });
+});
+
+describe('parseSpecText: mapping keys must be text', () => {
+  it('reports every number, boolean or null key with its position, all at once', async () => {
+    const text = `${MINIMAL}transcodings:
+  uaiNames:
+    values:
+      061300: Lycée Mistral
+      '0450001A': Collège
+      12: Douze
+      true: Vrai
+      ~: Rien
+`;
+    const error = await failure(parseSpecText(text, 'keys.yaml', { env: {} }));
+    expect(error.code).toBe('SPEC_INVALID');
+    expect(error.message).toBe('keys.yaml: 4 problems in the spec');
+    expect(error.diagnostics.map(formatDiagnostic)).toEqual([
+      'keys.yaml:18:7: key 061300 must be a string: write it in quotes ("061300") so that leading zeros are kept',
+      'keys.yaml:20:7: key 12 must be a string: write it in quotes ("12") so that it stays text (YAML reads it as a number)',
+      'keys.yaml:21:7: key true must be a string: write it in quotes ("true") so that it stays text (YAML reads it as a boolean)',
+      'keys.yaml:22:7: key ~ must be a string: write it in quotes ("~") so that it stays text (YAML reads it as null)',
+    ]);
+    const quoted = text
+      .replace('061300:', "'061300':")
+      .replace('12:', '"12":')
+      .replace('true:', 'yes:')
+      .replace('~:', "'~':");
+    const loaded = await parseSpecText(quoted, 'keys.yaml', { env: {} });
+    expect(loaded.spec.transcodings?.uaiNames?.values).toEqual({
+      '061300': 'Lycée Mistral',
+      '0450001A': 'Collège',
+      '12': 'Douze',
+      yes: 'Vrai',
+      '~': 'Rien',
+    });
+  });
+
+  it('leaves JSON keys alone (they are always strings)', async () => {
+    const data = { ...(parseYaml(MINIMAL) as object), transcodings: { t: { values: { '061300': 'x', true: 'y' } } } };
+    const loaded = await parseSpecText(JSON.stringify(data, null, 2), 'site.json', { env: {} });
+    expect(loaded.spec.transcodings?.t?.values).toEqual({ '061300': 'x', true: 'y' });
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { UserDiffOptions } from '../../src/entities/user.js';
-import { userEntity } from '../../src/entities/user.js';
+import { diffUsers } from '../../src/entities/user.js';
 import type { MoodleUserRow } from '../../src/moodle/read-users.js';
 import { desiredUsers } from '../../src/rules/users.js';
 import type { StateObject } from '../../src/state/state.js';
@@ -14,7 +14,6 @@ function options(over: Partial<UserDiffOptions> = {}): UserDiffOptions {
     match: 'username',
     adopt: 'never',
     onRemoved: 'suspend',
-    managedFields: ['auth', 'username', 'idnumber', 'firstname', 'lastname', 'email'],
     protectedIds: new Set([1, 2]),
     ...over,
   };
@@ -38,7 +37,11 @@ function written(id: number, uid: string, over: Partial<MoodleUserRow> = {}): Mo
 
 function diff(entries: ReturnType<typeof person>[], current: MoodleUserRow[], state: StateObject[], opts = options()) {
   const desired = desiredUsers(entries, rulesFor(userSpec({ match: opts.match })), MOODLE_CONSTRAINTS).users;
-  return userEntity.diff({ desired, current: [GUEST, ADMIN, ...current], managed: state, options: opts });
+  const index = { id: () => undefined, key: () => undefined, ids: () => [] };
+  return diffUsers(
+    { desired, current: [GUEST, ADMIN, ...current], managed: state, index, owned: () => false, wanted: () => true },
+    opts,
+  );
 }
 
 describe('user diff', () => {
@@ -82,10 +85,15 @@ describe('user diff', () => {
   });
 
   it('treats NULL and empty as equal', () => {
-    const result = diff([person('A1')], [written(10, 'A1', { middlename: null })], [managed(10, 'a1')], {
-      ...options(),
-      managedFields: [...options().managedFields, 'middlename'],
-    });
+    const fields = { ...userSpec().users.fields, middlename: '{middleName|default("")}' };
+    const desired = desiredUsers([person('A1')], rulesFor(userSpec({ fields })), MOODLE_CONSTRAINTS).users;
+    expect(desired[0]?.values.middlename).toBe('');
+    const index = { id: () => undefined, key: () => undefined, ids: () => [] };
+    const current = [GUEST, ADMIN, written(10, 'A1', { middlename: null })];
+    const result = diffUsers(
+      { desired, current, managed: [managed(10, 'a1')], index, owned: () => false, wanted: () => true },
+      options(),
+    );
     expect(result.changes).toEqual([]);
   });
 

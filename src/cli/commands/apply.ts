@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import type { ReadStream } from 'node:tty';
 import { Option, UsageError } from 'clipanion';
 import { applySpec } from '../../apply/apply.js';
+import { formatPostApplyReport, postApplySucceeded } from '../../apply/post-apply.js';
 import type { PlanResult } from '../../pipeline.js';
 import { HumanPlanView } from '../../render/human.js';
 import { PlanningCommand } from '../base-command.js';
@@ -52,7 +53,12 @@ export class ApplyCommand extends PlanningCommand {
       `\nApply complete: ${result.planned.plan.changes.length} changes written in one transaction. ` +
         `State: ${result.planned.statePath} (serial ${result.state.serial}).\n`,
     );
-    return 0;
+    if (result.postApply.length > 0) {
+      stdout.write(`\nPost-apply commands:\n${formatPostApplyReport(result.postApply)}\n`);
+    }
+    for (const warning of result.warnings) this.context.stderr.write(`Warning: ${warning}\n`);
+    // The data is committed either way; a failed post-apply command is a failed run for cron and CI.
+    return postApplySucceeded(result.postApply) ? 0 : 1;
   }
 
   private async ask(): Promise<boolean> {

@@ -1,0 +1,133 @@
+/**
+ * Cohort memberships, keyed `<cohort key>/<user key>`. They have no state of their own: the tool owns the
+ * members of the cohorts it owns (managed, or created/adopted by this plan), and only those. Members of any
+ * other cohort are never touched, even when the directory no longer lists the person.
+ */
+import type { IdOf } from '../apply/recheck-rows.js';
+import { recheckRows } from '../apply/recheck-rows.js';
+import type { MoodleCohortMemberRow } from '../moodle/read-cohorts.js';
+import { readCohortMembers } from '../moodle/read-cohorts.js';
+import { writeCohortMemberChanges } from '../moodle/write-cohorts.js';
+import type { Change } from '../plan/change.js';
+import { addressOf, pairKey } from '../plan/change.js';
+import type { CurrentIndex, DiffInput, Entity, EntityDiff } from './entity.js';
+import { byKey } from './entity.js';
+
+export type CohortMemberRow = MoodleCohortMemberRow;
+
+/** The pure membership diff. */
+export function diffCohortMembers(input: DiffInput<CohortMemberRow>): EntityDiff {
+  const { index, owned, wanted } = input;
+  // Members are removed only from cohorts the tool owns and still syncs (a kept cohort keeps its members).
+  const synced = (cohort: string): boolean => owned('cohort', cohort) && wanted('cohort', cohort);
+  const desiredKeys = new Set(input.desired.map((d) => d.key));
+  const present = new Set<string>();
+  const changes: Change[] = [];
+
+  const remove = (row: CohortMemberRow, cohort: string, user: string, key: string, reason: string): void => {
+    changes.push({
+      entity: 'cohort_member',
+      address: addressOf('cohort_member', key),
+      action: 'delete',
+      key,
+      moodleId: row.id,
+      dn: null,
+      before: { cohort, user },
+      after: {},
+      sourceDigest: null,
+      reason,
+    });
+  };
+
+  for (const row of input.current) {
+    const cohort = index.key('cohort', row.cohortid);
+    // A cohort without idnumber cannot be the tool's.
+    if (cohort === undefined) continue;
+    const user = index.key('user', row.userid);
+    if (user === undefined) {
+      // A deleted (or foreign) account: its membership means nothing to the tool's cohort.
+      if (synced(cohort)) {
+        const label = `#${row.userid}`;
+        remove(row, cohort, label, pairKey(cohort, label), `Moodle user id ${row.userid} is deleted or unknown`);
+      }
+      continue;
+    }
+    const key = pairKey(cohort, user);
+    present.add(key);
+    if (!desiredKeys.has(key) && synced(cohort)) {
+      remove(row, cohort, user, key, 'no longer in the directory');
+    }
+  }
+
+  for (const desired of input.desired) {
+    if (present.has(desired.key)) continue;
+    changes.push({
+      entity: 'cohort_member',
+      address: addressOf('cohort_member', desired.key),
+      action: 'create',
+      key: desired.key,
+      moodleId: null,
+      dn: desired.dn,
+      before: null,
+      after: desired.values,
+      ...(desired.refs === undefined ? {} : { refs: desired.refs }),
+      sourceDigest: desired.sourceDigest,
+      reason: 'in the directory, not in Moodle',
+    });
+  }
+
+  changes.sort(byKey);
+  return { changes, conflicts: [], warnings: [] };
+}
+
+const keyOf = (row: CohortMemberRow, index: CurrentIndex | undefined): string | null => {
+  const cohort = index?.key('cohort', row.cohortid);
+  const user = index?.key('user', row.userid);
+  return cohort === undefined || user === undefined ? null : pairKey(cohort, user);
+};
+
+/** The membership entity of one run. */
+export function cohortMemberEntity(): Entity<CohortMemberRow> {
+  // The index of the entities read before (cohorts, users), as given to read(): keys of rows, ids of refs.
+  let index: CurrentIndex | undefined;
+  const idOf: IdOf = (ref) => index?.id(ref.entity, ref.key);
+  return {
+    type: 'cohort_member',
+    title: 'Cohort members',
+    stateful: false,
+    read: async (db, context) => {
+      index = context.index;
+      return readCohortMembers(db, context.index.ids('cohort'), context.budget);
+    },
+    identify: (row) => {
+      const key = keyOf(row, index);
+      return key === null ? null : { id: row.id, key };
+    },
+    diff: (input) => diffCohortMembers(input),
+    recheck: (tx, planned, changes, budget) =>
+      recheckRows(
+        tx,
+        {
+          table: 'cohort_members',
+          noun: 'cohort member',
+          columns: ['cohortid', 'userid'],
+          naturalKey: {
+            columns: ['cohortid', 'userid'],
+            of: (ch) => {
+              const cohort = ch.refs?.cohort;
+              const user = ch.refs?.user;
+              const cohortId = cohort === undefined ? undefined : idOf(cohort);
+              const userId = user === undefined ? undefined : idOf(user);
+              return cohortId === undefined || userId === undefined ? null : [cohortId, userId];
+            },
+          },
+          references: { cohort: 'cohort', user: 'user' },
+        },
+        planned,
+        changes,
+        budget,
+        idOf,
+      ),
+    write: (tx, context, changes) => writeCohortMemberChanges(tx, context, changes),
+  };
+}

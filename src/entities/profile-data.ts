@@ -1,0 +1,148 @@
+/**
+ * Profile field values (user_info_data), keyed `<shortname>/<user key>`. They have no state of their own: the
+ * tool owns the data of the fields it owns and the spec lists, for the users it syncs. An empty directory value
+ * is no desired object (the rules drop it), so a stored value then goes. Values of other fields, and of users
+ * the tool does not sync, are never touched; nor is the data of a field the spec dropped (the field stays).
+ */
+import type { IdOf } from '../apply/recheck-rows.js';
+import { recheckRows } from '../apply/recheck-rows.js';
+import type { MoodleProfileDataRow } from '../moodle/read-profile-fields.js';
+import { readProfileData } from '../moodle/read-profile-fields.js';
+import { writeProfileDataChanges } from '../moodle/write-profile-fields.js';
+import type { Change } from '../plan/change.js';
+import { addressOf, pairKey } from '../plan/change.js';
+import type { CurrentIndex, DesiredObject, DiffInput, Entity, EntityDiff } from './entity.js';
+import { byKey } from './entity.js';
+
+export type ProfileDataRow = MoodleProfileDataRow;
+
+export interface ProfileDataOptions {
+  /** Shortnames of the fields the spec lists (enabled): only their data is read and kept in step. */
+  readonly fields: readonly string[];
+}
+
+/** The pure profile data diff. */
+export function diffProfileData(input: DiffInput<ProfileDataRow>, options: ProfileDataOptions): EntityDiff {
+  const { index, owned, wanted } = input;
+  const listed = new Set(options.fields);
+  const desiredByKey = new Map<string, DesiredObject>(input.desired.map((d) => [d.key, d]));
+  const usersWithData = new Set(input.desired.flatMap((d) => (d.refs?.user === undefined ? [] : [d.refs.user.key])));
+  const present = new Set<string>();
+  const changes: Change[] = [];
+
+  for (const row of input.current) {
+    const field = index.key('profile_field', row.fieldid);
+    const user = index.key('user', row.userid);
+    if (field === undefined || user === undefined) continue;
+    const key = pairKey(field, user);
+    present.add(key);
+    const address = addressOf('profile_data', key);
+    const desired = desiredByKey.get(key);
+    if (desired !== undefined) {
+      const data = String(desired.values.data ?? '');
+      if (data === (row.data ?? '')) continue;
+      changes.push({
+        entity: 'profile_data',
+        address,
+        action: 'update',
+        key,
+        moodleId: row.id,
+        dn: desired.dn,
+        before: { data: row.data ?? '' },
+        after: { data },
+        sourceDigest: desired.sourceDigest,
+        reason: 'directory value differs from Moodle',
+      });
+      continue;
+    }
+    // A user synced in this run without a value for a field the tool owns: the value went empty. Users who
+    // left the directory keep their last values.
+    const synced = usersWithData.has(user) || wanted('user', user);
+    if (!synced || !listed.has(field) || !owned('profile_field', field)) continue;
+    changes.push({
+      entity: 'profile_data',
+      address,
+      action: 'delete',
+      key,
+      moodleId: row.id,
+      dn: null,
+      before: { data: row.data ?? '' },
+      after: {},
+      sourceDigest: null,
+      reason: 'no value in the directory any more',
+    });
+  }
+
+  for (const desired of input.desired) {
+    if (present.has(desired.key)) continue;
+    changes.push({
+      entity: 'profile_data',
+      address: addressOf('profile_data', desired.key),
+      action: 'create',
+      key: desired.key,
+      moodleId: null,
+      dn: desired.dn,
+      before: null,
+      after: desired.values,
+      ...(desired.refs === undefined ? {} : { refs: desired.refs }),
+      sourceDigest: desired.sourceDigest,
+      reason: 'in the directory, not in Moodle',
+    });
+  }
+
+  changes.sort(byKey);
+  return { changes, conflicts: [], warnings: [] };
+}
+
+/** The profile data entity of one run. */
+export function profileDataEntity(options: ProfileDataOptions): Entity<ProfileDataRow> {
+  // The index of the entities read before (fields, users), as given to read(): keys of rows, ids of refs.
+  let index: CurrentIndex | undefined;
+  const idOf: IdOf = (ref) => index?.id(ref.entity, ref.key);
+  return {
+    type: 'profile_data',
+    title: 'Profile data',
+    stateful: false,
+    read: (db, context) => {
+      index = context.index;
+      const known = context.index;
+      const ids = options.fields.flatMap((shortname) => {
+        const id = known.id('profile_field', shortname);
+        return id === undefined ? [] : [id];
+      });
+      return readProfileData(db, ids, context.budget);
+    },
+    identify: (row) => {
+      const field = index?.key('profile_field', row.fieldid);
+      const user = index?.key('user', row.userid);
+      return field === undefined || user === undefined ? null : { id: row.id, key: pairKey(field, user) };
+    },
+    diff: (input) => diffProfileData(input, options),
+    recheck: (tx, planned, changes, budget) =>
+      recheckRows(
+        tx,
+        {
+          table: 'user_info_data',
+          noun: 'profile value',
+          columns: ['userid', 'fieldid', 'data'],
+          naturalKey: {
+            // Moodle's unique index is (userid, fieldid).
+            columns: ['userid', 'fieldid'],
+            of: (ch) => {
+              const user = ch.refs?.user;
+              const field = ch.refs?.field;
+              const userId = user === undefined ? undefined : idOf(user);
+              const fieldId = field === undefined ? undefined : idOf(field);
+              return userId === undefined || fieldId === undefined ? null : [userId, fieldId];
+            },
+          },
+          references: { field: 'user_info_field', user: 'user' },
+        },
+        planned,
+        changes,
+        budget,
+        idOf,
+      ),
+    write: (tx, context, changes) => writeProfileDataChanges(tx, context, changes),
+  };
+}

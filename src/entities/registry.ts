@@ -1,0 +1,43 @@
+/**
+ * The entities of one run, in ENTITY_ORDER, each built with the options the spec and the site give it. This
+ * is the only place that names them all.
+ */
+import type { MoodleSite } from '../moodle/site.js';
+import type { CompiledRules } from '../rules/rules.js';
+import type { LoadedSpec } from '../spec/load.js';
+import { categoryEntity } from './category.js';
+import { cohortEntity } from './cohort.js';
+import { cohortMemberEntity } from './cohort-member.js';
+import { profileDataEntity } from './profile-data.js';
+import { profileFieldEntity } from './profile-field.js';
+import type { EntityReader } from './reading.js';
+import { readerOf } from './reading.js';
+import { userEntity } from './user.js';
+
+export function entityReaders(loaded: LoadedSpec, rules: CompiledRules, site: MoodleSite): EntityReader[] {
+  const { spec } = loaded;
+  const onRemoved = new Map(rules.profiles.map((p) => [p.name, p.onRemoved]));
+  const managedFields = [...new Set(['auth', ...rules.profiles.flatMap((p) => [...p.rules.fields.keys()])])];
+  return [
+    readerOf(categoryEntity({ adopt: spec.categories?.adopt ?? 'never' })),
+    readerOf(profileFieldEntity({ adopt: spec.profileFields?.adopt ?? 'never' })),
+    readerOf(
+      userEntity({
+        site,
+        match: spec.users.match,
+        adopt: spec.users.adopt,
+        onRemoved: (profile) => onRemoved.get(profile ?? '') ?? spec.users.onRemoved,
+        protectedIds: new Set([...site.siteAdminIds, site.siteGuestId]),
+        managedFields,
+      }),
+    ),
+    readerOf(profileDataEntity({ fields: rules.profileFields.map((f) => f.shortname) })),
+    readerOf(
+      cohortEntity({
+        adopt: spec.cohorts?.adopt ?? 'never',
+        onRemoved: spec.cohorts?.onRemoved ?? 'release',
+      }),
+    ),
+    readerOf(cohortMemberEntity()),
+  ];
+}

@@ -1,0 +1,271 @@
+/**
+ * Category and cohort rules: each entry a rule applies to gives one object per combination of its `each`
+ * values (a student's classes, a person's establishments × profiles), computed by the rule's templates.
+ * Objects with the same key coming from many entries are one object (a class cohort from its 30 students);
+ * the same key with different values is a data error reported with both origins, and that object is left out.
+ */
+import type { DesiredObject } from '../entities/entity.js';
+import type { EntityType, FieldValue, ObjectRef } from '../plan/change.js';
+import { pairKey } from '../plan/change.js';
+import type { LdapEntry } from '../source/entry.js';
+import type { Condition, ConditionSpec, Problems, TemplateCompiler } from './compile.js';
+import { compileCondition } from './compile.js';
+import { digestValues } from './digest.js';
+import type { SkippedEntry } from './skipped.js';
+import type { CompiledTemplate, EvalContext } from './template.js';
+
+export interface ObjectRuleSpec {
+  readonly from: 'people' | 'structures';
+  readonly when?: ConditionSpec;
+  readonly each?: Readonly<Record<string, string | { readonly value: string; readonly parts?: string }>>;
+  readonly idnumber: string;
+  readonly name: string;
+  readonly description?: string;
+  readonly parent?: string;
+  readonly category?: string;
+  readonly members?: boolean;
+}
+
+interface EachItem {
+  readonly name: string;
+  readonly template: CompiledTemplate;
+  readonly parts?: RegExp;
+}
+
+export interface CompiledObjectRule {
+  readonly entity: 'category' | 'cohort';
+  readonly name: string;
+  readonly path: string;
+  readonly from: 'people' | 'structures';
+  readonly when: Condition;
+  readonly each: readonly EachItem[];
+  readonly idnumber: CompiledTemplate;
+  readonly title: CompiledTemplate;
+  readonly description?: CompiledTemplate;
+  /** Category: the parent's idnumber. Cohort: the idnumber of the category whose context holds it. */
+  readonly container?: CompiledTemplate;
+  readonly members: boolean;
+  readonly fixed: Readonly<Record<string, FieldValue>>;
+}
+
+export function compileObjectRule(
+  entity: 'category' | 'cohort',
+  name: string,
+  rule: ObjectRuleSpec,
+  path: string,
+  compiler: TemplateCompiler,
+  problems: Problems,
+  profileNames: readonly string[],
+  fixed: Readonly<Record<string, FieldValue>>,
+): CompiledObjectRule | undefined {
+  const each: EachItem[] = [];
+  for (const [item, spec] of Object.entries(rule.each ?? {})) {
+    const source = typeof spec === 'string' ? spec : spec.value;
+    const template = compiler.compile(source, `${path}/each/${item}${typeof spec === 'string' ? '' : '/value'}`);
+    let parts: RegExp | undefined;
+    if (typeof spec !== 'string' && spec.parts !== undefined) {
+      try {
+        parts = new RegExp(spec.parts, 'u');
+      } catch (error) {
+        problems.add(`${path}/each/${item}/parts`, `invalid regex "${spec.parts}": ${(error as Error).message}`);
+      }
+    }
+    if (template !== undefined) each.push({ name: item, template, ...(parts === undefined ? {} : { parts }) });
+  }
+  const when = compileCondition(rule.when, `${path}/when`, compiler, problems, profileNames);
+  const idnumber = compiler.compile(rule.idnumber, `${path}/idnumber`);
+  const title = compiler.compile(rule.name, `${path}/name`);
+  const description =
+    rule.description === undefined ? undefined : compiler.compile(rule.description, `${path}/description`);
+  const containerSource = entity === 'category' ? rule.parent : rule.category;
+  const container =
+    containerSource === undefined
+      ? undefined
+      : compiler.compile(containerSource, `${path}/${entity === 'category' ? 'parent' : 'category'}`);
+  if (idnumber === undefined || title === undefined) return undefined;
+  return {
+    entity,
+    name,
+    path,
+    from: rule.from,
+    when,
+    each,
+    idnumber,
+    title,
+    ...(description === undefined ? {} : { description }),
+    ...(container === undefined ? {} : { container }),
+    members: entity === 'cohort' && rule.from === 'people' && rule.members !== false,
+    fixed,
+  };
+}
+
+/** The combinations of `each` values for one entry, as variables; values in no known form are reported. */
+function combinations(
+  rule: CompiledObjectRule,
+  entry: LdapEntry,
+  context: EvalContext,
+  report: (message: string) => void,
+): Record<string, readonly string[]>[] {
+  let combos: Record<string, readonly string[]>[] = [{}];
+  for (const item of rule.each) {
+    const options: Record<string, readonly string[]>[] = [];
+    for (const value of item.template.evaluate(entry, context)) {
+      if (value === '') continue;
+      if (item.parts === undefined) {
+        options.push({ [item.name]: [value] });
+        continue;
+      }
+      const match = item.parts.exec(value);
+      if (match === null) {
+        report(`${rule.path}/each/${item.name}: value "${value}" is in no known form (expected ${item.parts.source})`);
+        continue;
+      }
+      const groups: Record<string, readonly string[]> = { [item.name]: [value] };
+      for (const [group, part] of Object.entries(match.groups ?? {})) groups[group] = part === undefined ? [] : [part];
+      options.push(groups);
+    }
+    const next: Record<string, readonly string[]>[] = [];
+    for (const combo of combos) for (const option of options) next.push({ ...combo, ...option });
+    combos = next;
+  }
+  return combos;
+}
+
+interface Collected {
+  readonly object: DesiredObject;
+  readonly rule: string;
+  readonly dns: string[];
+  conflict?: string;
+}
+
+export interface ObjectCollector {
+  add(entity: 'category' | 'cohort', object: DesiredObject, rule: string): void;
+  member(cohortKey: string, userKey: string, dn: string): void;
+  finish(skipped: SkippedEntry[]): {
+    categories: DesiredObject[];
+    cohorts: DesiredObject[];
+    members: DesiredObject[];
+    conflicts: number;
+  };
+}
+
+const sameObject = (a: DesiredObject, b: DesiredObject): boolean =>
+  JSON.stringify(a.values) === JSON.stringify(b.values) &&
+  JSON.stringify(a.refs ?? {}) === JSON.stringify(b.refs ?? {});
+
+function describe(object: DesiredObject): string {
+  const refs = Object.entries(object.refs ?? {}).map(([k, r]) => `${k} "${r?.key}"`);
+  return [`name "${String(object.values.name)}"`, ...refs].join(', ');
+}
+
+export function newCollector(): ObjectCollector {
+  const objects = new Map<string, Map<string, Collected>>([
+    ['category', new Map()],
+    ['cohort', new Map()],
+  ]);
+  const members = new Map<string, DesiredObject>();
+  return {
+    add(entity, object, rule) {
+      const byKey = objects.get(entity) as Map<string, Collected>;
+      const found = byKey.get(object.key);
+      if (found === undefined) {
+        byKey.set(object.key, { object, rule, dns: [object.dn] });
+        return;
+      }
+      if (found.dns.length < 3 && !found.dns.includes(object.dn)) found.dns.push(object.dn);
+      if (found.conflict === undefined && !sameObject(found.object, object)) {
+        found.conflict =
+          `${entity} idnumber "${object.key}" is produced with different values: ${describe(found.object)} ` +
+          `(rule ${found.rule}, from ${found.object.dn}) and ${describe(object)} (rule ${rule}, from ${object.dn}); it is left out`;
+      }
+    },
+    member(cohortKey, userKey, dn) {
+      const key = pairKey(cohortKey, userKey);
+      if (members.has(key)) return;
+      members.set(key, {
+        key,
+        dn,
+        values: { cohort: cohortKey, user: userKey },
+        refs: { cohort: { entity: 'cohort', key: cohortKey }, user: { entity: 'user', key: userKey } },
+        sourceDigest: '',
+      });
+    },
+    finish(skipped) {
+      let conflicts = 0;
+      const kept = (entity: EntityType): DesiredObject[] => {
+        const out: DesiredObject[] = [];
+        for (const collected of (objects.get(entity) ?? new Map<string, Collected>()).values()) {
+          if (collected.conflict !== undefined) {
+            conflicts += 1;
+            skipped.push({ entity, dn: collected.object.dn, reason: collected.conflict });
+            continue;
+          }
+          out.push(collected.object);
+        }
+        return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      };
+      const categories = kept('category');
+      const cohorts = kept('cohort');
+      const cohortKeys = new Set(cohorts.map((c) => c.key));
+      const memberList = [...members.values()]
+        .filter((m) => cohortKeys.has(String(m.values.cohort)))
+        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      return { categories, cohorts, members: memberList, conflicts };
+    },
+  };
+}
+
+const first = (template: CompiledTemplate | undefined, entry: LdapEntry, context: EvalContext): string | undefined =>
+  template === undefined ? undefined : (template.evaluate(entry, context).find((v) => v !== '') ?? undefined);
+
+/** Applies one rule to one entry: its objects (and the person's memberships) go to the collector. */
+export function collectObjects(
+  rule: CompiledObjectRule,
+  entry: LdapEntry,
+  context: EvalContext,
+  profiles: readonly string[],
+  userKey: string | undefined,
+  collector: ObjectCollector,
+  reporter: (entity: EntityType, dn: string) => (problem: { severity: 'error' | 'warning'; message: string }) => void,
+): void {
+  const report = reporter(rule.entity, entry.dn);
+  const ruleContext: EvalContext = { ...context, report };
+  if (!rule.when(entry, ruleContext, profiles)) return;
+  for (const vars of combinations(rule, entry, ruleContext, (message) => report({ severity: 'error', message }))) {
+    const itemContext: EvalContext = { ...ruleContext, vars: { ...ruleContext.vars, ...vars } };
+    const idnumber = first(rule.idnumber, entry, itemContext)?.trim();
+    const name = first(rule.title, entry, itemContext)?.trim();
+    if (idnumber === undefined || idnumber === '' || name === undefined || name === '') {
+      report({
+        severity: 'error',
+        message: `${rule.path}: the ${idnumber ? 'name' : 'idnumber'} template gives no value (${(idnumber ? rule.title : rule.idnumber).source})`,
+      });
+      continue;
+    }
+    const values: Record<string, FieldValue> = { idnumber, name };
+    if (rule.entity === 'cohort') values.description = '';
+    const description = first(rule.description, entry, itemContext);
+    if (description !== undefined) values.description = description;
+    Object.assign(values, rule.fixed);
+    const refs: Record<string, ObjectRef> = {};
+    const container = first(rule.container, entry, itemContext)?.trim();
+    if (container !== undefined && container !== '') {
+      refs[rule.entity === 'category' ? 'parent' : 'category'] = { entity: 'category', key: container };
+    }
+    collector.add(
+      rule.entity,
+      {
+        key: idnumber,
+        dn: entry.dn,
+        values,
+        ...(Object.keys(refs).length === 0 ? {} : { refs }),
+        sourceDigest: digestValues({
+          ...values,
+          ...Object.fromEntries(Object.entries(refs).map(([k, r]) => [k, r.key])),
+        }),
+      },
+      rule.name,
+    );
+    if (rule.members && userKey !== undefined) collector.member(idnumber, userKey, entry.dn);
+  }
+}

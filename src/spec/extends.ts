@@ -1,0 +1,90 @@
+/**
+ * `extends`: a spec builds on presets and shared fragments (a farm of similar schools writes its conventions
+ * once). Bases are merged first, in order, then the spec itself: objects key by key, anything else replaced.
+ * The merged spec is validated as a whole; a base alone need not be a complete spec.
+ *
+ * `sdet` names the preset shipped with the tool (presets/sdet.yaml); anything else is a path relative to the
+ * file that names it.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { UserError } from '../errors.js';
+
+/** Presets shipped in the package (two levels up from src/spec and from dist/spec alike). */
+export const PRESETS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'presets');
+const PRESETS: ReadonlySet<string> = new Set(['sdet']);
+
+type Json = Record<string, unknown>;
+const isObject = (value: unknown): value is Json =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/** Merges `over` onto `base`: objects recursively, other values replaced. Neither input is modified. */
+export function mergeSpecs(base: unknown, over: unknown): unknown {
+  if (!isObject(base) || !isObject(over)) return structuredClone(over);
+  const out: Json = { ...structuredClone(base) };
+  for (const [key, value] of Object.entries(over))
+    out[key] = Object.hasOwn(out, key) ? mergeSpecs(out[key], value) : structuredClone(value);
+  return out;
+}
+
+export interface ResolvedExtends {
+  /** The merged spec, without `extends`. */
+  readonly data: unknown;
+  /** Files merged in (absolute), bases first: their contents are part of the spec's hash. */
+  readonly files: readonly { readonly path: string; readonly bytes: Buffer }[];
+}
+
+function namesOf(value: unknown, file: string): string[] {
+  if (value === undefined) return [];
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value as string[];
+  throw new UserError('SPEC_INVALID', `${file}: extends must be a preset name or a path, or a list of them`);
+}
+
+function locate(name: string, dir: string): string {
+  if (PRESETS.has(name)) return join(PRESETS_DIR, `${name}.yaml`);
+  return isAbsolute(name) ? name : resolve(dir, name);
+}
+
+/** Resolves `extends` of an already parsed spec (recursively; a cycle is an error). */
+export async function resolveExtends(data: unknown, file: string, dir: string): Promise<ResolvedExtends> {
+  const files: { path: string; bytes: Buffer }[] = [];
+  const load = async (value: unknown, from: string, fromDir: string, chain: readonly string[]): Promise<unknown> => {
+    if (!isObject(value) || value.extends === undefined) return value;
+    const { extends: names, ...own } = value;
+    let merged: unknown = {};
+    for (const name of namesOf(names, from)) {
+      const path = locate(name, fromDir);
+      if (chain.includes(path)) {
+        throw new UserError(
+          'SPEC_INVALID',
+          `${from}: extends "${name}" makes a cycle (${[...chain, path].join(' → ')})`,
+        );
+      }
+      let bytes: Buffer;
+      try {
+        bytes = await readFile(path);
+      } catch (error) {
+        const known = PRESETS.has(name)
+          ? ''
+          : ` (known presets: ${[...PRESETS].join(', ')}; a path is relative to ${fromDir})`;
+        throw new UserError('SPEC_READ', `${from}: extends "${name}": cannot read ${path}${known}`, [], {
+          cause: error,
+        });
+      }
+      let parsed: unknown;
+      try {
+        parsed = parseYaml(bytes.toString('utf8'));
+      } catch (error) {
+        throw new UserError('SPEC_INVALID', `${path}: ${(error as Error).message}`, [], { cause: error });
+      }
+      files.push({ path, bytes });
+      merged = mergeSpecs(merged, await load(parsed, path, dirname(path), [...chain, path]));
+    }
+    return mergeSpecs(merged, own);
+  };
+  const merged = await load(data, file, dir, [resolve(file)]);
+  return { data: merged, files };
+}
