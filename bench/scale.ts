@@ -1,5 +1,7 @@
 /**
- * Scaling run (on demand, not a test): `npx tsx bench/scale.ts [sizes…]` (default 1000 10000).
+ * Scaling run (on demand, not a test): `npx tsx bench/scale.ts [sizes…] [--users-only]` (default 1000 10000).
+ * The job is the SDET preset over the whole generated directory (users by profile, profile fields, categories,
+ * cohorts, members); `--users-only` runs the users-only spec of the first releases instead.
  *
  * For each size: generate a directory (src/generate), then for each source (the LDIF file, and LDAP from a
  * bulk-loaded slapd) plan and apply the users into a fresh Moodle 4.5 in the local MariaDB, timing each
@@ -42,6 +44,8 @@ interface Result {
   /** Milliseconds per stage. */
   readonly ms: Record<Stage, number>;
   readonly changes: number;
+  /** Planned changes per entity. */
+  readonly byEntity: Readonly<Record<string, number>>;
   readonly replanChanges: number;
   /** Statements: reading Moodle once, and the whole applySpec run. */
   readonly readStatements: number;
@@ -59,7 +63,7 @@ const STAGE_LABELS: Record<Stage, string> = {
   replan: 'plan again',
 };
 
-/** The users section: every person of the directory, fields as in examples/college/ldap2moodle.yaml. */
+/** `--users-only`: every person as a user, no preset (the first releases' job). */
 const USERS = {
   search: { base: 'ou=people,dc=ent,dc=example', scope: 'sub', filter: '(objectClass=ENTPerson)' },
   match: 'username',
@@ -77,6 +81,23 @@ const USERS = {
   onInvalidEntry: 'skip',
 };
 
+/**
+ * The default job: the SDET preset over the whole directory (every establishment served), parents, profile
+ * fields and level categories on: every entity of the collège example, at scale.
+ */
+const SDET = {
+  extends: 'sdet',
+  directory: {
+    people: { base: 'ou=people,dc=ent,dc=example' },
+    structures: { base: 'ou=structures,dc=ent,dc=example' },
+  },
+  users: { profiles: { parent: { enabled: true } } },
+  profileFields: { fields: { ent_uai: { enabled: true }, ent_profiles: { enabled: true }, ent_classes: { enabled: true } } },
+  categories: { rules: { level: { enabled: true } } },
+};
+
+const usersOnly = process.argv.includes('--users-only');
+
 async function timed<T>(fn: () => Promise<T> | T): Promise<[T, number]> {
   const started = performance.now();
   const value = await fn();
@@ -92,7 +113,7 @@ async function runOne(size: number, source: SourceKind, ldif: string): Promise<R
       version: 1,
       source: slapd ? ldapSource(slapd) : { ldif },
       moodle: moodleSection(moodle.options),
-      users: USERS,
+      ...(usersOnly ? { users: USERS } : SDET),
     });
     const loaded = await loadSpec(specPath);
     const rules = compileRules(loaded);
@@ -126,6 +147,12 @@ async function runOne(size: number, source: SourceKind, ldif: string): Promise<R
       entries: entries.people.length,
       ms: { sourceRead, moodleRead, planning, apply, replan },
       changes: planned.plan.changes.length,
+      byEntity: Object.fromEntries(
+        [...new Set(planned.plan.changes.map((c) => c.entity))].map((e) => [
+          e,
+          planned.plan.changes.filter((c) => c.entity === e).length,
+        ]),
+      ),
       replanChanges: replanned.plan.changes.length,
       readStatements,
       applyStatements: applied.statements,
@@ -141,7 +168,7 @@ async function runOne(size: number, source: SourceKind, ldif: string): Promise<R
 /** Runs `runOne` in a child process (same Node, same loader flags) and parses its JSON line. */
 function runChild(size: number, source: SourceKind, ldif: string): Promise<Result> {
   const script = fileURLToPath(import.meta.url);
-  const args = [...process.execArgv, script, '--child', String(size), source, ldif];
+  const args = [...process.execArgv, script, '--child', String(size), source, ldif, ...(usersOnly ? ['--users-only'] : [])];
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error) return reject(new Error(`${source} ${size}: ${error.message}\n${stderr}`));
@@ -205,7 +232,8 @@ async function main(argv: readonly string[]): Promise<void> {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
-  const sizes = (argv.length > 0 ? argv : ['1000', '10000']).map(Number);
+  const given = argv.filter((a) => !a.startsWith('--'));
+  const sizes = (given.length > 0 ? given : ['1000', '10000']).map(Number);
   if (sizes.some((n) => !Number.isInteger(n) || n < 40)) throw new Error('sizes must be integers of at least 40');
   await dropStaleTestDatabases();
   const dir = await mkdtemp(join(tmpdir(), 'ldap2moodle-bench-'));
@@ -229,6 +257,11 @@ async function main(argv: readonly string[]): Promise<void> {
     await rm(dir, { recursive: true, force: true });
   }
   process.stdout.write(`${table(results, generation)}\n\n${growth(results, generation)}\n`);
+  for (const r of results) {
+    const parts = Object.entries(r.byEntity).map(([entity, n]) => `${entity} ${n}`);
+    process.stdout.write(`\n${r.size} ${r.source}: ${parts.join(', ')}`);
+  }
+  process.stdout.write('\n');
   process.stdout.write(
     '\nchanges = planned/second plan; stmts = statements reading Moodle once + during the whole applySpec.\n',
   );

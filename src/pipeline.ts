@@ -60,7 +60,10 @@ export async function readEntries(source: Source, rules: CompiledRules): Promise
     for await (const entry of source.search(search)) entries.push(entry);
     return entries;
   };
-  const [people, structures] = await Promise.all([read(rules.searches.people), read(rules.searches.structures)]);
+  // One search after the other: OpenLDAP keeps one paged-results state per connection, so two paged
+  // searches interleaved on it fail ("paged results cookie is invalid").
+  const structures = await read(rules.searches.structures);
+  const people = await read(rules.searches.people);
   return { people, structures };
 }
 

@@ -5,14 +5,16 @@
  * the LDAP source, so one Moodle target is enough: the embedded one (when L2M_TARGETS has it), which shows
  * that the whole job runs with no database server at all.
  */
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { generatedUid, generatePeopleLdif, PEOPLE_BASE_DN } from '../helpers/gen-people.js';
 import { dropStaleTestDatabases } from '../helpers/mariadb.js';
 import { type SlapdInstance, startSlapd } from '../helpers/slapd.js';
 import {
+  COLLEGE_SPEC,
   collegeUsers,
   ldapSource,
   SMALL_LDIF,
@@ -86,6 +88,29 @@ describe(`plan from a real slapd (into ${TARGET})`, () => {
       await s.expectNothingWritten();
     });
   }
+
+  it('gives the same plan as the LDIF file for the SDET collège, people and structures paged on one connection', async () => {
+    const s = await setup();
+    const example = parse(await readFile(COLLEGE_SPEC, 'utf8')) as Record<string, unknown>;
+    const spec = (file: string, source: Record<string, unknown>) =>
+      writeSpec(s.ws, { ...example, source, moodle: s.t.moodleSection(s.ws.dir) }, file);
+    // Pages of 4 entries: both searches span several pages (OpenLDAP refuses paged searches interleaved
+    // on one connection, so the source must read them one after the other).
+    const fromLdap = await s.plan(await spec('ldap.yaml', ldapSource(small, { pageSize: 4 })));
+    const fromLdif = await s.plan(await spec('ldif.yaml', { ldif: SMALL_LDIF }));
+    const entities = new Set(fromLdap.plan.changes.map((c) => c.entity));
+    expect([...entities].sort()).toEqual([
+      'category',
+      'cohort',
+      'cohort_member',
+      'profile_data',
+      'profile_field',
+      'user',
+    ]);
+    expect(fromLdap.plan.changes).toEqual(fromLdif.plan.changes);
+    expect(fromLdap.plan.skipped).toEqual(fromLdif.plan.skipped);
+    await s.expectNothingWritten();
+  });
 
   it(`plans all ${PEOPLE} people of a directory larger than the account's size limit, page by page`, async () => {
     const s = await setup();
