@@ -13,6 +13,7 @@ import { UserError } from '../../src/errors.js';
 import { type PlanOptions, type PlanResult, planSpec } from '../../src/pipeline.js';
 import { type LoadedSpec, loadSpec } from '../../src/spec/load.js';
 import type { State } from '../../src/state/state.js';
+import { assertIntegrity } from './integrity.js';
 import { Capture, type CliRun, STATE_FILE, type Workspace, workspace, writeSpec } from './spec-files.js';
 import { createTarget, type Target, type TargetName, type TargetOptions } from './targets.js';
 
@@ -90,7 +91,19 @@ export function usersSection(overrides: Record<string, unknown> = {}): Record<st
 }
 
 /** Tables an apply may write (config_plugins holds the apply marker). */
-export const TOUCHED = ['mdl_user', 'mdl_context', 'mdl_config', 'mdl_config_plugins', 'mdl_sessions'];
+export const TOUCHED = [
+  'mdl_user',
+  'mdl_context',
+  'mdl_config',
+  'mdl_sessions',
+  'mdl_config_plugins',
+  'mdl_course_categories',
+  'mdl_cohort',
+  'mdl_cohort_members',
+  'mdl_user_info_category',
+  'mdl_user_info_field',
+  'mdl_user_info_data',
+];
 
 export type Row = Record<string, unknown>;
 
@@ -129,6 +142,12 @@ export interface ApplySite {
   insertSession(userid: number, sid: string): Promise<number>;
   sessionsOf(userid: number): Promise<Row[]>;
   remove(): Promise<void>;
+}
+
+/** The integrity check after an apply; the embedded target's connection is let go again for the tool. */
+export async function afterApply(t: Target): Promise<void> {
+  await assertIntegrity(t);
+  await t.release();
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -178,7 +197,10 @@ export async function applySite(
     load,
     async apply(options = {}) {
       await t.release();
-      return applySpec(await load(), options);
+      const result = await applySpec(await load(), options);
+      // Every apply of every test leaves a Moodle whose invariants hold (test/helpers/integrity.ts).
+      if (result.applied) await afterApply(t);
+      return result;
     },
     async plan(options = {}) {
       await t.release();
@@ -196,7 +218,9 @@ export async function applySite(
     },
     async cli(argv, options = {}) {
       await t.release();
-      return runCliWithInput(argv, options);
+      const run = await runCliWithInput(argv, options);
+      if (argv[0] === 'apply' && run.code === 0) await afterApply(t);
+      return run;
     },
     checksums: () => t.checksums(TOUCHED),
     state: async () => JSON.parse(await readFile(statePath, 'utf8')) as State & { apply_id?: string },

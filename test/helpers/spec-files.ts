@@ -14,6 +14,7 @@ import { buildCli } from '../../src/cli/main.js';
 import { type PlanOptions, type PlanResult, planSpec } from '../../src/pipeline.js';
 import { loadSpec } from '../../src/spec/load.js';
 import type { StateObject } from '../../src/state/state.js';
+import { assertIntegrity } from './integrity.js';
 import type { SlapdInstance } from './slapd.js';
 import { createTarget, type Target, type TargetName } from './targets.js';
 
@@ -49,7 +50,19 @@ export async function workspace(base: string = tmpdir()): Promise<Workspace> {
 }
 
 /** Tables a plan must leave untouched (config_plugins holds the apply marker). */
-export const TOUCHED_TABLES = ['mdl_user', 'mdl_context', 'mdl_config', 'mdl_sessions', 'mdl_config_plugins'];
+export const TOUCHED_TABLES = [
+  'mdl_user',
+  'mdl_context',
+  'mdl_config',
+  'mdl_sessions',
+  'mdl_config_plugins',
+  'mdl_course_categories',
+  'mdl_cohort',
+  'mdl_cohort_members',
+  'mdl_user_info_category',
+  'mdl_user_info_field',
+  'mdl_user_info_data',
+];
 
 /** A fresh Moodle on one target and an empty workspace for one test. */
 export interface TestSite {
@@ -94,7 +107,13 @@ export async function testSite(
       },
       async cli(argv, options = {}) {
         await t.release();
-        return runCli(argv, options);
+        const run = await runCli(argv, options);
+        // Every apply of every test leaves a Moodle whose invariants hold (test/helpers/integrity.ts).
+        if (argv[0] === 'apply' && run.code === 0) {
+          await assertIntegrity(t);
+          await t.release();
+        }
+        return run;
       },
       remove,
     };

@@ -11,6 +11,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { applySpec } from '../../src/apply/apply.js';
 import { planSpec } from '../../src/pipeline.js';
 import { loadSpec } from '../../src/spec/load.js';
+import { afterApply } from '../helpers/apply-specs.js';
 import {
   APPLY_TABLES,
   type ChildRun,
@@ -72,7 +73,9 @@ async function planOf(site: Site) {
 }
 async function applyOf(site: Site) {
   await site.t.release();
-  return applySpec(await loadSpec(site.spec));
+  const result = await applySpec(await loadSpec(site.spec));
+  if (result.applied) await afterApply(site.t);
+  return result;
 }
 
 /** The embedded Moodle's lock file, left by the killed child: it names a process that no longer exists. */

@@ -13,6 +13,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type ApplyOptions, applySpec } from '../../src/apply/apply.js';
 import { formatDiagnostic, UserError } from '../../src/errors.js';
 import { loadSpec } from '../../src/spec/load.js';
+import { afterApply } from '../helpers/apply-specs.js';
 import {
   APPLY_TABLES,
   convergenceProblems,
@@ -62,7 +63,9 @@ async function freshSite(target: TargetName, overrides: SpecOverrides = {}): Pro
 /** The tool in this process: the assertions' connection is let go first. */
 async function apply(site: Site, options: ApplyOptions = {}) {
   await site.t.release();
-  return applySpec(await loadSpec(site.spec), options);
+  const result = await applySpec(await loadSpec(site.spec), options);
+  if (result.applied) await afterApply(site.t);
+  return result;
 }
 
 /** A site after a first apply of the 12 people, whose directory then renames person 2 and adds person 13. */

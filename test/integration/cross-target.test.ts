@@ -11,6 +11,7 @@ import { applySpec } from '../../src/apply/apply.js';
 import type { Change } from '../../src/plan/change.js';
 import { loadSpec } from '../../src/spec/load.js';
 import type { State } from '../../src/state/state.js';
+import { afterApply } from '../helpers/apply-specs.js';
 import { dropStaleTestDatabases } from '../helpers/mariadb.js';
 import { COLLEGE_LDIF, collegeUsers, STATE_FILE, type Workspace, workspace, writeSpec } from '../helpers/spec-files.js';
 import { createTarget, type Row, TARGETS, type Target, type TargetName } from '../helpers/targets.js';
@@ -84,8 +85,10 @@ async function run(target: TargetName, cleanups: (() => Promise<void>)[]): Promi
     users: await collegeUsers(),
   });
   const first = await applySpec(await loadSpec(spec), { now: () => T0 * 1000 });
+  await afterApply(t);
   await writeFile(ws.path('directory.ldif'), changedLdif(await readFile(COLLEGE_LDIF, 'utf8')));
   const second = await applySpec(await loadSpec(spec), { now: () => (T0 + 60) * 1000 });
+  await afterApply(t);
   return viewOf(t, ws, [summary(first.planned.plan.changes), summary(second.planned.plan.changes)]);
 }
 

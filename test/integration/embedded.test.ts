@@ -15,6 +15,7 @@ import { UserError } from '../../src/errors.js';
 import { EMBEDDED_FORMAT, PGLITE_VERSION } from '../../src/moodle/dialects/embedded-snapshot.js';
 import { planSpec } from '../../src/pipeline.js';
 import { loadSpec } from '../../src/spec/load.js';
+import { afterApply } from '../helpers/apply-specs.js';
 import { ensureBuilt, runApplyChild } from '../helpers/child-apply.js';
 import {
   COLLEGE_LDIF,
@@ -194,6 +195,7 @@ describe('the embedded Moodle', () => {
       await writeFile(join(t.label, EMBEDDED_LOCK), content());
       const result = await applySpec(await loadSpec(spec));
       expect(result.applied).toBe(true);
+      await afterApply(t);
       expect(await readdir(t.label)).not.toContain(EMBEDDED_LOCK);
     });
   }
