@@ -80,7 +80,8 @@ export class HumanPlanView implements PlanView {
     for (const entity of entities) {
       const changes = plan.changes.filter((ch) => ch.entity === entity);
       const desired = plan.desiredCounts[entity];
-      const skipped = plan.skipped.filter((s) => s.entity === entity).length;
+      // Entries this entity could not make; data problems (a value left out) are listed below, not counted here.
+      const skipped = plan.skipped.filter((s) => s.entity === entity && s.kind === undefined).length;
       const facts = [desired !== undefined ? `${desired} in the directory` : '', skipped ? `${skipped} skipped` : '']
         .filter(Boolean)
         .join(', ');

@@ -1,6 +1,7 @@
 /**
  * A machine-readable rendering of a plan for scripts and CI. Versioned: consumers check `format_version`.
  */
+import { addressOf } from '../plan/change.js';
 import type { Plan } from '../plan/plan.js';
 import { summarize } from '../plan/plan.js';
 import type { PlanHeader, PlanView } from './view.js';
@@ -25,10 +26,20 @@ export class JsonPlanView implements PlanView {
         dn: ch.dn,
         before: ch.before,
         after: ch.after,
+        ...(ch.refs === undefined
+          ? {}
+          : {
+              refs: Object.fromEntries(
+                Object.entries(ch.refs).flatMap(([name, ref]) =>
+                  ref === undefined ? [] : [[name, addressOf(ref.entity, ref.key)]],
+                ),
+              ),
+            }),
         reason: ch.reason,
       })),
       skipped: plan.skipped,
       warnings: plan.warnings,
+      purge_needed: plan.purgeNeeded,
     };
     return `${JSON.stringify(document, null, 2)}\n`;
   }

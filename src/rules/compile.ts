@@ -75,7 +75,7 @@ export function compileCondition(
     const unknown = spec.profiles.filter((p) => !knownProfiles.includes(p));
     if (unknown.length > 0) {
       problems.add(
-        `${path}/profiles`,
+        `${path}/profiles/${spec.profiles.indexOf(unknown[0] as string)}`,
         `unknown profile${unknown.length > 1 ? 's' : ''} ${unknown.map((p) => `"${p}"`).join(', ')} (users.profiles has ${knownProfiles.map((p) => `"${p}"`).join(', ') || 'none'})`,
       );
     }

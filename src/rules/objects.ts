@@ -197,7 +197,7 @@ export function newCollector(): ObjectCollector {
         for (const collected of (objects.get(entity) ?? new Map<string, Collected>()).values()) {
           if (collected.conflict !== undefined) {
             conflicts += 1;
-            skipped.push({ entity, dn: collected.object.dn, reason: collected.conflict });
+            skipped.push({ entity, dn: collected.object.dn, reason: collected.conflict, kind: 'data' });
             continue;
           }
           out.push(collected.object);
@@ -232,9 +232,19 @@ export function collectObjects(
   const ruleContext: EvalContext = { ...context, report };
   if (!rule.when(entry, ruleContext, profiles)) return;
   for (const vars of combinations(rule, entry, ruleContext, (message) => report({ severity: 'error', message }))) {
-    const itemContext: EvalContext = { ...ruleContext, vars: { ...ruleContext.vars, ...vars } };
+    let failed = false;
+    const itemContext: EvalContext = {
+      ...ruleContext,
+      vars: { ...ruleContext.vars, ...vars },
+      report: (problem) => {
+        if (problem.severity === 'error') failed = true;
+        report(problem);
+      },
+    };
     const idnumber = first(rule.idnumber, entry, itemContext)?.trim();
     const name = first(rule.title, entry, itemContext)?.trim();
+    // A value already reported (a transcoding miss…) explains the empty template: no second report.
+    if (failed) continue;
     if (idnumber === undefined || idnumber === '' || name === undefined || name === '') {
       report({
         severity: 'error',

@@ -329,6 +329,16 @@ export interface DesiredState {
   readonly dataErrors: number;
 }
 
+/** Which entity a data problem is listed under when several met it (the object it keeps from being made). */
+const RANK: Readonly<Record<EntityType, number>> = {
+  user: 0,
+  profile_field: 1,
+  profile_data: 1,
+  category: 2,
+  cohort: 2,
+  cohort_member: 2,
+};
+
 /** Evaluates an entry's variables: constants, then each variable's templates in order, without repeats. */
 function evaluateVars(entry: LdapEntry, vars: CompiledVars, base: EvalContext): Record<string, readonly string[]> {
   const out: Record<string, readonly string[]> = { ...base.vars };
@@ -357,16 +367,23 @@ export function desiredState(
     structures,
     scope: rules.scope,
   };
-  // A data problem met while evaluating for an entity and an entry: listed once per (entity, dn, message).
-  const reported = new Set<string>();
+  // A data problem met while evaluating for an entity and an entry: listed once per entry and message (a bad
+  // class value is read for the person's establishments, the classes field and the class cohorts alike),
+  // under the most specific entity that met it: what it keeps from being made.
+  const reported = new Map<string, number>();
   const reporter =
     (entity: EntityType, dn: string) =>
     (problem: { severity: 'error' | 'warning'; message: string }): void => {
-      const id = `${entity}\u0000${dn}\u0000${problem.message}`;
-      if (reported.has(id)) return;
-      reported.add(id);
+      const id = `${dn}\u0000${problem.message}`;
+      const at = reported.get(id);
+      if (at !== undefined) {
+        const earlier = skipped[at];
+        if (earlier !== undefined && RANK[entity] > RANK[earlier.entity]) skipped[at] = { ...earlier, entity };
+        return;
+      }
+      reported.set(id, skipped.length);
       dataErrors += 1;
-      skipped.push({ entity, dn, reason: problem.message });
+      skipped.push({ entity, dn, reason: problem.message, kind: 'data' });
     };
 
   const candidates: UserCandidate[] = [];
@@ -455,9 +472,9 @@ export function desiredState(
 
 /** `onInvalidEntry: fail` / `onDataError: fail`: the skipped entries become one error listing them all. */
 export function failOnErrors(desired: DesiredState, spec: Spec): void {
-  const users = desired.skipped.filter((s) => s.entity === 'user');
+  const users = desired.skipped.filter((s) => s.kind === undefined);
   if (spec.users.onInvalidEntry === 'fail') failOnSkipped(users);
-  const data = desired.skipped.filter((s) => s.entity !== 'user');
+  const data = desired.skipped.filter((s) => s.kind === 'data');
   if (spec.onDataError !== 'fail' || data.length === 0) return;
   throw new UserError(
     'ENTRY_INVALID',

@@ -9,4 +9,10 @@ export interface SkippedEntry {
   readonly entity: EntityType;
   readonly dn: string;
   readonly reason: string;
+  /**
+   * `data`: a value the rules could not use (a structure not in the directory, a value in no known form, a
+   * transcoding miss, conflicting objects); `onDataError` decides. Absent: an entry that cannot become a
+   * user at all; `users.onInvalidEntry` decides.
+   */
+  readonly kind?: 'data';
 }

@@ -209,8 +209,12 @@ const FILTERS: Readonly<Record<string, FilterSpec>> = {
         if (context.structures !== undefined) uai = context.structures.resolve(ref)?.uai;
         else uai = normalizeUai(ref) ?? undefined;
         if (uai === undefined) {
-          const message =
-            context.structures !== undefined
+          // Something that cannot name a structure at all (no DN, UAI or numeric id before a `$`) is a value in
+          // no known form, not a missing establishment.
+          const nameable = ref.includes('=') || normalizeUai(ref) !== null || /^\d+$/.test(ref);
+          const message = !nameable
+            ? `value "${s}" is in no known form (expected a structure DN, UAI or id, then $…)`
+            : context.structures !== undefined
               ? `structure "${ref}" is not in the directory`
               : `structure "${ref}" is not a UAI, and the directory's structures are not available to resolve it`;
           context.report?.({ severity: 'warning', message });

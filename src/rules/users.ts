@@ -121,8 +121,9 @@ function desiredUser(candidate: UserCandidate, constraints: UserConstraints): De
     const context: EvalContext = {
       ...candidate.context,
       report: (problem) => {
+        // An error makes the entry invalid (listed once, as such); a warning is a value left out.
         if (problem.severity === 'error') errors.push(problem.message);
-        candidate.context?.report?.(problem);
+        else candidate.context?.report?.(problem);
       },
     };
     let value = template.evaluate(entry, context)[0];

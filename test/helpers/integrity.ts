@@ -23,15 +23,15 @@ export interface IntegrityOptions {
 /** The columns read per table. */
 const TABLES = {
   context: ['id', 'contextlevel', 'instanceid', 'path', 'depth'],
-  user: ['id', 'username', 'deleted', 'mnethostid'],
-  course_categories: ['id', 'parent', 'path', 'depth', 'coursecount'],
+  user: ['id', 'username', 'deleted', 'mnethostid', 'confirmed', 'auth'],
+  course_categories: ['id', 'parent', 'path', 'depth', 'coursecount', 'sortorder', 'visible', 'visibleold'],
   course: ['id', 'category', 'format'],
   block_instances: ['id', 'parentcontextid'],
-  cohort: ['id', 'contextid'],
-  cohort_members: ['id', 'cohortid', 'userid'],
-  user_info_category: ['id'],
-  user_info_field: ['id', 'categoryid'],
-  user_info_data: ['id', 'userid', 'fieldid'],
+  cohort: ['id', 'contextid', 'descriptionformat', 'visible', 'timecreated', 'timemodified'],
+  cohort_members: ['id', 'cohortid', 'userid', 'timeadded'],
+  user_info_category: ['id', 'sortorder'],
+  user_info_field: ['id', 'categoryid', 'datatype', 'sortorder', 'param1', 'param2', 'param3'],
+  user_info_data: ['id', 'userid', 'fieldid', 'dataformat'],
   role: ['id'],
   role_assignments: ['id', 'roleid', 'contextid', 'userid', 'component', 'itemid'],
   enrol: ['id', 'courseid', 'enrol', 'customint1', 'customint2'],
@@ -43,7 +43,18 @@ const TABLES = {
 } as const;
 type Table = keyof typeof TABLES;
 
-const TEXT_COLUMNS = new Set(['path', 'username', 'format', 'component', 'enrol']);
+const TEXT_COLUMNS = new Set([
+  'path',
+  'username',
+  'format',
+  'component',
+  'enrol',
+  'auth',
+  'datatype',
+  'param1',
+  'param2',
+  'param3',
+]);
 
 /** A row, ids as numbers (PostgreSQL returns bigints as text), text columns as strings, NULL as null. */
 type Rec = Readonly<Record<string, number | string | null>>;
@@ -330,6 +341,59 @@ function cohortEnrolments(d: Data): string[] {
   return out;
 }
 
+/**
+ * Values Moodle's own API always writes (reference-writes.md §2, §6–15), which a direct-SQL writer could get
+ * wrong without any reference breaking: flags in range, timestamps set, text-field parameters, sortorders.
+ */
+function moodleValues(d: Data): string[] {
+  const out: string[] = [];
+  const flag = (v: unknown) => v === 0 || v === 1;
+  for (const u of d.rows.user.filter((row) => row.deleted === 0)) {
+    if (u.confirmed !== 1) out.push(`user ${u.id}: confirmed ${u.confirmed}, Moodle's API writes 1`);
+    if (u.auth === '' || u.auth === null) out.push(`user ${u.id}: no auth plugin`);
+  }
+  for (const c of d.rows.course_categories) {
+    if (Number(c.sortorder) <= 0) out.push(`course_categories ${c.id}: sortorder ${c.sortorder}, expected > 0`);
+    if (!flag(c.visible) || !flag(c.visibleold)) out.push(`course_categories ${c.id}: visible/visibleold not 0 or 1`);
+  }
+  for (const c of d.rows.cohort) {
+    if (c.descriptionformat !== 1) out.push(`cohort ${c.id}: descriptionformat ${c.descriptionformat}, expected 1`);
+    if (!flag(c.visible)) out.push(`cohort ${c.id}: visible ${c.visible}, expected 0 or 1`);
+    if (Number(c.timecreated) <= 0 || Number(c.timemodified) < Number(c.timecreated)) {
+      out.push(`cohort ${c.id}: timecreated ${c.timecreated} / timemodified ${c.timemodified}`);
+    }
+  }
+  for (const m of d.rows.cohort_members) {
+    if (Number(m.timeadded) <= 0) out.push(`cohort_members ${m.id}: timeadded ${m.timeadded}, expected a time`);
+  }
+  for (const c of d.rows.user_info_category) {
+    if (Number(c.sortorder) < 1) out.push(`user_info_category ${c.id}: sortorder ${c.sortorder}, expected ≥ 1`);
+  }
+  const fields = new Map<number, Rec>(d.rows.user_info_field.map((f) => [Number(f.id), f]));
+  for (const f of fields.values()) {
+    if (Number(f.sortorder) < 1) out.push(`user_info_field ${f.id}: sortorder ${f.sortorder}, expected ≥ 1`);
+    if (f.datatype === 'text' && !(/^\d+$/.test(String(f.param1)) && /^\d+$/.test(String(f.param2)))) {
+      out.push(
+        `user_info_field ${f.id}: a text field needs param1 (size) and param2 (max length), got ${f.param1}, ${f.param2}`,
+      );
+    }
+  }
+  for (const v of d.rows.user_info_data) {
+    if (fields.get(Number(v.fieldid))?.datatype === 'text' && v.dataformat !== 0) {
+      out.push(`user_info_data ${v.id}: dataformat ${v.dataformat} for a text field, expected 0`);
+    }
+  }
+  const pairs = new Map<string, number[]>();
+  for (const m of d.rows.cohort_members) {
+    const key = `${m.cohortid}:${m.userid}`;
+    pairs.set(key, [...(pairs.get(key) ?? []), Number(m.id)]);
+  }
+  for (const [key, ids] of pairs) {
+    if (ids.length > 1) out.push(`cohort_members ${ids.join(', ')}: duplicate membership (cohortid:userid ${key})`);
+  }
+  return out;
+}
+
 /** The checks, in the order they run and report. */
 const CHECKS = {
   contexts,
@@ -342,6 +406,7 @@ const CHECKS = {
   'deleted-users': deletedUsers,
   duplicates,
   'cohort-enrolments': cohortEnrolments,
+  'moodle-values': moodleValues,
 } satisfies Record<string, (d: Data) => string[]>;
 export type IntegrityCheck = keyof typeof CHECKS;
 export const INTEGRITY_CHECKS = Object.keys(CHECKS) as IntegrityCheck[];

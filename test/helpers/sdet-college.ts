@@ -16,6 +16,7 @@ import { UserError } from '../../src/errors.js';
 import { type PlanOptions, type PlanResult, planSpec } from '../../src/pipeline.js';
 import { loadSpec } from '../../src/spec/load.js';
 import type { State } from '../../src/state/state.js';
+import { afterApply } from './apply-specs.js';
 import { checkIntegrity } from './integrity.js';
 import { type CliRun, COLLEGE_LDIF, COLLEGE_SPEC, runCli, type Workspace, workspace } from './spec-files.js';
 import { createTarget, type Target, type TargetName } from './targets.js';
@@ -213,7 +214,10 @@ export async function collegeSite(
       },
       async apply(applyOptions = {}, path = specPath) {
         await t.release();
-        return applySpec(await loadSpec(path), applyOptions);
+        const result = await applySpec(await loadSpec(path), applyOptions);
+        // Every apply of every test leaves a Moodle whose invariants hold.
+        if (result.applied) await afterApply(t);
+        return result;
       },
       async plan(planOptions = {}, path = specPath) {
         await t.release();
@@ -222,7 +226,9 @@ export async function collegeSite(
       applyError: (applyOptions = {}, path = specPath) => userErrorOf(site.apply(applyOptions, path)),
       async cli(argv) {
         await t.release();
-        return runCli(argv);
+        const run = await runCli(argv);
+        if (argv[0] === 'apply' && run.code === 0) await afterApply(t);
+        return run;
       },
       async expectIntegrity() {
         expect(await checkIntegrity(t)).toEqual([]);
