@@ -92,7 +92,9 @@ const SDET = {
     structures: { base: 'ou=structures,dc=ent,dc=example' },
   },
   users: { profiles: { parent: { enabled: true } } },
-  profileFields: { fields: { ent_uai: { enabled: true }, ent_profiles: { enabled: true }, ent_classes: { enabled: true } } },
+  profileFields: {
+    fields: { ent_uai: { enabled: true }, ent_profiles: { enabled: true }, ent_classes: { enabled: true } },
+  },
   categories: { rules: { level: { enabled: true } } },
 };
 
@@ -168,7 +170,15 @@ async function runOne(size: number, source: SourceKind, ldif: string): Promise<R
 /** Runs `runOne` in a child process (same Node, same loader flags) and parses its JSON line. */
 function runChild(size: number, source: SourceKind, ldif: string): Promise<Result> {
   const script = fileURLToPath(import.meta.url);
-  const args = [...process.execArgv, script, '--child', String(size), source, ldif, ...(usersOnly ? ['--users-only'] : [])];
+  const args = [
+    ...process.execArgv,
+    script,
+    '--child',
+    String(size),
+    source,
+    ldif,
+    ...(usersOnly ? ['--users-only'] : []),
+  ];
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error) return reject(new Error(`${source} ${size}: ${error.message}\n${stderr}`));

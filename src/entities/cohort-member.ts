@@ -12,6 +12,7 @@ import type { Change } from '../plan/change.js';
 import { addressOf, pairKey } from '../plan/change.js';
 import type { CurrentIndex, DiffInput, Entity, EntityDiff } from './entity.js';
 import { byKey } from './entity.js';
+import { createChange } from './keyed-diff.js';
 
 export type CohortMemberRow = MoodleCohortMemberRow;
 
@@ -61,19 +62,7 @@ export function diffCohortMembers(input: DiffInput<CohortMemberRow>): EntityDiff
 
   for (const desired of input.desired) {
     if (present.has(desired.key)) continue;
-    changes.push({
-      entity: 'cohort_member',
-      address: addressOf('cohort_member', desired.key),
-      action: 'create',
-      key: desired.key,
-      moodleId: null,
-      dn: desired.dn,
-      before: null,
-      after: desired.values,
-      ...(desired.refs === undefined ? {} : { refs: desired.refs }),
-      sourceDigest: desired.sourceDigest,
-      reason: 'in the directory, not in Moodle',
-    });
+    changes.push(createChange('cohort_member', desired));
   }
 
   changes.sort(byKey);

@@ -119,15 +119,7 @@ export function diffKeyed<Row extends { readonly id: number }>(
         conflicts.push(conflict(problem));
         continue;
       }
-      changes.push({
-        ...base,
-        action: 'create',
-        moodleId: null,
-        before: null,
-        after: desired.values,
-        ...(desired.refs === undefined ? {} : { refs: desired.refs }),
-        reason: 'in the directory, not in Moodle',
-      });
+      changes.push(createChange(spec.entity, desired));
       continue;
     }
     claimed.add(row.id);
@@ -202,4 +194,21 @@ export function diffKeyed<Row extends { readonly id: number }>(
 
   changes.sort(byKey);
   return { changes, conflicts, warnings };
+}
+
+/** The `create` change of a desired object Moodle lacks (the same for every entity). */
+export function createChange(entity: EntityType, desired: DesiredObject): Change {
+  return {
+    entity,
+    address: addressOf(entity, desired.key),
+    action: 'create',
+    key: desired.key,
+    moodleId: null,
+    dn: desired.dn,
+    before: null,
+    after: desired.values,
+    ...(desired.refs === undefined ? {} : { refs: desired.refs }),
+    sourceDigest: desired.sourceDigest,
+    reason: 'in the directory, not in Moodle',
+  };
 }

@@ -13,6 +13,7 @@ import type { Change } from '../plan/change.js';
 import { addressOf, pairKey } from '../plan/change.js';
 import type { CurrentIndex, DesiredObject, DiffInput, Entity, EntityDiff } from './entity.js';
 import { byKey } from './entity.js';
+import { createChange } from './keyed-diff.js';
 
 export type ProfileDataRow = MoodleProfileDataRow;
 
@@ -75,19 +76,7 @@ export function diffProfileData(input: DiffInput<ProfileDataRow>, options: Profi
 
   for (const desired of input.desired) {
     if (present.has(desired.key)) continue;
-    changes.push({
-      entity: 'profile_data',
-      address: addressOf('profile_data', desired.key),
-      action: 'create',
-      key: desired.key,
-      moodleId: null,
-      dn: desired.dn,
-      before: null,
-      after: desired.values,
-      ...(desired.refs === undefined ? {} : { refs: desired.refs }),
-      sourceDigest: desired.sourceDigest,
-      reason: 'in the directory, not in Moodle',
-    });
+    changes.push(createChange('profile_data', desired));
   }
 
   changes.sort(byKey);

@@ -10,12 +10,13 @@ import type { MoodleUserRow } from '../moodle/read-users.js';
 import { readUsers } from '../moodle/read-users.js';
 import type { MoodleSite } from '../moodle/site.js';
 import { writeUserChanges } from '../moodle/write-users.js';
-import type { Change, Fields, FieldValue } from '../plan/change.js';
+import type { Change, FieldValue } from '../plan/change.js';
 import { addressOf } from '../plan/change.js';
 import { userKey } from '../rules/users.js';
 import type { StateObject } from '../state/state.js';
 import type { Conflict, DesiredObject, DiffInput, Entity, EntityDiff } from './entity.js';
 import { byKey } from './entity.js';
+import { changedFields } from './keyed-diff.js';
 
 export type OnRemoved = 'keep' | 'suspend';
 
@@ -42,19 +43,6 @@ function currentValues(row: MoodleUserRow, fields: readonly string[]): Record<st
   // NULL and empty are the same to a user: no write is planned to turn one into the other.
   for (const f of fields) out[f] = columns[f] ?? '';
   return out;
-}
-
-/** Values that differ, as `before`/`after` restricted to the changed columns. */
-function changedFields(before: Fields, after: Fields): { before: Fields; after: Fields } | null {
-  const b: Record<string, FieldValue> = {};
-  const a: Record<string, FieldValue> = {};
-  for (const [name, value] of Object.entries(after)) {
-    if (before[name] !== value) {
-      b[name] = before[name] ?? '';
-      a[name] = value;
-    }
-  }
-  return Object.keys(a).length === 0 ? null : { before: b, after: a };
 }
 
 /**

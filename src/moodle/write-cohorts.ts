@@ -15,20 +15,20 @@ import type { Change } from '../plan/change.js';
 import { executeIn, insertMany, selectIn } from './batches.js';
 import type { Queryable, SqlValue } from './database.js';
 import { typedRows } from './read-categories.js';
+import type { WriteContext } from './write-context.js';
 import {
   asConflict,
   type ContextInfo,
   categoryContexts,
   changedColumns,
   changesByAction,
-  idsByExactKey,
   integerOf,
   moodleIdOf,
   requireContext,
+  rereadIds,
   textOf,
   updateColumns,
-} from './write-categories.js';
-import type { WriteContext } from './write-context.js';
+} from './write-helpers.js';
 
 const UPDATABLE = ['name', 'component', 'visible', 'description'] as const;
 /** Values of the plan that say where the cohort lives; written as `contextid`, never as columns. */
@@ -87,12 +87,7 @@ async function createCohorts(tx: Queryable, ctx: WriteContext, creates: readonly
     ctx.budget,
   );
   const keys = creates.map((c) => textOf(c, 'idnumber'));
-  const found = typedRows<{ id: number; idnumber: string | null }>(
-    'cohort',
-    await selectIn(tx, (list) => `SELECT id, idnumber FROM {cohort} WHERE idnumber IN (${list})`, [], keys, ctx.budget),
-    { id: 'number', idnumber: 'string?' },
-  );
-  const ids = idsByExactKey(found, (r) => r.idnumber, keys, 'cohort idnumber');
+  const ids = await rereadIds(tx, 'cohort', 'idnumber', keys, ctx.budget, 'cohort idnumber');
   for (const change of creates) ctx.ids.set('cohort', change.key, ids.get(textOf(change, 'idnumber')) as number);
 }
 

@@ -14,6 +14,7 @@ import type { Change } from '../plan/change.js';
 import { executeIn, insertMany, selectIn } from './batches.js';
 import type { Queryable } from './database.js';
 import { typedRows } from './read-categories.js';
+import type { WriteContext } from './write-context.js';
 import {
   asConflict,
   changedColumns,
@@ -21,10 +22,10 @@ import {
   idsByExactKey,
   integerOf,
   moodleIdOf,
+  rereadIds,
   textOf,
   updateColumns,
-} from './write-categories.js';
-import type { WriteContext } from './write-context.js';
+} from './write-helpers.js';
 
 /** What Moodle's text field stores when not told otherwise: display size, maximum length, not a password. */
 const TEXT_DEFAULTS = { param1: '30', param2: '2048', param3: '0' } as const;
@@ -145,18 +146,7 @@ async function createFields(tx: Queryable, ctx: WriteContext, creates: readonly 
     ctx.budget,
   );
   const shortnames = creates.map((c) => textOf(c, 'shortname'));
-  const found = typedRows<{ id: number; shortname: string }>(
-    'user_info_field',
-    await selectIn(
-      tx,
-      (list) => `SELECT id, shortname FROM {user_info_field} WHERE shortname IN (${list})`,
-      [],
-      shortnames,
-      ctx.budget,
-    ),
-    { id: 'number', shortname: 'string' },
-  );
-  const ids = idsByExactKey(found, (r) => r.shortname, shortnames, 'profile field shortname');
+  const ids = await rereadIds(tx, 'user_info_field', 'shortname', shortnames, ctx.budget, 'profile field shortname');
   for (const change of creates)
     ctx.ids.set('profile_field', change.key, ids.get(textOf(change, 'shortname')) as number);
 }

@@ -14,7 +14,15 @@ import { type PlanOptions, type PlanResult, planSpec } from '../../src/pipeline.
 import { type LoadedSpec, loadSpec } from '../../src/spec/load.js';
 import type { State } from '../../src/state/state.js';
 import { assertIntegrity } from './integrity.js';
-import { Capture, type CliRun, STATE_FILE, type Workspace, workspace, writeSpec } from './spec-files.js';
+import {
+  Capture,
+  type CliRun,
+  STATE_FILE,
+  TOUCHED_TABLES,
+  type Workspace,
+  workspace,
+  writeSpec,
+} from './spec-files.js';
 import { createTarget, type Target, type TargetName, type TargetOptions } from './targets.js';
 
 export const PEOPLE_BASE = 'ou=people,dc=ent,dc=example';
@@ -91,19 +99,7 @@ export function usersSection(overrides: Record<string, unknown> = {}): Record<st
 }
 
 /** Tables an apply may write (config_plugins holds the apply marker). */
-export const TOUCHED = [
-  'mdl_user',
-  'mdl_context',
-  'mdl_config',
-  'mdl_sessions',
-  'mdl_config_plugins',
-  'mdl_course_categories',
-  'mdl_cohort',
-  'mdl_cohort_members',
-  'mdl_user_info_category',
-  'mdl_user_info_field',
-  'mdl_user_info_data',
-];
+export const TOUCHED = TOUCHED_TABLES;
 
 export type Row = Record<string, unknown>;
 

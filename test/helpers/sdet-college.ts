@@ -18,7 +18,15 @@ import { loadSpec } from '../../src/spec/load.js';
 import type { State } from '../../src/state/state.js';
 import { afterApply } from './apply-specs.js';
 import { checkIntegrity } from './integrity.js';
-import { type CliRun, COLLEGE_LDIF, COLLEGE_SPEC, runCli, type Workspace, workspace } from './spec-files.js';
+import {
+  type CliRun,
+  COLLEGE_LDIF,
+  COLLEGE_SPEC,
+  runCli,
+  TOUCHED_TABLES,
+  type Workspace,
+  workspace,
+} from './spec-files.js';
 import { createTarget, type Target, type TargetName } from './targets.js';
 
 export { COLLEGE_LDIF, COLLEGE_SPEC };
@@ -28,19 +36,7 @@ export const CLG_DN = 'ENTStructureSIREN=19450001400015,ou=structures,dc=ent,dc=
 export const personDn = (uid: string): string => `uid=${uid},ou=people,dc=ent,dc=example`;
 
 /** Every table an SDET apply may write (config_plugins holds the apply marker). */
-export const SYNC_TABLES = [
-  'mdl_user',
-  'mdl_context',
-  'mdl_course_categories',
-  'mdl_cohort',
-  'mdl_cohort_members',
-  'mdl_user_info_category',
-  'mdl_user_info_field',
-  'mdl_user_info_data',
-  'mdl_config',
-  'mdl_config_plugins',
-  'mdl_sessions',
-] as const;
+export const SYNC_TABLES = TOUCHED_TABLES;
 
 export const STATE_NAME = 'ldap2moodle.state.json';
 
