@@ -46,6 +46,8 @@ export interface ConditionSpec {
   readonly profiles?: readonly string[];
   readonly value?: string;
   readonly matches?: string;
+  /** Tests that must not all hold. */
+  readonly not?: Omit<ConditionSpec, 'not'>;
 }
 
 export type Condition = (entry: LdapEntry, context: EvalContext, profiles: readonly string[]) => boolean;
@@ -100,6 +102,10 @@ export function compileCondition(
     }
   } else if (spec.matches !== undefined) {
     problems.add(`${path}/matches`, '`matches` needs a `value` to test');
+  }
+  if (spec.not !== undefined) {
+    const negated = compileCondition(spec.not, `${path}/not`, templates, problems, knownProfiles);
+    tests.push((entry, context, profiles) => !negated(entry, context, profiles));
   }
   if (tests.length === 0) return ALWAYS;
   return (entry, context, profiles) => tests.every((test) => test(entry, context, profiles));

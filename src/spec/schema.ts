@@ -36,12 +36,10 @@ const search = {
   },
 } as const;
 
-const condition = {
+const conditionTests = {
   type: 'object',
   additionalProperties: false,
-  description:
-    'Which entries a rule applies to: all the given tests must hold (an LDAP filter on the entry, the profiles ' +
-    'of the person, a computed value present and matching a regex).',
+  description: 'Tests that must all hold (see `when`).',
   properties: {
     filter: { type: 'string', minLength: 3, description: 'RFC 4515 filter evaluated on the entry.' },
     profiles: {
@@ -52,6 +50,17 @@ const condition = {
     },
     value: { ...template, description: 'A template that must give at least one non-empty value.' },
     matches: { type: 'string', minLength: 1, description: 'A regex one of the values of `value` must match.' },
+  },
+} as const;
+
+const condition = {
+  ...conditionTests,
+  description:
+    'Which entries a rule applies to: all the given tests must hold (an LDAP filter on the entry, the profiles ' +
+    'of the person, a computed value present and matching a regex), and those of `not` must not all hold.',
+  properties: {
+    ...conditionTests.properties,
+    not: { ...conditionTests, description: 'Tests that must not all hold (e.g. a student with no class).' },
   },
 } as const;
 
