@@ -45,7 +45,7 @@ export async function runDemo(dir: string, view: PlanView, out: DemoOutput): Pro
   const started = Date.now();
   const where = resolve(dir);
   await prepareDir(where);
-  await copyFile(join(EXAMPLE, 'directory.ldif'), join(where, 'directory.ldif'));
+  for (const file of ['directory.ldif', 'levels.csv']) await copyFile(join(EXAMPLE, file), join(where, file));
   await writeFile(join(where, 'ldap2moodle.yaml'), await readFile(join(EXAMPLE, 'ldap2moodle.yaml'), 'utf8'));
   const loaded = await loadSpec(join(where, 'ldap2moodle.yaml'));
   const shown = relative(process.cwd(), where) || '.';

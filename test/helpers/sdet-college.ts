@@ -22,6 +22,7 @@ import {
   type CliRun,
   COLLEGE_LDIF,
   COLLEGE_SPEC,
+  copyCollegeSideFiles,
   runCli,
   TOUCHED_TABLES,
   type Workspace,
@@ -189,6 +190,7 @@ export async function collegeSite(
     const specPath = ws.path('ldap2moodle.yaml');
     const statePath = ws.path(STATE_NAME);
     await writeFile(ldifPath, options.ldif ?? (await readFile(COLLEGE_LDIF, 'utf8')));
+    await copyCollegeSideFiles(ws.dir);
     const writeSpecFile = async (spec: SpecText = {}, name = 'ldap2moodle.yaml', ldif = ldifPath) => {
       const path = ws.path(name);
       await writeFile(path, await collegeSpecText(t, ws, ldif, spec));

@@ -3,7 +3,7 @@
  * database (and an LDIF file or a test slapd), an optional hand-written state file, and a way to run the CLI
  * on it with captured output.
  */
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -23,6 +23,15 @@ export { moodleSection } from './targets.js';
 export const COLLEGE_SPEC = fileURLToPath(new URL('../../examples/college/ldap2moodle.yaml', import.meta.url));
 export const COLLEGE_LDIF = fileURLToPath(new URL('../../examples/college/directory.ldif', import.meta.url));
 export const SMALL_LDIF = fileURLToPath(new URL('../fixtures/ldap/small.ldif', import.meta.url));
+/** Files the example spec reads next to itself, besides its LDIF (its CSV transcoding). */
+export const COLLEGE_SIDE_FILES = ['levels.csv'] as const;
+
+/** Copies the example's side files into `dir`, so that a copy of its spec written there loads. */
+export async function copyCollegeSideFiles(dir: string): Promise<void> {
+  for (const file of COLLEGE_SIDE_FILES) {
+    await copyFile(fileURLToPath(new URL(`../../examples/college/${file}`, import.meta.url)), join(dir, file));
+  }
+}
 
 /** Matches the start of any ANSI escape sequence (colours, bold). */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC is what is being looked for

@@ -56,7 +56,7 @@ describe('ldap2moodle demo in a clean directory', () => {
   it('works in ./ldap2moodle-demo only: the spec, the directory, the state and the embedded Moodle', async () => {
     expect(await readdir(dir)).toEqual(['ldap2moodle-demo']);
     const made = await readdir(join(dir, 'ldap2moodle-demo'));
-    for (const file of ['directory.ldif', 'ldap2moodle.yaml', 'ldap2moodle.state.json', 'moodle']) {
+    for (const file of ['directory.ldif', 'levels.csv', 'ldap2moodle.yaml', 'ldap2moodle.state.json', 'moodle']) {
       expect(made).toContain(file);
     }
     // The embedded Moodle was closed: no lock file left behind.

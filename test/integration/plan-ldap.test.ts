@@ -16,6 +16,7 @@ import { type SlapdInstance, startSlapd } from '../helpers/slapd.js';
 import {
   COLLEGE_SPEC,
   collegeUsers,
+  copyCollegeSideFiles,
   ldapSource,
   SMALL_LDIF,
   type TestSite,
@@ -92,6 +93,7 @@ describe(`plan from a real slapd (into ${TARGET})`, () => {
   it('gives the same plan as the LDIF file for the SDET collège, people and structures paged on one connection', async () => {
     const s = await setup();
     const example = parse(await readFile(COLLEGE_SPEC, 'utf8')) as Record<string, unknown>;
+    await copyCollegeSideFiles(s.ws.dir);
     const spec = (file: string, source: Record<string, unknown>) =>
       writeSpec(s.ws, { ...example, source, moodle: s.t.moodleSection(s.ws.dir) }, file);
     // Pages of 4 entries: both searches span several pages (OpenLDAP refuses paged searches interleaved

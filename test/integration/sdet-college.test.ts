@@ -207,8 +207,9 @@ async function expectCollege(site: CollegeSite, moodle: CollegeMoodle): Promise<
       coursecount: 0,
       context: { id: expect.any(Number), contextlevel: 40, path: `${system.path}/${top.context.id}`, depth: 2 },
     },
-    sub('0450001A-3EME', '3EME'),
-    sub('0450001A-6EME', '6EME'),
+    // Named through examples/college/levels.csv.
+    sub('0450001A-3EME', 'Troisième'),
+    sub('0450001A-6EME', 'Sixième'),
   ]);
   expect(system.path).toBe(`/${Number(system.id)}`);
 
@@ -412,7 +413,7 @@ describe.each(TARGETS)('the collège on %s', (target) => {
     ]);
     expect(plan.plan.changes.find((c) => c.entity === 'category')).toMatchObject({
       before: { name: 'Sixième (renommée)' },
-      after: { name: '6EME' },
+      after: { name: 'Sixième' },
     });
     await applied(s);
     await expectCollege(s, await s.read());

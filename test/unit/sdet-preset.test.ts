@@ -110,6 +110,19 @@ describe('the SDET preset on the fixture directory', () => {
     expect(membersOf(first, '2026-0450001A-6EME1')).toEqual(['f4500111', 'f4500122']);
   });
 
+  it('each profile has its own auth and fields: parents with another auth plugin, no department', async () => {
+    const state = await desired((spec) =>
+      spec.replace('    parent:\n      enabled: true', '    parent:\n      enabled: true\n      auth: email'),
+    );
+    const users = new Map((state.objects.get('user') ?? []).map((u) => [u.key, u]));
+    expect(users.get('f45001zz')?.values.auth).toBe('email');
+    expect(users.get('f45001zz')?.profile).toBe('parent');
+    expect(users.get('f4500111')?.values.auth).toBe('cas');
+    // The teacher profile adds department (the discipline of the served establishment); students have none.
+    expect(users.get('f45001mm')?.values.department).toBe('MATHEMATIQUES');
+    expect(users.get('f4500111')?.values).not.toHaveProperty('department');
+  });
+
   it('parents are a profile to switch on: off, no parent is a user nor in a cohort', async () => {
     const state = await desired((spec) =>
       spec.replace('    parent:\n      enabled: true', '    parent:\n      enabled: false'),

@@ -133,6 +133,21 @@ describe('user diff', () => {
     expect(diff([], rows, state, options({ onRemoved: 'keep' })).changes).toEqual([]);
   });
 
+  it('applies the onRemoved of the profile each leaver was last synced as', () => {
+    const rows = [written(10, 'A1'), written(11, 'B2'), written(12, 'C3')];
+    const state = [
+      managed(10, 'a1', { profile: 'student' }),
+      managed(11, 'b2', { profile: 'parent' }),
+      managed(12, 'c3'), // synced before profiles existed: the users' default
+    ];
+    const byProfile = (profile: string | undefined) => (profile === 'parent' ? 'keep' : 'suspend');
+    const result = diff([], rows, state, options({ onRemoved: byProfile }));
+    expect(result.changes.map((c) => [c.address, c.action, c.reason])).toEqual([
+      ['user["a1"]', 'suspend', 'no longer in the directory (onRemoved: suspend for student)'],
+      ['user["c3"]', 'suspend', 'no longer in the directory (onRemoved: suspend)'],
+    ]);
+  });
+
   it('unsuspends a returning user the tool suspended, but not one an admin suspended', () => {
     const byTool = diff(
       [person('A1')],
