@@ -23,7 +23,7 @@ export const describeProfileField = (row: ProfileFieldRow): string =>
 
 /** The pure profile field diff. */
 export function diffProfileFields(input: DiffInput<ProfileFieldRow>, options: ProfileFieldOptions): EntityDiff {
-  return diffKeyed(input, {
+  const result = diffKeyed(input, {
     entity: 'profile_field',
     section: 'profileFields',
     noun: 'profile field',
@@ -44,6 +44,13 @@ export function diffProfileFields(input: DiffInput<ProfileFieldRow>, options: Pr
       warning: `${managed.address}: no longer in profileFields; ${describeProfileField(row)} and its data stay as they are`,
     }),
   });
+  // Listed (and so created, one sortorder after the other) in the spec's order: the order Moodle shows them in.
+  const position = new Map(input.desired.map((d, i) => [d.key, i]));
+  const at = (key: string) => position.get(key) ?? input.desired.length;
+  const changes = [...result.changes].sort(
+    (a, b) => at(a.key) - at(b.key) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+  );
+  return { ...result, changes };
 }
 
 /** The profile field entity of one run. */

@@ -458,7 +458,8 @@ export function desiredState(
   return {
     objects: new Map<EntityType, readonly DesiredObject[]>([
       ['category', objects.categories],
-      ['profile_field', byKey(fieldObjects)],
+      // In the spec's order, which Moodle's sortorder follows.
+      ['profile_field', fieldObjects],
       ['user', users.users],
       ['profile_data', byKey(profileData)],
       ['cohort', objects.cohorts],

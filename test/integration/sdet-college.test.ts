@@ -171,8 +171,9 @@ async function expectCollege(site: CollegeSite, moodle: CollegeMoodle): Promise<
       param3: '0',
     })),
   );
-  // Moodle numbers the fields of a category 1, 2, 3 (the order they were created in).
-  expect(sorted(moodle.profileFields.map((f) => String(f.sortorder)))).toEqual(['1', '2', '3']);
+  // Moodle numbers the fields of a category 1, 2, 3 in the order they are created: the preset's order.
+  const order = Object.fromEntries(moodle.profileFields.map((f) => [f.shortname, String(f.sortorder)]));
+  expect(order).toEqual({ ent_uai: '1', ent_profiles: '2', ent_classes: '3' });
   expect(moodle.profileData).toEqual(expectedProfileData());
 
   const [system] = await site.t.query<{ id: number; path: string }>(
