@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
- * Writes the published JSON Schema and the human reference of the spec, both generated from the schema
- * literal in src/spec/schema.ts. Runs against the build: `npm run build && npm run schema`.
+ * Writes the published JSON Schemas (the spec's, from src/spec/schema.ts, and the JSON plan's, from
+ * src/render/plan-schema.ts) and the human reference of the spec. Runs against the build: `npm run build && npm run schema`.
  * test/unit/spec-schema-file.test.ts fails when the committed JSON is stale.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { planJsonSchema } from '../dist/render/plan-schema.js';
 import { specSchema } from '../dist/spec/schema.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -107,3 +108,4 @@ function tableCell(text) {
 
 write('schemas/ldap2moodle.schema.json', `${JSON.stringify(specSchema, null, 2)}\n`);
 write('docs/spec-reference.md', reference(specSchema));
+write('schemas/plan.schema.json', `${JSON.stringify(planJsonSchema, null, 2)}\n`);

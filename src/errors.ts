@@ -42,6 +42,7 @@ export type ErrorCode =
   | 'MOODLE_LOCKED'
   | 'PLAN_REFUSED'
   | 'PLAN_STALE'
+  | 'PLAN_INVALID'
   | 'STATE_INVALID'
   | 'STATE_WRITE'
   | 'STATE_LOCKED'

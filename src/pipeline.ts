@@ -9,16 +9,18 @@
 import { basename, extname, isAbsolute, join, resolve } from 'node:path';
 import type { CurrentIndex } from './entities/entity.js';
 import type { EntityReading } from './entities/reading.js';
-import { readEntities } from './entities/reading.js';
+import { digestRows, readEntities } from './entities/reading.js';
 import { entityReaders } from './entities/registry.js';
 import { openMoodle } from './moodle/connect.js';
 import type { MoodleDatabase } from './moodle/database.js';
 import { EmbeddedDatabase, MEMORY } from './moodle/dialects/embedded.js';
 import type { MoodleSite } from './moodle/site.js';
 import { readSite } from './moodle/site.js';
+import type { EntityType } from './plan/change.js';
 import { checkGuards, DEFAULT_MAX_REMOVALS } from './plan/guards.js';
 import type { Plan } from './plan/plan.js';
 import { computePlan } from './plan/plan.js';
+import type { PlanFingerprints } from './plan/plan-file.js';
 import type { PlanHeader } from './render/view.js';
 import type { CompiledRules, DesiredState, DirectoryEntries } from './rules/rules.js';
 import { compileRules, desiredState, failOnErrors } from './rules/rules.js';
@@ -31,6 +33,7 @@ import type { LoadedSpec } from './spec/load.js';
 import { checkSpecSemantics } from './spec/semantic.js';
 import { resolveState } from './state/resolve-state.js';
 import type { State } from './state/state.js';
+import { TOOL_VERSION } from './version.js';
 
 const resolveFrom = (dir: string, path: string): string => (isAbsolute(path) ? path : resolve(dir, path));
 
@@ -137,6 +140,42 @@ export interface PlanResult {
   readonly statePath: string;
   /** People entries the source returned. */
   readonly sourceEntries: number;
+  /** What the plan was computed from (saved with it by `plan --out`). */
+  readonly fingerprints: PlanFingerprints;
+}
+
+/** The fingerprints of a plan: tool, spec, state, and the digests of what was read. */
+export function fingerprintsOf(
+  loaded: LoadedSpec,
+  moodle: MoodleSnapshot,
+  state: State,
+  sourceDigest: string,
+  about: ReadonlyMap<EntityType, ReadonlySet<string>>,
+): PlanFingerprints {
+  return {
+    tool_version: TOOL_VERSION,
+    spec_hash: loaded.hash,
+    state: { lineage: state.lineage, serial: state.serial },
+    moodle: Object.fromEntries(moodle.readings.map((r) => [r.type, r.digestFor(about.get(r.type) ?? new Set())])),
+    source: sourceDigest,
+  };
+}
+
+/** The keys a plan is about, per entity: what the rules ask for, what the state manages, what changes. */
+export function keysOfPlan(desired: DesiredState, state: State, plan: Plan): Map<EntityType, Set<string>> {
+  const keys = new Map<EntityType, Set<string>>();
+  const add = (entity: EntityType, key: string) => {
+    let set = keys.get(entity);
+    if (set === undefined) {
+      set = new Set();
+      keys.set(entity, set);
+    }
+    set.add(key);
+  };
+  for (const [entity, objects] of desired.objects) for (const o of objects) add(entity, o.key);
+  for (const o of state.objects) add(o.type, o.key);
+  for (const c of plan.changes) add(c.entity, c.key);
+  return keys;
 }
 
 export interface PlanOptions {
@@ -210,6 +249,13 @@ export async function readAndPlan(
     state: resolved.state,
     statePath: path,
     sourceEntries: entries.people.length,
+    fingerprints: fingerprintsOf(
+      loaded,
+      moodle,
+      resolved.state,
+      digestRows([...entries.structures, ...entries.people]),
+      keysOfPlan(desired, resolved.state, plan),
+    ),
   };
 }
 

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
+import type { DesiredObject } from '../entities/entity.js';
 import type { Diagnostic } from '../errors.js';
 import { UserError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
@@ -14,9 +15,22 @@ import type { MoodleDatabase, Queryable } from '../moodle/database.js';
 import { readMarker, writeMarker } from '../moodle/marker.js';
 import { ObjectIds } from '../moodle/write-context.js';
 import type { PlanOptions, PlanResult } from '../pipeline.js';
-import { readAndPlan, statePath, withSpecResources } from '../pipeline.js';
+import {
+  checkSpec,
+  fingerprintsOf,
+  keysOfPlan,
+  openSpecMoodle,
+  readAndPlan,
+  readMoodle,
+  statePath,
+  withSpecResources,
+} from '../pipeline.js';
+import type { EntityType } from '../plan/change.js';
+import type { PlanFile } from '../plan/plan-file.js';
+import { planOfFile, staleReasons } from '../plan/plan-file.js';
 import type { LoadedSpec } from '../spec/load.js';
 import { nextState } from '../state/next-state.js';
+import { resolveState } from '../state/resolve-state.js';
 import type { State } from '../state/state.js';
 import { checkStateWritable, discardPending, pendingPath, promotePending, writePending } from '../state/write-state.js';
 import { TOOL_VERSION } from '../version.js';
@@ -73,35 +87,104 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The `apply` command. */
 export function applySpec(loaded: LoadedSpec, options: ApplyOptions = {}): Promise<ApplyResult> {
-  return withSpecResources(loaded, async (source, db) => {
-    const path = statePath(loaded);
-    // Detected before touching Moodle: an apply whose state cannot be written must not start.
-    await checkStateWritable(path);
-    // One apply at a time per state file: a second one must not take the first's pending file for debris.
-    const lock = await takeLockFile(`${path}.lock`, `the state ${path}`, 'STATE_LOCKED');
-    try {
+  return withSpecResources(loaded, (source, db) =>
+    withStateLock(loaded, async () => {
       const planned = await readAndPlan(loaded, source, db, { ...options, repair: true });
-      const nothing = { applied: false, state: planned.state, attempts: 0, postApply: [], warnings: [] };
-      if (planned.plan.changes.length === 0) return { planned, ...nothing, statements: db.statementCount };
-      if (options.confirm !== undefined && !(await options.confirm(planned))) {
-        return { planned, ...nothing, statements: db.statementCount };
-      }
-      const { state, attempts } = await commitPlan(loaded, db, planned, options);
-      const statements = db.statementCount;
-      // Committed: whatever the commands do now, the data stays.
-      const postApply = await runSpecPostApply(loaded, planned.plan.purgeNeeded, options.onPostApplyOutput);
-      const warnings: string[] = [];
-      if (planned.plan.purgeNeeded && !postApply.some((r) => r.skipped === undefined)) {
-        warnings.push(
-          "this apply wrote course categories, which Moodle's caches do not show until they are purged, and no " +
-            'postApply command ran: run `php admin/cli/purge_caches.php` in the Moodle directory, or add it to postApply',
+      return finishApply(loaded, db, planned, options);
+    }),
+  );
+}
+
+/**
+ * `apply FILE`: applies a saved plan exactly, without reading the directory, once nothing it was computed from
+ * has moved (state, Moodle's rows, spec, tool version); otherwise PLAN_STALE says what moved.
+ */
+export async function applyPlanFile(
+  loaded: LoadedSpec,
+  file: PlanFile,
+  options: ApplyOptions = {},
+): Promise<ApplyResult> {
+  const rules = checkSpec(loaded);
+  const db = await openSpecMoodle(loaded);
+  try {
+    return await withStateLock(loaded, async () => {
+      const path = statePath(loaded);
+      const resolved = await resolveState(db, path, { repair: true });
+      const moodle = await readMoodle(db, loaded, rules);
+      const plan = planOfFile(file);
+      const desired = {
+        objects: new Map(Object.entries(file.desired) as [EntityType, readonly DesiredObject[]][]),
+        skipped: plan.skipped,
+        warnings: [],
+        dataErrors: 0,
+      };
+      // The rows the plan looked at: those of its objects (when the state moved, the plan is stale anyway).
+      const about = keysOfPlan(desired, resolved.state, plan);
+      const now = fingerprintsOf(loaded, moodle, resolved.state, file.fingerprints.source, about);
+      const reasons = staleReasons(file.fingerprints, now);
+      if (reasons.length > 0) {
+        throw new UserError(
+          'PLAN_STALE',
+          `the saved plan (made ${file.created_at}) no longer applies: nothing was written; make a new one with \`plan --out\``,
+          reasons.map((message) => ({ message })),
         );
       }
-      return { planned, applied: true, state, statements, attempts, postApply, warnings };
-    } finally {
-      await lock.release();
-    }
-  });
+      const planned: PlanResult = {
+        plan,
+        header: file.header,
+        site: moodle.site,
+        moodle,
+        desired,
+        state: resolved.state,
+        statePath: path,
+        sourceEntries: 0,
+        fingerprints: now,
+      };
+      // The saved plan was reviewed: no confirmation (Terraform's `apply FILE`).
+      return finishApply(loaded, db, planned, { ...options, confirm: undefined });
+    });
+  } finally {
+    await db.close();
+  }
+}
+
+/** One apply at a time per state file: a second one must not take the first's pending file for debris. */
+async function withStateLock<T>(loaded: LoadedSpec, fn: () => Promise<T>): Promise<T> {
+  const path = statePath(loaded);
+  // Detected before touching Moodle: an apply whose state cannot be written must not start.
+  await checkStateWritable(path);
+  const lock = await takeLockFile(`${path}.lock`, `the state ${path}`, 'STATE_LOCKED');
+  try {
+    return await fn();
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Confirms, commits, runs the postApply commands: the part of an apply that follows the plan. */
+async function finishApply(
+  loaded: LoadedSpec,
+  db: MoodleDatabase,
+  planned: PlanResult,
+  options: ApplyOptions,
+): Promise<ApplyResult> {
+  const nothing = { applied: false, state: planned.state, attempts: 0, postApply: [], warnings: [] };
+  if (planned.plan.changes.length === 0) return { planned, ...nothing, statements: db.statementCount };
+  if (options.confirm !== undefined && !(await options.confirm(planned))) {
+    return { planned, ...nothing, statements: db.statementCount };
+  }
+  const { state, attempts } = await commitPlan(loaded, db, planned, options);
+  const statements = db.statementCount;
+  // Committed: whatever the commands do now, the data stays.
+  const postApply = await runSpecPostApply(loaded, planned.plan.purgeNeeded, options.onPostApplyOutput);
+  const warnings: string[] = [];
+  if (planned.plan.purgeNeeded && !postApply.some((r) => r.skipped === undefined)) {
+    warnings.push(
+      "this apply wrote course categories, which Moodle's caches do not show until they are purged, and no " +
+        'postApply command ran: run `php admin/cli/purge_caches.php` in the Moodle directory, or add it to postApply',
+    );
+  }
+  return { planned, applied: true, state, statements, attempts, postApply, warnings };
 }
 
 /**

@@ -5,6 +5,7 @@ import { DemoCommand } from './commands/demo.js';
 import { GenerateCommand } from './commands/generate.js';
 import { MoodleQueryCommand } from './commands/moodle-query.js';
 import { PlanCommand } from './commands/plan.js';
+import { ShowCommand } from './commands/show.js';
 import { ValidateCommand } from './commands/validate.js';
 
 /** The command line; clipanion's own output (help, usage errors) is coloured only when `colors` is set. */
@@ -18,6 +19,7 @@ export function buildCli(options: { readonly colors?: boolean } = {}): Cli {
   cli.register(ValidateCommand);
   cli.register(PlanCommand);
   cli.register(ApplyCommand);
+  cli.register(ShowCommand);
   cli.register(DemoCommand);
   cli.register(MoodleQueryCommand);
   cli.register(GenerateCommand);

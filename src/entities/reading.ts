@@ -2,6 +2,7 @@
  * An entity together with what was read of Moodle for it. The pipeline holds a list of these, one per entity
  * kind, without knowing their row types: each reading pairs its rows with its own diff, recheck and write.
  */
+import { createHash } from 'node:crypto';
 import type { Diagnostic } from '../errors.js';
 import type { MoodleDatabase, Queryable } from '../moodle/database.js';
 import type { WriteContext } from '../moodle/write-context.js';
@@ -19,6 +20,12 @@ export interface EntityReading {
   readonly ids: ReadonlyMap<string, number>;
   /** Id → key of the same rows. */
   readonly keys: ReadonlyMap<number, string>;
+  /**
+   * Digest of the rows read whose key is among `keys` (the objects a plan is about: desired, managed or
+   * changed), times of activity left out: a saved plan is stale when Moodle's rows no longer give the same
+   * digest. A login changing `lastaccess`, or an account the tool has nothing to do with, does not count.
+   */
+  digestFor(keys: ReadonlySet<string>): string;
   diff(
     desired: readonly DesiredObject[],
     managed: readonly StateObject[],
@@ -51,6 +58,13 @@ export async function readEntity<Current>(
     rows: current.length,
     ids,
     keys,
+    digestFor: (wanted) =>
+      digestRows(
+        current.filter((row) => {
+          const identity = entity.identify(row);
+          return identity !== null && wanted.has(identity.key);
+        }),
+      ),
     diff: (desired, managed, index, owned, wanted) => entity.diff({ desired, current, managed, index, owned, wanted }),
     recheck: (tx, changes, budget) =>
       entity.recheck(
@@ -66,6 +80,23 @@ export async function readEntity<Current>(
         changes.filter((ch) => ch.entity === entity.type),
       ),
   };
+}
+
+/** Columns that change without anything the tool manages changing. */
+const VOLATILE = new Set(['timemodified', 'timecreated', 'timeadded', 'lastaccess', 'lastlogin', 'currentlogin']);
+
+/** Order-independent digest of rows (sorted by their canonical JSON). */
+export function digestRows(rows: readonly unknown[]): string {
+  const lines = rows.map((row) => {
+    const fields = Object.entries(row as Record<string, unknown>)
+      .filter(([name]) => !VOLATILE.has(name))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return JSON.stringify(fields);
+  });
+  lines.sort();
+  const hash = createHash('sha256');
+  for (const line of lines) hash.update(line).update('\n');
+  return `sha256:${hash.digest('hex')}`;
 }
 
 /** Reads every entity in order (each may use what the ones before it read), and the index over all of them. */

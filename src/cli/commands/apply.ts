@@ -1,9 +1,11 @@
 import { createInterface } from 'node:readline/promises';
 import type { ReadStream } from 'node:tty';
 import { Option, UsageError } from 'clipanion';
-import { applySpec } from '../../apply/apply.js';
+import type { ApplyResult } from '../../apply/apply.js';
+import { applyPlanFile, applySpec } from '../../apply/apply.js';
 import { formatPostApplyReport, postApplySucceeded } from '../../apply/post-apply.js';
 import type { PlanResult } from '../../pipeline.js';
+import { readPlanFile } from '../../plan/plan-file.js';
 import { HumanPlanView } from '../../render/human.js';
 import { PlanningCommand } from '../base-command.js';
 
@@ -17,32 +19,42 @@ export class ApplyCommand extends PlanningCommand {
       ['Apply interactively', '$0 apply --spec examples/college/ldap2moodle.yaml'],
       ['From cron', '$0 apply --spec /etc/ldap2moodle/site.yaml --auto-approve --no-color'],
       ['Accept a big departure once (e.g. end of the school year)', '$0 apply --spec site.yaml --allow-removals 400'],
+      ['Apply a saved plan exactly (no question: it was reviewed)', '$0 apply --spec site.yaml site.plan'],
     ],
   });
 
   autoApprove = Option.Boolean('--auto-approve', false, {
     description: 'Apply without asking (needed without a terminal)',
   });
+  planFile = Option.String({ required: false, name: 'PLAN_FILE' });
 
   async run(): Promise<number> {
-    const stdin = this.context.stdin as Partial<ReadStream>;
-    const interactive = stdin.isTTY === true;
-    if (!this.autoApprove && !interactive) {
-      throw new UsageError('apply asks for confirmation on a terminal; without one (cron, CI), pass --auto-approve');
-    }
     const loaded = await this.loadSpec();
     const view = new HumanPlanView({ color: this.useColor(), full: this.full });
     const { stdout } = this.context;
-    const result = await applySpec(loaded, {
-      ...this.planOptions(),
-      confirm: async (planned: PlanResult) => {
-        stdout.write(view.render(planned.plan, planned.header));
-        if (this.autoApprove) return true;
-        return this.ask();
-      },
-    });
-    if (result.planned.plan.changes.length === 0) {
+    let result: ApplyResult;
+    if (this.planFile !== undefined) {
+      const file = await readPlanFile(this.planFile);
+      result = await applyPlanFile(loaded, file, this.planOptions());
       stdout.write(view.render(result.planned.plan, result.planned.header));
+    } else {
+      const stdin = this.context.stdin as Partial<ReadStream>;
+      if (!this.autoApprove && stdin.isTTY !== true) {
+        throw new UsageError(
+          'apply asks for confirmation on a terminal; without one (cron, CI), pass --auto-approve, or apply a saved plan file',
+        );
+      }
+      result = await applySpec(loaded, {
+        ...this.planOptions(),
+        confirm: async (planned: PlanResult) => {
+          stdout.write(view.render(planned.plan, planned.header));
+          if (this.autoApprove) return true;
+          return this.ask();
+        },
+      });
+    }
+    if (result.planned.plan.changes.length === 0) {
+      if (this.planFile === undefined) stdout.write(view.render(result.planned.plan, result.planned.header));
       return 0;
     }
     if (!result.applied) {

@@ -1,0 +1,193 @@
+/**
+ * Saved plans (`plan --out FILE`, `apply FILE`): the exact changes, what they were computed from, and an
+ * integrity digest of the whole. `apply FILE` applies those changes and nothing else, once it has checked that
+ * nothing they depend on moved: the state (lineage, serial), Moodle's rows (a digest per entity), the spec and
+ * the tool version. The directory read is recorded too, for the reader; a plan reviewed in a merge request is
+ * applied as reviewed even if the directory moved on since (the next plan catches up), as Terraform does.
+ *
+ * The file holds directory data (names, e-mails: mode 0600, like the state) and never a secret: changes carry
+ * Moodle values only, and the source and target are described without credentials.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import writeFileAtomic from 'write-file-atomic';
+import type { DesiredObject } from '../entities/entity.js';
+import { UserError } from '../errors.js';
+import type { PlanHeader } from '../render/view.js';
+import type { SkippedEntry } from '../rules/skipped.js';
+import type { Change, EntityType } from './change.js';
+import type { Plan } from './plan.js';
+
+export const PLAN_FILE_FORMAT_VERSION = 1;
+
+/** What a plan was computed from; a saved plan applies only while these still hold. */
+export interface PlanFingerprints {
+  readonly tool_version: string;
+  readonly spec_hash: string;
+  readonly state: { readonly lineage: string; readonly serial: number };
+  /** Digest of the Moodle rows read, per entity (see EntityReading.digest). */
+  readonly moodle: Readonly<Partial<Record<EntityType, string>>>;
+  /** Digest of the directory entries read (informational: not a reason to refuse). */
+  readonly source: string;
+}
+
+export interface PlanFileBody {
+  readonly format_version: number;
+  readonly created_at: string;
+  readonly header: PlanHeader;
+  readonly fingerprints: PlanFingerprints;
+  readonly plan: {
+    readonly changes: readonly Change[];
+    readonly skipped: readonly SkippedEntry[];
+    readonly warnings: readonly string[];
+    readonly desired_counts: Plan['desiredCounts'];
+    readonly purge_needed: boolean;
+  };
+  /** The desired objects, per entity: the state recorded after the apply is made of them. */
+  readonly desired: Readonly<Partial<Record<EntityType, readonly DesiredObject[]>>>;
+}
+
+export interface PlanFile extends PlanFileBody {
+  /** sha256 of the canonical JSON of everything else. */
+  readonly integrity: string;
+}
+
+const integrityOf = (body: PlanFileBody): string =>
+  `sha256:${createHash('sha256').update(JSON.stringify(body)).digest('hex')}`;
+
+export function planFileOf(
+  plan: Plan,
+  header: PlanHeader,
+  fingerprints: PlanFingerprints,
+  desired: ReadonlyMap<EntityType, readonly DesiredObject[]>,
+  now: Date = new Date(),
+): PlanFile {
+  const body: PlanFileBody = {
+    format_version: PLAN_FILE_FORMAT_VERSION,
+    created_at: now.toISOString(),
+    header,
+    fingerprints,
+    plan: {
+      changes: plan.changes,
+      skipped: plan.skipped,
+      warnings: plan.warnings,
+      desired_counts: plan.desiredCounts,
+      purge_needed: plan.purgeNeeded,
+    },
+    desired: Object.fromEntries(desired),
+  };
+  return { ...body, integrity: integrityOf(body) };
+}
+
+/** The plan a saved file holds, in the shape renderers and the apply read. */
+export function planOfFile(file: PlanFile): Plan {
+  return {
+    changes: file.plan.changes,
+    skipped: file.plan.skipped,
+    warnings: file.plan.warnings,
+    desiredCounts: file.plan.desired_counts,
+    purgeNeeded: file.plan.purge_needed,
+  };
+}
+
+export async function writePlanFile(path: string, file: PlanFile): Promise<void> {
+  try {
+    await writeFileAtomic(path, `${JSON.stringify(file)}\n`, { mode: 0o600, fsync: true });
+  } catch (error) {
+    throw new UserError('STATE_WRITE', `cannot write the plan file ${path}: ${(error as Error).message}`, [], {
+      cause: error,
+    });
+  }
+}
+
+const invalid = (path: string, why: string, cause?: unknown): UserError =>
+  new UserError(
+    'PLAN_INVALID',
+    `${path} is not a usable saved plan: ${why}. Nothing was written; make a new one with \`plan --out\`.`,
+    [],
+    cause === undefined ? undefined : { cause },
+  );
+
+/** Reads and verifies a saved plan: JSON, format, integrity (a truncated or hand-edited file is refused). */
+export async function readPlanFile(path: string): Promise<PlanFile> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new UserError('PLAN_INVALID', `cannot read the plan file ${path}: ${(error as Error).message}`, [], {
+      cause: error,
+    });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw invalid(path, `it is not JSON (${(error as Error).message}); was it truncated?`, error);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw invalid(path, 'not a plan file');
+  const { integrity, ...body } = parsed as Partial<PlanFile>;
+  if (typeof body.format_version !== 'number') throw invalid(path, 'it has no format_version');
+  if (body.format_version !== PLAN_FILE_FORMAT_VERSION) {
+    throw invalid(
+      path,
+      `its format is version ${body.format_version}, this ldap2moodle reads version ${PLAN_FILE_FORMAT_VERSION}`,
+    );
+  }
+  if (typeof integrity !== 'string' || integrity !== integrityOf(body as PlanFileBody)) {
+    throw invalid(path, 'its integrity digest does not match its content (edited by hand, or damaged)');
+  }
+  const missing = shapeProblem(body);
+  if (missing !== null) throw invalid(path, `it lacks ${missing} (not made by this ldap2moodle?)`);
+  return parsed as PlanFile;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** The first part of a plan file's body that is missing or of the wrong kind, or null. */
+function shapeProblem(body: Record<string, unknown>): string | null {
+  const { header, fingerprints, plan, desired } = body;
+  if (typeof body.created_at !== 'string') return 'created_at';
+  if (!isObject(header) || typeof header.source !== 'string' || typeof header.target !== 'string') return 'header';
+  if (!isObject(fingerprints)) return 'fingerprints';
+  const { state } = fingerprints;
+  if (typeof fingerprints.tool_version !== 'string' || typeof fingerprints.spec_hash !== 'string') {
+    return 'fingerprints.tool_version or spec_hash';
+  }
+  if (!isObject(state) || typeof state.lineage !== 'string' || typeof state.serial !== 'number') {
+    return 'fingerprints.state';
+  }
+  if (!isObject(fingerprints.moodle) || typeof fingerprints.source !== 'string') return 'fingerprints.moodle';
+  if (!isObject(plan)) return 'plan';
+  for (const list of ['changes', 'skipped', 'warnings'] as const) if (!Array.isArray(plan[list])) return `plan.${list}`;
+  if (!isObject(plan.desired_counts) || typeof plan.purge_needed !== 'boolean') return 'plan.desired_counts';
+  const bad = (plan.changes as unknown[]).findIndex(
+    (c) => !isObject(c) || typeof c.address !== 'string' || typeof c.entity !== 'string' || !isObject(c.after),
+  );
+  if (bad >= 0) return `a well-formed plan.changes[${bad}]`;
+  if (!isObject(desired) || !Object.values(desired).every(Array.isArray)) return 'desired';
+  return null;
+}
+
+/** What moved since a saved plan was made; empty when it still applies. */
+export function staleReasons(saved: PlanFingerprints, now: PlanFingerprints): string[] {
+  const reasons: string[] = [];
+  if (saved.tool_version !== now.tool_version) {
+    reasons.push(`the plan was made by ldap2moodle ${saved.tool_version}, this is ${now.tool_version}`);
+  }
+  if (saved.spec_hash !== now.spec_hash) reasons.push('the spec (or a file it extends) changed since the plan');
+  if (saved.state.lineage !== now.state.lineage || saved.state.serial !== now.state.serial) {
+    reasons.push(
+      saved.state.lineage === now.state.lineage || saved.state.lineage === ''
+        ? `the state moved from serial ${saved.state.serial} to ${now.state.serial} (another apply ran since the plan)`
+        : `the state is of another lineage (${now.state.lineage || 'none'}, the plan's is ${saved.state.lineage})`,
+    );
+  }
+  for (const [entity, digest] of Object.entries(saved.moodle) as [EntityType, string][]) {
+    if (now.moodle[entity] !== digest) {
+      reasons.push(
+        `Moodle's ${entity.replace('_', ' ')} rows changed since the plan (edited in Moodle, or by another tool)`,
+      );
+    }
+  }
+  return reasons;
+}
