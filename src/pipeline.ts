@@ -11,6 +11,7 @@ import type { CurrentIndex } from './entities/entity.js';
 import type { EntityReading } from './entities/reading.js';
 import { digestRows, readEntities } from './entities/reading.js';
 import { entityReaders } from './entities/registry.js';
+import { withApplyLock } from './moodle/apply-lock.js';
 import { openMoodle } from './moodle/connect.js';
 import type { MoodleDatabase } from './moodle/database.js';
 import { EmbeddedDatabase, MEMORY } from './moodle/dialects/embedded.js';
@@ -278,7 +279,16 @@ export async function withSpecResources<T>(
   }
 }
 
-/** The `plan` command: reads everything, writes nothing. */
-export function planSpec(loaded: LoadedSpec, options: PlanOptions = {}): Promise<PlanResult> {
-  return withSpecResources(loaded, (source, db) => readAndPlan(loaded, source, db, { ...options, repair: false }));
+/**
+ * The `plan` command: reads everything, writes nothing. `lock` (for `plan --out`) holds the apply lock while
+ * planning, so that a saved plan is never computed from a Moodle half-way through someone else's apply.
+ */
+export function planSpec(
+  loaded: LoadedSpec,
+  options: PlanOptions & { readonly lock?: boolean } = {},
+): Promise<PlanResult> {
+  return withSpecResources(loaded, (source, db) => {
+    const plan = () => readAndPlan(loaded, source, db, { ...options, repair: false });
+    return options.lock === true ? withApplyLock(db, loaded, plan) : plan();
+  });
 }

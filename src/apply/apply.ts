@@ -11,6 +11,7 @@ import type { Diagnostic } from '../errors.js';
 import { UserError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import { takeLockFile } from '../lock-file.js';
+import { withApplyLock } from '../moodle/apply-lock.js';
 import type { MoodleDatabase, Queryable } from '../moodle/database.js';
 import { readMarker, writeMarker } from '../moodle/marker.js';
 import { ObjectIds } from '../moodle/write-context.js';
@@ -88,10 +89,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** The `apply` command. */
 export function applySpec(loaded: LoadedSpec, options: ApplyOptions = {}): Promise<ApplyResult> {
   return withSpecResources(loaded, (source, db) =>
-    withStateLock(loaded, async () => {
-      const planned = await readAndPlan(loaded, source, db, { ...options, repair: true });
-      return finishApply(loaded, db, planned, options);
-    }),
+    withStateLock(loaded, () =>
+      // One apply at a time per Moodle (from any machine), taken before planning: src/moodle/apply-lock.ts.
+      withApplyLock(db, loaded, async () => {
+        const planned = await readAndPlan(loaded, source, db, { ...options, repair: true });
+        return finishApply(loaded, db, planned, options);
+      }),
+    ),
   );
 }
 
@@ -107,42 +111,44 @@ export async function applyPlanFile(
   const rules = checkSpec(loaded);
   const db = await openSpecMoodle(loaded);
   try {
-    return await withStateLock(loaded, async () => {
-      const path = statePath(loaded);
-      const resolved = await resolveState(db, path, { repair: true });
-      const moodle = await readMoodle(db, loaded, rules);
-      const plan = planOfFile(file);
-      const desired = {
-        objects: new Map(Object.entries(file.desired) as [EntityType, readonly DesiredObject[]][]),
-        skipped: plan.skipped,
-        warnings: [],
-        dataErrors: 0,
-      };
-      // The rows the plan looked at: those of its objects (when the state moved, the plan is stale anyway).
-      const about = keysOfPlan(desired, resolved.state, plan);
-      const now = fingerprintsOf(loaded, moodle, resolved.state, file.fingerprints.source, about);
-      const reasons = staleReasons(file.fingerprints, now);
-      if (reasons.length > 0) {
-        throw new UserError(
-          'PLAN_STALE',
-          `the saved plan (made ${file.created_at}) no longer applies: nothing was written; make a new one with \`plan --out\``,
-          reasons.map((message) => ({ message })),
-        );
-      }
-      const planned: PlanResult = {
-        plan,
-        header: file.header,
-        site: moodle.site,
-        moodle,
-        desired,
-        state: resolved.state,
-        statePath: path,
-        sourceEntries: 0,
-        fingerprints: now,
-      };
-      // The saved plan was reviewed: no confirmation (Terraform's `apply FILE`).
-      return finishApply(loaded, db, planned, { ...options, confirm: undefined });
-    });
+    return await withStateLock(loaded, () =>
+      withApplyLock(db, loaded, async () => {
+        const path = statePath(loaded);
+        const resolved = await resolveState(db, path, { repair: true });
+        const moodle = await readMoodle(db, loaded, rules);
+        const plan = planOfFile(file);
+        const desired = {
+          objects: new Map(Object.entries(file.desired) as [EntityType, readonly DesiredObject[]][]),
+          skipped: plan.skipped,
+          warnings: [],
+          dataErrors: 0,
+        };
+        // The rows the plan looked at: those of its objects (when the state moved, the plan is stale anyway).
+        const about = keysOfPlan(desired, resolved.state, plan);
+        const now = fingerprintsOf(loaded, moodle, resolved.state, file.fingerprints.source, about);
+        const reasons = staleReasons(file.fingerprints, now);
+        if (reasons.length > 0) {
+          throw new UserError(
+            'PLAN_STALE',
+            `the saved plan (made ${file.created_at}) no longer applies: nothing was written; make a new one with \`plan --out\``,
+            reasons.map((message) => ({ message })),
+          );
+        }
+        const planned: PlanResult = {
+          plan,
+          header: file.header,
+          site: moodle.site,
+          moodle,
+          desired,
+          state: resolved.state,
+          statePath: path,
+          sourceEntries: 0,
+          fingerprints: now,
+        };
+        // The saved plan was reviewed: no confirmation (Terraform's `apply FILE`).
+        return finishApply(loaded, db, planned, { ...options, confirm: undefined });
+      }),
+    );
   } finally {
     await db.close();
   }

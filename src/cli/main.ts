@@ -2,10 +2,13 @@ import { Builtins, Cli } from 'clipanion';
 import { TOOL_VERSION } from '../version.js';
 import { ApplyCommand } from './commands/apply.js';
 import { DemoCommand } from './commands/demo.js';
+import { ForceUnlockCommand } from './commands/force-unlock.js';
 import { GenerateCommand } from './commands/generate.js';
 import { MoodleQueryCommand } from './commands/moodle-query.js';
 import { PlanCommand } from './commands/plan.js';
 import { ShowCommand } from './commands/show.js';
+import { StateListCommand } from './commands/state-list.js';
+import { StateShowCommand } from './commands/state-show.js';
 import { ValidateCommand } from './commands/validate.js';
 
 /** The command line; clipanion's own output (help, usage errors) is coloured only when `colors` is set. */
@@ -20,6 +23,9 @@ export function buildCli(options: { readonly colors?: boolean } = {}): Cli {
   cli.register(PlanCommand);
   cli.register(ApplyCommand);
   cli.register(ShowCommand);
+  cli.register(StateListCommand);
+  cli.register(StateShowCommand);
+  cli.register(ForceUnlockCommand);
   cli.register(DemoCommand);
   cli.register(MoodleQueryCommand);
   cli.register(GenerateCommand);

@@ -46,6 +46,26 @@ export interface ColumnInfo {
 
 export type DialectName = 'mariadb' | 'mysql' | 'postgres' | 'embedded';
 
+/**
+ * What `tryAdvisoryLock` found. `exclusive`: the database admits one process at a time already (the embedded
+ * Moodle's directory lock), so there is nothing more to take. `unsupported`: the server refuses advisory locks
+ * (Galera), the caller falls back to a lock row.
+ */
+export type AdvisoryLockAttempt =
+  | {
+      readonly status: 'acquired';
+      /**
+       * The lock's own session, for the short writes that record its holder: they run outside the apply's
+       * connections and give up at once rather than wait on others' row locks (on MariaDB, inserting a row
+       * waits on any lock held on the next one in the index: a holder record must never stall an apply).
+       */
+      readonly session: Queryable;
+      readonly release: () => Promise<void>;
+    }
+  | { readonly status: 'busy' }
+  | { readonly status: 'unsupported'; readonly reason: string }
+  | { readonly status: 'exclusive' };
+
 export interface MoodleDatabase extends Queryable {
   /** Table prefix, e.g. `mdl_`. */
   readonly prefix: string;
@@ -66,6 +86,19 @@ export interface MoodleDatabase extends Queryable {
   describeColumns(table: string): Promise<ColumnInfo[]>;
   /** Where the tables live, for messages: the database (MariaDB) or the database and schema (PostgreSQL). */
   readonly location: string;
+  /**
+   * What tells this Moodle apart from others on the same server (database, schema, prefix): advisory lock
+   * names are built from it, so that two Moodles sharing a server do not block each other.
+   */
+  readonly lockScope: string;
+  /**
+   * Tries, without waiting, to take the advisory lock `name` on a dedicated session of its own (a pooled
+   * connection could be handed to other work, or closed, while the lock must stay). The lock lasts until
+   * `release`, or until that session ends (the process dies): the server then frees it.
+   */
+  tryAdvisoryLock(name: string): Promise<AdvisoryLockAttempt>;
+  /** The server session holding the advisory lock `name` (MariaDB connection id, PostgreSQL pid), or null. */
+  advisoryLockSession(name: string): Promise<number | null>;
   /** Statements sent so far on this database (for tests and benchmarks: no per-row round trips). */
   readonly statementCount: number;
   close(): Promise<void>;

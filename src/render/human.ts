@@ -5,11 +5,12 @@
 import type { ChalkInstance } from 'chalk';
 import { Chalk } from 'chalk';
 import { diffWordsWithSpace } from 'diff';
-import type { Change, ChangeAction, EntityType, FieldValue } from '../plan/change.js';
+import type { Change, ChangeAction, FieldValue } from '../plan/change.js';
 import { ACTION_ORDER, addressOf } from '../plan/change.js';
 import type { Plan } from '../plan/plan.js';
 import { summarize } from '../plan/plan.js';
 import type { PlanHeader, PlanView } from './view.js';
+import { ENTITY_TITLES } from './view.js';
 
 export interface HumanViewOptions {
   readonly color: boolean;
@@ -18,14 +19,7 @@ export interface HumanViewOptions {
   readonly limit?: number;
 }
 
-const TITLES: Readonly<Record<EntityType, string>> = {
-  category: 'Categories',
-  profile_field: 'Profile fields',
-  user: 'Users',
-  profile_data: 'Profile data',
-  cohort: 'Cohorts',
-  cohort_member: 'Cohort members',
-};
+const TITLES = ENTITY_TITLES;
 
 interface ActionStyle {
   readonly symbol: string;

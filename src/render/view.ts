@@ -1,7 +1,18 @@
 /**
  * Rendering is separate from planning: every output format implements one view over the same `Plan`.
  */
+import type { EntityType } from '../plan/change.js';
 import type { Plan } from '../plan/plan.js';
+
+/** Plural titles of the entities, as every view heads their sections. */
+export const ENTITY_TITLES: Readonly<Record<EntityType, string>> = {
+  category: 'Categories',
+  profile_field: 'Profile fields',
+  user: 'Users',
+  profile_data: 'Profile data',
+  cohort: 'Cohorts',
+  cohort_member: 'Cohort members',
+};
 
 /** What the plan was computed from, for the heading (never holds a secret). */
 export interface PlanHeader {

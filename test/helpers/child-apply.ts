@@ -181,6 +181,19 @@ export async function writePeopleSpec(
 /** The tables an apply may write (config_plugins holds the marker). */
 export const APPLY_TABLES = ['mdl_user', 'mdl_context', 'mdl_config_plugins', 'mdl_sessions'] as const;
 
+/**
+ * What an apply writes, for "Moodle unchanged" checks: the tables' checksums, config_plugins' rows but the
+ * apply lock's bookkeeping (`lock_holder` names the apply in progress; one left by a killed apply is harmless
+ * and overwritten by the next, see src/moodle/apply-lock.ts).
+ */
+export async function applyTablesSnapshot(t: Target): Promise<Record<string, unknown>> {
+  const sums: Record<string, unknown> = await t.checksums(APPLY_TABLES.filter((name) => name !== 'mdl_config_plugins'));
+  sums.config_plugins = await t.query(
+    "SELECT plugin, name, value FROM mdl_config_plugins WHERE NOT (plugin = 'local_ldap2moodle' AND name IN ('lock', 'lock_holder')) ORDER BY id",
+  );
+  return sums;
+}
+
 export interface SiteFacts {
   /** `cas` users (the ones the people spec creates), by username: id and suspended flag. */
   readonly users: ReadonlyMap<string, { readonly id: number; readonly suspended: number }>;

@@ -13,7 +13,7 @@ import { planSpec } from '../../src/pipeline.js';
 import { loadSpec } from '../../src/spec/load.js';
 import { afterApply } from '../helpers/apply-specs.js';
 import {
-  APPLY_TABLES,
+  applyTablesSnapshot,
   type ChildRun,
   convergenceProblems,
   ensureBuilt,
@@ -60,7 +60,7 @@ async function freshSite(target: TargetName): Promise<Site> {
   return { t, ws, spec, statePath: ws.path(STATE_FILE) };
 }
 
-const checksums = (site: Site) => site.t.checksums(APPLY_TABLES);
+const checksums = (site: Site) => applyTablesSnapshot(site.t);
 
 /** The tool, in a child process or in this one: the assertions' connection is let go first. */
 async function child(site: Site, options: Parameters<typeof runApplyChild>[1] = {}): Promise<ChildRun> {

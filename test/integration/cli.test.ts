@@ -208,7 +208,9 @@ describe.each(TARGETS)('on %s', (target) => {
 
     it('--json prints a parseable plan listing the changes', async () => {
       const s = await setup();
-      const run = await s.cli(['plan', '--json', '--spec', await collegeSpec(s.ws, s.t)], { tty: true });
+      const run = await s.cli(['plan', '--json', '--no-redact', '--spec', await collegeSpec(s.ws, s.t)], {
+        tty: true,
+      });
       expect(run).toMatchObject({ code: 0, stderr: '' });
       expect(run.stdout).not.toMatch(ANSI);
       const document = JSON.parse(run.stdout) as {

@@ -225,10 +225,10 @@ describe.each(TARGETS)('saved plans on %s', (target) => {
     expect(showBody).toEqual(planBody);
     expect(showHeader).toEqual(planHeader);
 
-    const json = await s.cli(['show', file, '--json']);
+    const json = await s.cli(['show', file, '--json', '--no-redact']);
     expect(json.code, json.stderr).toBe(0);
     const shown = JSON.parse(json.stdout) as { changes: { address: string; action: string }[] };
-    const planJson = await s.cli(['plan', '--spec', s.specPath, '--json']);
+    const planJson = await s.cli(['plan', '--spec', s.specPath, '--json', '--no-redact']);
     const planned = JSON.parse(planJson.stdout) as typeof shown;
     expect(shown.changes.length).toBeGreaterThan(0);
     expect(shown).toEqual(planned);

@@ -1,22 +1,80 @@
-import { Option } from 'clipanion';
+import { Option, UsageError } from 'clipanion';
+import * as t from 'typanion';
 import { planSpec } from '../../pipeline.js';
+import type { Plan } from '../../plan/plan.js';
 import { planFileOf, writePlanFile } from '../../plan/plan-file.js';
 import { HumanPlanView } from '../../render/human.js';
 import { JsonPlanView } from '../../render/json.js';
-import type { PlanView } from '../../render/view.js';
+import { MarkdownPlanView } from '../../render/markdown.js';
+import { redactPlan, redactSaltFrom } from '../../render/redact.js';
+import type { PlanHeader, PlanView } from '../../render/view.js';
 import { TOOL_VERSION } from '../../version.js';
 import { PlanningCommand } from '../base-command.js';
+
+export const PLAN_FORMATS = ['human', 'json', 'markdown'] as const;
+export type PlanFormat = (typeof PLAN_FORMATS)[number];
+
+/** The output options `plan` and `show` share. */
+export const planOutputOptions = () => ({
+  format: Option.String('--format', {
+    description: 'Output: human (default, on a terminal), json (scripts), markdown (merge-request comments)',
+    validator: t.isEnum(PLAN_FORMATS),
+  }),
+  json: Option.Boolean('--json', false, { description: 'Print the plan as JSON (the same as --format json)' }),
+  limit: Option.String('--limit', {
+    description: 'Changes listed per entity before "… and N more" (default: 20 for human, 50 for markdown)',
+    validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(1)]),
+  }),
+  noRedact: Option.Boolean('--no-redact', false, {
+    description: 'Keep names, e-mails, usernames and DNs in json and markdown output (pseudonymised by default)',
+  }),
+});
+
+/** `--json` is `--format json`; anything else with it is a mistake worth saying. */
+export function planFormatOf(format: PlanFormat | undefined, json: boolean): PlanFormat {
+  if (json && format !== undefined && format !== 'json') {
+    throw new UsageError(`--json and --format ${format} contradict each other`);
+  }
+  return json ? 'json' : (format ?? 'human');
+}
+
+export interface PlanOutputRequest {
+  readonly format: PlanFormat;
+  readonly limit: number | undefined;
+  readonly noRedact: boolean;
+  readonly full: boolean;
+  readonly color: boolean;
+}
+
+/**
+ * The plan as the options ask. Personal data leaves the terminal only on request: json and markdown (files,
+ * CI logs, comments) are redacted unless `--no-redact`; the human view is for the operator and never is.
+ */
+export function renderPlan(plan: Plan, header: PlanHeader, request: PlanOutputRequest): string {
+  const { format } = request;
+  const redact = format !== 'human' && !request.noRedact;
+  const shown = redact ? redactPlan(plan, redactSaltFrom(process.env)) : plan;
+  const limit = request.limit === undefined ? {} : { limit: request.limit };
+  const view: PlanView =
+    format === 'json'
+      ? new JsonPlanView(TOOL_VERSION)
+      : format === 'markdown'
+        ? new MarkdownPlanView({ full: request.full, redacted: redact, ...limit })
+        : new HumanPlanView({ color: request.color, full: request.full, ...limit });
+  return view.render(shown, header);
+}
 
 export class PlanCommand extends PlanningCommand {
   static override paths = [['plan']];
   static override usage = PlanningCommand.Usage({
     description: 'Show what apply would change in Moodle; writes nothing',
     details:
-      'Reads the directory and the Moodle database, computes the changes that would make Moodle match the spec, and prints them grouped by entity. Nothing is written, to Moodle or to the state.',
+      'Reads the directory and the Moodle database, computes the changes that would make Moodle match the spec, and prints them grouped by entity. Nothing is written, to Moodle or to the state. JSON and Markdown output pseudonymise personal values (names, e-mails, usernames, DNs) unless --no-redact; L2M_REDACT_SALT changes the salt of the pseudonyms.',
     examples: [
       ['Plan the collège example', '$0 plan --spec examples/college/ldap2moodle.yaml'],
       ['Show every change, without colours', '$0 plan --spec site.yaml --full --no-color'],
       ['Machine-readable plan', '$0 plan --spec site.yaml --json'],
+      ['A merge-request comment (redacted)', '$0 plan --spec site.yaml --format markdown > plan.md'],
       [
         'Save the plan, to apply exactly it later',
         '$0 plan --spec site.yaml --out site.plan && $0 apply --spec site.yaml site.plan',
@@ -25,21 +83,29 @@ export class PlanCommand extends PlanningCommand {
     ],
   });
 
-  json = Option.Boolean('--json', false, { description: 'Print the plan as JSON' });
+  format = planOutputOptions().format;
+  json = planOutputOptions().json;
+  limit = planOutputOptions().limit;
+  noRedact = planOutputOptions().noRedact;
   out = Option.String('--out', {
-    description: 'Save the plan to this file (mode 0600), for `apply FILE` to apply exactly it',
+    description: 'Save the plan to this file (mode 0600, never redacted), for `apply FILE` to apply exactly it',
   });
   detailedExitcode = Option.Boolean('--detailed-exitcode', false, {
     description: 'Exit 0 when there are no changes, 2 when there are, 1 on error',
   });
 
   async run(): Promise<number> {
+    // Checked before the directory and Moodle are read.
+    const request: PlanOutputRequest = {
+      format: planFormatOf(this.format, this.json),
+      limit: this.limit,
+      noRedact: this.noRedact,
+      full: this.full,
+      color: this.useColor(),
+    };
     const loaded = await this.loadSpec();
-    const result = await planSpec(loaded, this.planOptions());
-    const view: PlanView = this.json
-      ? new JsonPlanView(TOOL_VERSION)
-      : new HumanPlanView({ color: this.useColor(), full: this.full });
-    this.context.stdout.write(view.render(result.plan, result.header));
+    const result = await planSpec(loaded, { ...this.planOptions(), lock: this.out !== undefined });
+    this.context.stdout.write(renderPlan(result.plan, result.header, request));
     if (this.out !== undefined) {
       await writePlanFile(
         this.out,

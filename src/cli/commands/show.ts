@@ -1,33 +1,40 @@
 import { Option } from 'clipanion';
 import { planOfFile, readPlanFile } from '../../plan/plan-file.js';
-import { HumanPlanView } from '../../render/human.js';
-import { JsonPlanView } from '../../render/json.js';
-import type { PlanView } from '../../render/view.js';
-import { TOOL_VERSION } from '../../version.js';
 import { BaseCommand } from '../base-command.js';
+import { planFormatOf, planOutputOptions, renderPlan } from './plan.js';
 
 export class ShowCommand extends BaseCommand {
   static override paths = [['show']];
   static override usage = BaseCommand.Usage({
-    description: 'Show a saved plan (made by `plan --out`), as `plan` prints it, or as JSON',
+    description: 'Show a saved plan (made by `plan --out`), as `plan` prints it, as JSON or as Markdown',
     details:
-      'Reads the plan file only: no directory, no Moodle. The file is checked first: a truncated or hand-edited plan is refused.',
+      'Reads the plan file only: no directory, no Moodle. The file is checked first: a truncated or hand-edited plan is refused. JSON and Markdown output pseudonymise personal values unless --no-redact.',
     examples: [
       ['Review a saved plan', '$0 show site.plan'],
       ['The same for a script', '$0 show site.plan --json'],
+      ['A merge-request comment (redacted)', '$0 show site.plan --format markdown > plan.md'],
     ],
   });
 
-  json = Option.Boolean('--json', false, { description: 'Print the plan as JSON' });
+  format = planOutputOptions().format;
+  json = planOutputOptions().json;
+  limit = planOutputOptions().limit;
+  noRedact = planOutputOptions().noRedact;
   full = Option.Boolean('--full', false, { description: 'List every change (default: the first 20 per entity)' });
   planFile = Option.String({ name: 'PLAN_FILE' });
 
   async run(): Promise<number> {
+    const format = planFormatOf(this.format, this.json);
     const file = await readPlanFile(this.planFile);
-    const view: PlanView = this.json
-      ? new JsonPlanView(TOOL_VERSION)
-      : new HumanPlanView({ color: this.useColor(), full: this.full });
-    this.context.stdout.write(view.render(planOfFile(file), file.header));
+    this.context.stdout.write(
+      renderPlan(planOfFile(file), file.header, {
+        format,
+        limit: this.limit,
+        noRedact: this.noRedact,
+        full: this.full,
+        color: this.useColor(),
+      }),
+    );
     return 0;
   }
 }

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { PGlite, types } from '@electric-sql/pglite';
 import { InternalError, UserError } from '../../errors.js';
 import { takeLockFile } from '../../lock-file.js';
-import type { Queryable, Row } from '../database.js';
+import type { AdvisoryLockAttempt, Queryable, Row } from '../database.js';
 import { EMBEDDED_FORMAT, loadSnapshot, PGLITE_VERSION } from './embedded-snapshot.js';
 import type { RawRunner } from './postgres-common.js';
 import { PostgresFamilyDatabase, queryable, toSafeNumber } from './postgres-common.js';
@@ -88,6 +88,7 @@ export class EmbeddedDatabase extends PostgresFamilyDatabase {
   readonly description: string;
   readonly location: string;
   protected readonly direct: Queryable;
+  readonly lockScope: string;
 
   private constructor(
     private readonly pg: PgliteLike,
@@ -98,6 +99,7 @@ export class EmbeddedDatabase extends PostgresFamilyDatabase {
     super();
     this.description = `embedded://${where}`;
     this.location = `the embedded Moodle ${where}`;
+    this.lockScope = where;
     this.direct = queryable('embedded', runner(pg), prefix, () => {
       this.counter.statements += 1;
     });
@@ -134,6 +136,15 @@ export class EmbeddedDatabase extends PostgresFamilyDatabase {
       await rm(lockPath, { force: true });
       throw error;
     }
+  }
+
+  /** The directory lock taken at open already keeps every other process out: no advisory lock is needed. */
+  async tryAdvisoryLock(_name: string): Promise<AdvisoryLockAttempt> {
+    return { status: 'exclusive' };
+  }
+
+  async advisoryLockSession(_name: string): Promise<number | null> {
+    return null;
   }
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {

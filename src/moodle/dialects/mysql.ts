@@ -8,10 +8,13 @@
  * an UPDATE counts matched rows (mysql2 connects with FOUND_ROWS), as PostgreSQL does.
  */
 
-import type { FieldPacket, Pool, PoolConnection, ResultSetHeader } from 'mysql2/promise';
+import { createHash } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
+import type { Connection, ConnectionOptions, FieldPacket, Pool, PoolConnection, ResultSetHeader } from 'mysql2/promise';
 import mysql from 'mysql2/promise';
 import { InternalError, UserError } from '../../errors.js';
 import type {
+  AdvisoryLockAttempt,
   ColumnInfo,
   ExecuteResult,
   MoodleConnectionOptions,
@@ -28,6 +31,24 @@ export const PREFIX_PATTERN = /^[a-z0-9_]*$/;
 /** mysql2's column type code for BIGINT. */
 const LONGLONG = 8;
 const POOL_SIZE = 4;
+/** GET_LOCK names longer than this are refused by the server. */
+const LOCK_NAME_MAX = 64;
+
+/**
+ * The server-side name of an advisory lock: GET_LOCK names are server-wide (not per database), so `name`
+ * carries the database and prefix; one too long for the server is replaced by a digest of it.
+ */
+export function mysqlLockName(name: string): string {
+  if (name.length <= LOCK_NAME_MAX) return name;
+  const digest = createHash('sha256').update(name).digest('hex');
+  return `ldap2moodle:${digest.slice(0, LOCK_NAME_MAX - 'ldap2moodle:'.length)}`;
+}
+
+/** 1235 ER_NOT_SUPPORTED_YET: what Galera answers to GET_LOCK (with wsrep_on). */
+function isGaleraRefusal(error: unknown): boolean {
+  const errno = (error as { errno?: unknown } | null)?.errno;
+  return errno === 1235 || /wsrep|galera|cluster/i.test(error instanceof Error ? error.message : '');
+}
 
 export class MysqlDatabase implements MoodleDatabase {
   readonly dialect: 'mariadb' | 'mysql';
@@ -40,6 +61,9 @@ export class MysqlDatabase implements MoodleDatabase {
   private readonly counter = { statements: 0 };
   private budget: number | undefined;
   private readonly lockTimeout: number;
+  readonly lockScope: string;
+  /** Settings of every connection, the pool's and the dedicated lock sessions'. */
+  private readonly connectionOptions: ConnectionOptions;
 
   constructor(options: MoodleConnectionOptions) {
     if (!PREFIX_PATTERN.test(options.prefix)) {
@@ -50,7 +74,8 @@ export class MysqlDatabase implements MoodleDatabase {
     this.lockTimeout = options.lockTimeout ?? 10;
     this.description = `${options.driver}://${options.user}@${options.host}:${options.port}/${options.database}`;
     this.location = `database ${options.database}`;
-    this.pool = mysql.createPool({
+    this.lockScope = `${options.database}/${options.prefix}`;
+    this.connectionOptions = {
       host: options.host,
       port: options.port,
       user: options.user,
@@ -62,11 +87,74 @@ export class MysqlDatabase implements MoodleDatabase {
       bigNumberStrings: false,
       dateStrings: true,
       timezone: 'Z',
-      connectionLimit: POOL_SIZE,
-      maxIdle: POOL_SIZE,
       connectTimeout: 10_000,
       multipleStatements: false,
-    });
+    };
+    this.pool = mysql.createPool({ ...this.connectionOptions, connectionLimit: POOL_SIZE, maxIdle: POOL_SIZE });
+  }
+
+  async tryAdvisoryLock(name: string): Promise<AdvisoryLockAttempt> {
+    // A connection of its own: GET_LOCK belongs to the session, and a pooled one would go back to the pool.
+    const conn: Connection = await mysql.createConnection(this.connectionOptions);
+    // A session the server ends (KILL) is reported as an 'error' event too: it must not crash the process.
+    (conn as unknown as EventEmitter).on('error', () => undefined);
+    const lockName = mysqlLockName(name);
+    try {
+      const [vars] = await conn.query("SHOW VARIABLES LIKE 'wsrep_on'");
+      const wsrep = Array.isArray(vars) ? (vars[0] as { Value?: unknown } | undefined) : undefined;
+      if (String(wsrep?.Value ?? '').toUpperCase() === 'ON') {
+        conn.destroy();
+        return { status: 'unsupported', reason: 'Galera cluster (wsrep_on = ON): GET_LOCK is not replicated' };
+      }
+      const [rows] = await conn.query('SELECT GET_LOCK(?, 0) AS got', [lockName]);
+      const got = Array.isArray(rows) ? (rows[0] as { got?: unknown } | undefined)?.got : undefined;
+      if (Number(got) !== 1) {
+        conn.destroy();
+        return { status: 'busy' };
+      }
+      // The holder record's writes must not wait on anyone's row locks (0 = no wait; MySQL's minimum is 1 s).
+      await conn.query('SET SESSION innodb_lock_wait_timeout = ?', [this.dialect === 'mysql' ? 1 : 0]);
+    } catch (error) {
+      conn.destroy();
+      if (isGaleraRefusal(error)) return { status: 'unsupported', reason: (error as Error).message };
+      throw error;
+    }
+    let released = false;
+    const session: Queryable = {
+      dialect: this.dialect,
+      query: async <R extends Row = Row>(sql: string, params: readonly SqlValue[] = []) => {
+        this.counter.statements += 1;
+        return runQuery<R>(conn, this.prefix, sql, params);
+      },
+      execute: async (sql: string, params: readonly SqlValue[] = []) => {
+        this.counter.statements += 1;
+        return runExecute(conn, this.prefix, sql, params);
+      },
+      isDuplicateKey: isMysqlDuplicateKey,
+      integerParameter: '?',
+    };
+    return {
+      status: 'acquired',
+      session,
+      release: async () => {
+        if (released) return;
+        released = true;
+        try {
+          await conn.query('SELECT RELEASE_LOCK(?) AS released', [lockName]);
+          await conn.end();
+        } catch {
+          // Ending the session frees its locks all the same.
+          conn.destroy();
+        }
+      },
+    };
+  }
+
+  async advisoryLockSession(name: string): Promise<number | null> {
+    const [row] = await this.query<{ holder: number | null }>('SELECT IS_USED_LOCK(?) AS holder', [
+      mysqlLockName(name),
+    ]);
+    return row?.holder === null || row?.holder === undefined ? null : Number(row.holder);
   }
 
   /** Opens (and prepares) one connection now, so that connection errors surface at open time. */
@@ -225,7 +313,7 @@ async function prepareSession(conn: PoolConnection, lockTimeout: number): Promis
 }
 
 async function runQuery<T extends Row>(
-  conn: PoolConnection,
+  conn: Connection,
   prefix: string,
   sql: string,
   params: readonly SqlValue[],
@@ -239,7 +327,7 @@ async function runQuery<T extends Row>(
 }
 
 async function runExecute(
-  conn: PoolConnection,
+  conn: Connection,
   prefix: string,
   sql: string,
   params: readonly SqlValue[],

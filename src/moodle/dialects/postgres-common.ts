@@ -5,6 +5,7 @@
  */
 import { InternalError, UserError } from '../../errors.js';
 import type {
+  AdvisoryLockAttempt,
   ColumnInfo,
   DialectName,
   ExecuteResult,
@@ -171,7 +172,10 @@ export abstract class PostgresFamilyDatabase implements MoodleDatabase {
   protected readonly counter = { statements: 0 };
   protected abstract readonly direct: Queryable;
 
+  abstract readonly lockScope: string;
   abstract transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  abstract tryAdvisoryLock(name: string): Promise<AdvisoryLockAttempt>;
+  abstract advisoryLockSession(name: string): Promise<number | null>;
   abstract close(): Promise<void>;
 
   get statementCount(): number {

@@ -3,16 +3,22 @@
  * its search_path (a Moodle may live in another schema than `public`), UTC, and a short lock timeout; int8
  * values (Moodle's ids) come back as exact JS numbers. A transaction runs on one dedicated client.
  */
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { InternalError } from '../../errors.js';
-import type { MoodleConnectionOptions, Queryable, Row } from '../database.js';
+import type { AdvisoryLockAttempt, MoodleConnectionOptions, Queryable, Row } from '../database.js';
 import type { RawRunner } from './postgres-common.js';
 import { PostgresFamilyDatabase, queryable, SCHEMA_NAME, toSafeNumber } from './postgres-common.js';
 
 const INT8_OID = 20;
 const POOL_SIZE = 4;
 
-function runner(client: pg.Pool | pg.PoolClient): RawRunner {
+/** The 64-bit key of an advisory lock named `name`: the first 8 bytes of its SHA-256, as a signed bigint. */
+export function postgresLockKey(name: string): bigint {
+  return createHash('sha256').update(name).digest().readBigInt64BE(0);
+}
+
+function runner(client: pg.Pool | pg.ClientBase): RawRunner {
   return async (text, values) => {
     const result = await client.query({ text, values: [...values] });
     return { rows: result.rows as Row[], affectedRows: result.rowCount ?? 0 };
@@ -28,6 +34,9 @@ export class PostgresDatabase extends PostgresFamilyDatabase {
   protected readonly direct: Queryable;
   /** Pooled clients given an 'error' listener (see transaction). */
   private readonly guarded = new WeakSet<pg.PoolClient>();
+  readonly lockScope: string;
+  /** Settings of every connection, the pool's and the dedicated lock sessions'. */
+  private readonly clientConfig: pg.ClientConfig;
 
   constructor(options: MoodleConnectionOptions) {
     super();
@@ -36,14 +45,14 @@ export class PostgresDatabase extends PostgresFamilyDatabase {
     this.prefix = options.prefix;
     this.description = `postgres://${options.user}@${options.host}:${options.port}/${options.database}`;
     this.location = `database ${options.database}, schema ${schema}`;
+    this.lockScope = `${options.database}/${schema}/${options.prefix}`;
     const lockTimeout = options.lockTimeout ?? 10;
-    this.pool = new pg.Pool({
+    this.clientConfig = {
       host: options.host,
       port: options.port,
       user: options.user,
       password: options.password,
       database: options.database,
-      max: POOL_SIZE,
       connectionTimeoutMillis: 10_000,
       // Session settings for every connection, sent at connect time (no extra round trip).
       options: `-c search_path=${schema} -c TimeZone=UTC -c lock_timeout=${lockTimeout * 1000}`,
@@ -53,7 +62,8 @@ export class PostgresDatabase extends PostgresFamilyDatabase {
             ? (value: string) => toSafeNumber('int8', value)
             : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
       },
-    });
+    };
+    this.pool = new pg.Pool({ ...this.clientConfig, max: POOL_SIZE });
     // An idle client's error (server restart) must not crash the process; the next query reports it.
     this.pool.on('error', () => undefined);
     this.direct = queryable('postgres', runner(this.pool), this.prefix, () => {
@@ -63,6 +73,58 @@ export class PostgresDatabase extends PostgresFamilyDatabase {
 
   async ping(): Promise<void> {
     await this.pool.query('SELECT 1');
+  }
+
+  async tryAdvisoryLock(name: string): Promise<AdvisoryLockAttempt> {
+    // A session of its own: the lock belongs to it, and a pooled client would be reused (or ended) meanwhile.
+    const client = new pg.Client(this.clientConfig);
+    // A session the server ends (pg_terminate_backend) is reported as an 'error' event: not a crash.
+    client.on('error', () => undefined);
+    const key = String(postgresLockKey(name));
+    try {
+      await client.connect();
+      const result = await client.query<{ got: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS got', [key]);
+      if (result.rows[0]?.got !== true) {
+        await client.end();
+        return { status: 'busy' };
+      }
+      // The holder record's writes give up rather than wait on anyone's row locks.
+      await client.query("SET lock_timeout = '100ms'");
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    let released = false;
+    const session = queryable('postgres', runner(client), this.prefix, () => {
+      this.counter.statements += 1;
+    });
+    return {
+      status: 'acquired',
+      session,
+      release: async () => {
+        if (released) return;
+        released = true;
+        try {
+          await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]);
+        } finally {
+          // Ending the session frees its locks even when the unlock failed.
+          await client.end().catch(() => undefined);
+        }
+      },
+    };
+  }
+
+  async advisoryLockSession(name: string): Promise<number | null> {
+    // pg_locks shows a bigint advisory key as its high and low 32 bits (classid, objid), objsubid 1.
+    const key = BigInt.asUintN(64, postgresLockKey(name));
+    const rows = await this.query<{ pid: number }>(
+      `SELECT pid FROM pg_catalog.pg_locks
+        WHERE locktype = 'advisory' AND granted AND objsubid = 1
+          AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+          AND CAST(classid AS bigint) = CAST(? AS bigint) AND CAST(objid AS bigint) = CAST(? AS bigint)`,
+      [String(key >> 32n), String(key & 0xffffffffn)],
+    );
+    return rows[0] === undefined ? null : Number(rows[0].pid);
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {

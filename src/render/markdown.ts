@@ -1,0 +1,165 @@
+/**
+ * The Markdown rendering of a plan, for merge-request comments (GitHub, GitLab): the summary as a title, a
+ * table of counts per entity, then one collapsed `<details>` block per entity with its changes as `diff`
+ * blocks, the skipped entries and the warnings. Redaction is the caller's (`redactPlan`): this view prints
+ * what it is given.
+ */
+import type { Change, ChangeAction, FieldValue } from '../plan/change.js';
+import { ACTION_ORDER, addressOf, ENTITY_ORDER } from '../plan/change.js';
+import type { Plan } from '../plan/plan.js';
+import type { SkippedEntry } from '../rules/skipped.js';
+import { summaryLine } from './human.js';
+import type { PlanHeader, PlanView } from './view.js';
+import { ENTITY_TITLES } from './view.js';
+
+export interface MarkdownViewOptions {
+  /** Show every change instead of the first `limit` per entity. */
+  readonly full?: boolean;
+  /** Changes listed per entity (and skipped entries listed) before "… and N more"; default 50. */
+  readonly limit?: number;
+  /** The plan went through `redactPlan`: the comment says so, and how to see the real values. */
+  readonly redacted?: boolean;
+}
+
+export const MARKDOWN_DEFAULT_LIMIT = 50;
+
+const TITLES = ENTITY_TITLES;
+
+export class MarkdownPlanView implements PlanView {
+  private readonly limit: number;
+
+  constructor(private readonly options: MarkdownViewOptions = {}) {
+    this.limit = options.full === true ? Number.POSITIVE_INFINITY : (options.limit ?? MARKDOWN_DEFAULT_LIMIT);
+  }
+
+  render(plan: Plan, header: PlanHeader): string {
+    const out: string[] = [];
+    out.push(`### ldap2moodle — ${summaryLine(plan)}`, '');
+    out.push(`Source ${code(header.source)} → Moodle ${code(header.target)}`, '');
+    if (this.options.redacted === true) {
+      out.push(
+        '_Names, e-mails, usernames and DNs are pseudonymised (`u-…`, stable between plans); `--no-redact` shows them._',
+        '',
+      );
+    }
+    out.push(...this.summaryTable(plan), '');
+
+    for (const entity of ENTITY_ORDER) {
+      const changes = plan.changes.filter((ch) => ch.entity === entity);
+      if (changes.length === 0) continue;
+      out.push(`<details><summary>${TITLES[entity]}: ${count(changes.length, 'change')}</summary>`, '');
+      for (const change of changes.slice(0, this.limit)) out.push(...this.change(change), '');
+      if (changes.length > this.limit) {
+        out.push(
+          `… and ${changes.length - this.limit} more ${TITLES[entity].toLowerCase()} changes (\`--full\` lists them all)`,
+          '',
+        );
+      }
+      out.push('</details>', '');
+    }
+
+    if (plan.skipped.length > 0) out.push(...this.skipped(plan.skipped), '');
+    if (plan.warnings.length > 0) {
+      out.push(`#### Warnings (${plan.warnings.length})`, '');
+      for (const warning of plan.warnings) out.push(`- ${text(warning)}`);
+      out.push('');
+    }
+    if (plan.purgeNeeded) {
+      out.push(
+        "**Note:** this plan writes course categories, which Moodle's caches do not see until they are purged " +
+          '(postApply runs the purge after the commit).',
+        '',
+      );
+    }
+    return `${out.join('\n').trimEnd()}\n`;
+  }
+
+  /** One row per entity with changes or desired objects; one column per action the plan uses. */
+  private summaryTable(plan: Plan): string[] {
+    const used: readonly ChangeAction[] = ACTION_ORDER.filter((a) => plan.changes.some((ch) => ch.action === a));
+    const rows = ENTITY_ORDER.filter(
+      (e) => plan.desiredCounts[e] !== undefined || plan.changes.some((ch) => ch.entity === e),
+    );
+    const lines = [
+      `| Entity | ${[...used, 'in the directory'].join(' | ')} |`,
+      `| :-- | ${[...used, ''].map(() => '--:').join(' | ')} |`,
+    ];
+    for (const entity of rows) {
+      const counts = used.map((a) => plan.changes.filter((ch) => ch.entity === entity && ch.action === a).length);
+      lines.push(`| ${TITLES[entity]} | ${[...counts, plan.desiredCounts[entity] ?? ''].join(' | ')} |`);
+    }
+    return lines;
+  }
+
+  private change(change: Change): string[] {
+    const lines = [`**${code(change.address)}** ${change.action} — ${text(change.reason)}`];
+    const body: string[] = [];
+    const names = Object.keys(change.after);
+    for (const name of change.before === null ? [] : Object.keys(change.before)) {
+      if (!names.includes(name)) names.push(name);
+    }
+    const width = Math.max(0, ...names.map((n) => n.length));
+    for (const name of names) {
+      const label = name.padEnd(width);
+      const before = change.before?.[name];
+      const after = change.after[name];
+      if (before !== undefined) body.push(`- ${label} = ${show(before)}`);
+      if (after !== undefined) body.push(`+ ${label} = ${show(after)}`);
+    }
+    // What the object points at (a cohort's category, a category's parent); a member's or data's refs repeat its key.
+    if (change.entity !== 'cohort_member' && change.entity !== 'profile_data') {
+      for (const [name, ref] of Object.entries(change.refs ?? {})) {
+        if (ref === undefined || names.includes(name)) continue;
+        body.push(`  ${name} → ${addressOf(ref.entity, ref.key)}`);
+      }
+    }
+    if (body.length > 0) lines.push('', ...fenced('diff', body));
+    return lines;
+  }
+
+  private skipped(skipped: readonly SkippedEntry[]): string[] {
+    const lines = [
+      `<details><summary>Skipped directory entries: ${skipped.length}</summary>`,
+      '',
+      '| DN | Left out | Reason |',
+      '| :-- | :-- | :-- |',
+    ];
+    for (const s of skipped.slice(0, this.limit)) {
+      const what = `${TITLES[s.entity].toLowerCase()}${s.kind === 'data' ? ' (data)' : ''}`;
+      lines.push(`| ${cell(code(s.dn))} | ${what} | ${cell(text(s.reason))} |`);
+    }
+    if (skipped.length > this.limit)
+      lines.push('', `… and ${skipped.length - this.limit} more (\`--full\` lists them all)`);
+    lines.push('', '</details>');
+    return lines;
+  }
+}
+
+const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
+const show = (v: FieldValue): string => JSON.stringify(v);
+
+/** Inline code that survives backticks in the value (CommonMark: a longer backtick run delimits). */
+function code(value: string): string {
+  const longest = Math.max(0, ...(value.match(/`+/g) ?? []).map((run) => run.length));
+  const ticks = '`'.repeat(longest + 1);
+  const pad = value.startsWith('`') || value.endsWith('`') ? ' ' : '';
+  return `${ticks}${pad}${value}${pad}${ticks}`;
+}
+
+/** A fenced block whose fence no line of the content can close. */
+function fenced(info: string, body: readonly string[]): string[] {
+  const longest = Math.max(0, ...body.flatMap((line) => line.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = '`'.repeat(Math.max(3, longest + 1));
+  return [`${fence}${info}`, ...body, fence];
+}
+
+/** Directory text as Markdown text: no markup, no HTML (a DN or a value could hold `<`, `*`, `_`…). */
+function text(value: string): string {
+  return value.replace(/\s+/g, ' ').replace(/[\\`*_[\]<>&|~#]/g, '\\$&');
+}
+
+/** Inside a table cell a pipe always splits the row, even in code: GitHub and GitLab want it escaped. */
+function cell(value: string): string {
+  return value.replace(/(?<!\\)\|/g, '\\|');
+}

@@ -1,0 +1,249 @@
+/**
+ * Redaction of the personal data in a plan (pupils' names, e-mails, usernames, DNs) before it leaves the
+ * terminal: merge-request comments and CI artefacts (`--format markdown`, `--format json`) get stable
+ * pseudonyms instead. Counts, addresses, actions and structure stay, so a redacted plan still reviews.
+ *
+ * A pseudonym is `u-` + the first 8 hex characters of sha256(salt + value): NOT encryption. Anyone holding the
+ * salt and a guess (a username from the directory) can confirm it; the short hash also collides eventually.
+ * It is stable across runs on purpose, so two redacted plans can be compared. The salt defaults to a fixed
+ * string; `L2M_REDACT_SALT` changes it (then pseudonyms no longer match the default ones).
+ */
+import { createHash } from 'node:crypto';
+import type { Change, EntityType, Fields, FieldValue, ObjectRef } from '../plan/change.js';
+import { addressOf, pairKey } from '../plan/change.js';
+import type { Plan } from '../plan/plan.js';
+import type { SkippedEntry } from '../rules/skipped.js';
+
+/** The salt when none is given: public, so pseudonyms are comparable between sites and runs. */
+export const DEFAULT_REDACT_SALT = 'ldap2moodle-redact-v1';
+
+/** The environment variable that replaces the default salt. */
+export const REDACT_SALT_ENV = 'L2M_REDACT_SALT';
+
+/** The salt asked for in the environment, if any (the CLI's only reading of it: redactPlan stays pure). */
+export function redactSaltFrom(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const salt = env[REDACT_SALT_ENV];
+  return salt === undefined || salt === '' ? undefined : salt;
+}
+
+/** `u-` + the first 8 hex characters of sha256(salt + value). */
+export function pseudonym(value: string, salt: string = DEFAULT_REDACT_SALT): string {
+  return `u-${createHash('sha256')
+    .update(salt + value, 'utf8')
+    .digest('hex')
+    .slice(0, 8)}`;
+}
+
+/** User columns holding personal values; the others (auth, institution, city, suspended…) are not. */
+const PERSONAL_USER_FIELDS: ReadonlySet<string> = new Set([
+  'username',
+  'idnumber',
+  'firstname',
+  'lastname',
+  'middlename',
+  'alternatename',
+  'email',
+]);
+
+/** Entities whose DN is a person's entry (a structure's or group's DN is not personal). */
+const PERSON_ENTITIES: ReadonlySet<EntityType> = new Set<EntityType>(['user', 'profile_data', 'cohort_member']);
+
+/** RDN attribute types that name organisations, never people: a skipped structure keeps its DN. */
+const ORGANISATIONAL_RDNS: ReadonlySet<string> = new Set(['ou', 'o', 'dc', 'c', 'l', 'st']);
+
+/** A user value as quoted in a skipped entry's reason: `username "Jean Dupont" has characters…`. */
+const QUOTED_FIELD = /\b(username|idnumber|firstname|lastname|middlename|alternatename|email) "((?:[^"\\]|\\.)*)"/g;
+
+/** An address whose key holds a user key, anywhere in a text (warnings, reasons). */
+const USER_ADDRESS = /\b(user|profile_data|cohort_member)\[("(?:[^"\\]|\\.)*")\]/g;
+
+/**
+ * The map of personal values seen in a plan → their pseudonyms, and the text replacer built from it. One map
+ * for the whole plan, so the same person has the same pseudonym in a key, a DN, a field and a warning.
+ */
+class Redactor {
+  private readonly values = new Map<string, string>();
+  private pattern: RegExp | null = null;
+
+  constructor(private readonly salt: string) {}
+
+  /** The pseudonym of a personal value, remembered for the text replacer. Empty values stay empty. */
+  value(value: string): string {
+    if (value === '') return value;
+    let out = this.values.get(value);
+    if (out === undefined) {
+      out = pseudonym(value, this.salt);
+      this.values.set(value, out);
+      this.pattern = null;
+    }
+    return out;
+  }
+
+  /** An e-mail keeps its domain (which school, which provider): `u-3f9a2c1d@ent.example`. */
+  email(value: string): string {
+    const at = value.lastIndexOf('@');
+    if (at < 0) return this.value(value);
+    const out = `${pseudonym(value, this.salt)}${value.slice(at)}`;
+    if (!this.values.has(value)) {
+      this.values.set(value, out);
+      this.pattern = null;
+    }
+    return out;
+  }
+
+  field(name: string, value: FieldValue): FieldValue {
+    if (typeof value !== 'string' || !PERSONAL_USER_FIELDS.has(name)) return value;
+    return name === 'email' ? this.email(value) : this.value(value);
+  }
+
+  /**
+   * `uid=f4500111,ou=people,dc=ent,dc=example` → `uid=u-…,ou=people,dc=ent,dc=example`: only the first RDN's
+   * value names the person; where the entry sits in the tree is kept. The whole DN is remembered too.
+   */
+  dn(dn: string, always: boolean): string {
+    const known = this.values.get(dn);
+    if (known !== undefined) return known;
+    const end = firstRdnEnd(dn);
+    const rdn = dn.slice(0, end);
+    const eq = rdn.indexOf('=');
+    if (eq < 0) return dn;
+    const type = rdn.slice(0, eq).trim().toLowerCase();
+    if (!always && ORGANISATIONAL_RDNS.has(type)) return dn;
+    const out = `${rdn.slice(0, eq + 1)}${this.value(rdn.slice(eq + 1))}${dn.slice(end)}`;
+    this.values.set(dn, out);
+    this.pattern = null;
+    return out;
+  }
+
+  /** Every known personal value in a text, replaced (longest first, as whole words), plus user addresses. */
+  text(text: string): string {
+    const addressed = text.replace(USER_ADDRESS, (whole, entity: string, quoted: string) => {
+      const key = parseQuoted(quoted);
+      if (key === undefined) return whole;
+      return addressOf(entity as EntityType, this.addressKey(entity as EntityType, key));
+    });
+    const pattern = this.replacer();
+    if (pattern === null) return addressed;
+    // Pseudonyms already in the text (from addresses) are never personal values, so one pass is enough.
+    return addressed.replace(pattern, (found) => this.values.get(found) ?? found);
+  }
+
+  /** Skipped entries' reasons: values quoted after a user field name are personal even if no change has them. */
+  reason(reason: string): string {
+    for (const match of reason.matchAll(QUOTED_FIELD)) {
+      const value = parseQuoted(`"${match[2] ?? ''}"`);
+      if (value === undefined) continue;
+      if (match[1] === 'email') this.email(value);
+      else this.value(value);
+    }
+    return this.text(reason);
+  }
+
+  /** A key holding a user key, pseudonymised in its user part only. */
+  addressKey(entity: EntityType, key: string, pairedWith?: string): string {
+    if (entity === 'user') return this.value(key);
+    const at = splitAt(entity, key, pairedWith);
+    if (at < 0) return key;
+    return pairKey(key.slice(0, at), this.value(key.slice(at + 1)));
+  }
+
+  private replacer(): RegExp | null {
+    if (this.pattern !== null) return this.pattern;
+    const values = [...this.values.keys()].filter((v) => v.length >= 2).sort((a, b) => b.length - a.length);
+    if (values.length === 0) return null;
+    // Whole words only: a two-letter first name must not eat letters out of the rest of a warning.
+    this.pattern = new RegExp(`(?<![\\p{L}\\p{N}_])(?:${values.map(escapeRegExp).join('|')})(?![\\p{L}\\p{N}_])`, 'gu');
+    return this.pattern;
+  }
+}
+
+/**
+ * The plan with every personal value replaced by its pseudonym (see the module comment); pure. Cohort,
+ * category and profile field names and idnumbers are not personal and stay.
+ */
+export function redactPlan(plan: Plan, secretSalt?: string): Plan {
+  const r = new Redactor(secretSalt ?? DEFAULT_REDACT_SALT);
+  // Values first (fields, keys, DNs), so that the texts (reasons, warnings) see the whole map.
+  const changes = plan.changes.map((change) => redactValues(r, change));
+  const skipped: SkippedEntry[] = plan.skipped.map((s) => ({ ...s, dn: r.dn(s.dn, false) }));
+  const quoted = plan.skipped.map((s) => r.reason(s.reason));
+  return {
+    ...plan,
+    changes: changes.map((change) => ({ ...change, reason: r.text(change.reason) })),
+    skipped: skipped.map((s, i) => ({ ...s, reason: quoted[i] ?? s.reason })),
+    warnings: plan.warnings.map((w) => r.text(w)),
+  };
+}
+
+function redactValues(r: Redactor, change: Change): Change {
+  const { entity } = change;
+  const pairedWith = pairedKeyOf(change);
+  const key =
+    entity === 'user' || entity === 'profile_data' || entity === 'cohort_member'
+      ? r.addressKey(entity, change.key, pairedWith)
+      : change.key;
+  const fields = (values: Fields): Fields => {
+    const out: Record<string, FieldValue> = {};
+    for (const [name, value] of Object.entries(values)) {
+      if (entity === 'user') out[name] = r.field(name, value);
+      else if (entity === 'cohort_member' && name === 'user' && typeof value === 'string') out[name] = r.value(value);
+      else out[name] = value;
+    }
+    return out;
+  };
+  const refs =
+    change.refs === undefined
+      ? undefined
+      : Object.fromEntries(
+          Object.entries(change.refs).map(([name, ref]): [string, ObjectRef | undefined] => [
+            name,
+            ref?.entity === 'user' ? { entity: 'user', key: r.value(ref.key) } : ref,
+          ]),
+        );
+  return {
+    ...change,
+    key,
+    address: key === change.key ? change.address : addressOf(entity, key),
+    dn: change.dn !== null && PERSON_ENTITIES.has(entity) ? r.dn(change.dn, true) : change.dn,
+    before: change.before === null ? null : fields(change.before),
+    after: fields(change.after),
+    ...(refs === undefined ? {} : { refs }),
+  };
+}
+
+/** The cohort (or field) part of a pair key, when the change says it: keys may hold a `/` themselves. */
+function pairedKeyOf(change: Change): string | undefined {
+  const ref = change.entity === 'cohort_member' ? change.refs?.cohort : change.refs?.field;
+  if (ref !== undefined) return ref.key;
+  const named = change.before?.cohort ?? change.after.cohort;
+  return change.entity === 'cohort_member' && typeof named === 'string' ? named : undefined;
+}
+
+/** Where a pair key splits: after the known first part; else the first `/` of profile data (a shortname has
+ * none), the last of a membership (a username has none, a cohort idnumber may). */
+function splitAt(entity: EntityType, key: string, pairedWith?: string): number {
+  if (pairedWith !== undefined && key.startsWith(`${pairedWith}/`)) return pairedWith.length;
+  return entity === 'profile_data' ? key.indexOf('/') : key.lastIndexOf('/');
+}
+
+/** End of the first RDN: the first comma not escaped by a backslash (RFC 4514). */
+function firstRdnEnd(dn: string): number {
+  for (let i = 0; i < dn.length; i += 1) {
+    if (dn[i] === '\\') i += 1;
+    else if (dn[i] === ',') return i;
+  }
+  return dn.length;
+}
+
+function parseQuoted(quoted: string): string | undefined {
+  try {
+    const value: unknown = JSON.parse(quoted);
+    return typeof value === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
