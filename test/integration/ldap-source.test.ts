@@ -322,7 +322,9 @@ describe('LdapSource failures', () => {
       );
       expect(error.code).toBe('LDAP_SEARCH');
       expect(error.message).toContain('no page within 1000 ms');
-      expect(error.message).toContain('after 100 entries');
+      // The client may already hold the next page when the server stops (it reads ahead under load): the
+      // count is that of the pages received, 100 or 200, never a partial page.
+      expect(error.message).toMatch(/after [12]00 entries/);
     });
   });
 });

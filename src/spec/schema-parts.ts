@@ -1,0 +1,181 @@
+/**
+ * The building blocks of the spec's JSON Schema (src/spec/schema.ts): templates, searches, conditions, rules,
+ * transcodings, user fields and profiles — each used in several places of the schema.
+ */
+export const template = {
+  type: 'string',
+  minLength: 1,
+  description:
+    'A template: text with `{attribute|filter|…}` placeholders, e.g. `{uid|lower}` or `{givenName} {sn}`. ' +
+    'Filters: lower, upper, trim, ascii, first, last, nth(N), join("sep"), split("sep", N), ' +
+    'match("regex", "group"), replace("regex", "with"), default("value"). ' +
+    '{$name} reads a variable, {@name} inserts a named template. More filters: map("table") (transcoding), ' +
+    'structure (structure reference → UAI), inScope (served establishments only), unique, sort, part(N) ' +
+    '(= split("$", N)). See the README.',
+} as const;
+
+export const dn = { type: 'string', minLength: 1, description: 'An LDAP DN.' } as const;
+
+export const search = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    base: { ...dn, description: "Search base. Default: the LDAP source's baseDN (the whole file for an LDIF source)." },
+    scope: { enum: ['base', 'one', 'sub'], default: 'sub' },
+    filter: { type: 'string', minLength: 3, default: '(objectClass=*)', description: 'RFC 4515 filter.' },
+    vars: {
+      type: 'object',
+      description:
+        'Variables computed for each entry, usable as `{$name}` in every rule: the values of all the listed ' +
+        'templates, in order, without repeats (e.g. all the establishments a person belongs to).',
+      additionalProperties: { type: 'array', minItems: 1, items: template },
+    },
+  },
+} as const;
+
+export const conditionTests = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Tests that must all hold (see `when`).',
+  properties: {
+    filter: { type: 'string', minLength: 3, description: 'RFC 4515 filter evaluated on the entry.' },
+    profiles: {
+      type: 'array',
+      minItems: 1,
+      items: { type: 'string', minLength: 1 },
+      description: 'The person has one of these profiles (names of users.profiles).',
+    },
+    value: { ...template, description: 'A template that must give at least one non-empty value.' },
+    matches: { type: 'string', minLength: 1, description: 'A regex one of the values of `value` must match.' },
+  },
+} as const;
+
+export const condition = {
+  ...conditionTests,
+  description:
+    'Which entries a rule applies to: all the given tests must hold (an LDAP filter on the entry, the profiles ' +
+    'of the person, a computed value present and matching a regex), and those of `not` must not all hold.',
+  properties: {
+    ...conditionTests.properties,
+    not: { ...conditionTests, description: 'Tests that must not all hold (e.g. a student with no class).' },
+  },
+} as const;
+
+export const each = {
+  type: 'object',
+  minProperties: 1,
+  description:
+    'Expands one entry into several objects: one per combination of the values of these templates ' +
+    '(`{$name}` in the rule). With `parts`, a regex with named groups, each group is a variable too ' +
+    '(`{$uai}`, `{$class}`); a value the regex does not match is reported and left out.',
+  additionalProperties: {
+    oneOf: [
+      template,
+      {
+        type: 'object',
+        additionalProperties: false,
+        required: ['value'],
+        properties: { value: template, parts: { type: 'string', minLength: 1 } },
+      },
+    ],
+  },
+} as const;
+
+export const ruleCommon = {
+  enabled: { type: 'boolean', default: true, description: 'false turns off a rule inherited through `extends`.' },
+  from: {
+    enum: ['people', 'structures'],
+    default: 'people',
+    description: 'Which entries produce the objects: the people or the structures (establishments) searched.',
+  },
+  when: condition,
+  each,
+} as const;
+
+export const categoryRule = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['idnumber', 'name'],
+  properties: {
+    ...ruleCommon,
+    idnumber: template,
+    name: template,
+    description: template,
+    parent: { ...template, description: 'idnumber of the parent category (top level when absent).' },
+  },
+} as const;
+
+export const cohortRule = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['idnumber', 'name'],
+  properties: {
+    ...ruleCommon,
+    idnumber: {
+      ...template,
+      description:
+        'The cohort idnumber scheme, computed once per object (a school-year prefix written here appears once: never doubled).',
+    },
+    name: template,
+    description: template,
+    category: {
+      ...template,
+      description: 'idnumber of the category whose context holds the cohort; the system context when absent.',
+    },
+    members: {
+      type: 'boolean',
+      default: true,
+      description: 'from people: the person is a member of the cohorts the rule gives them.',
+    },
+  },
+} as const;
+
+export const transcoding = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'A transcoding table for the `map("name")` filter: inline `values` and/or a CSV file (columns from,to).',
+  properties: {
+    values: { type: 'object', additionalProperties: { type: 'string' } },
+    csv: { type: 'string', minLength: 1, description: 'CSV path relative to the spec; header line with from,to.' },
+    onUnknown: {
+      enum: ['error', 'skip', 'default', 'keep'],
+      default: 'error',
+      description:
+        'A value the table lacks: `error` (a data error), `skip` it with a warning, the `default`, or `keep` it.',
+    },
+    default: { type: 'string' },
+    ignoreCase: { type: 'boolean', default: false },
+  },
+} as const;
+
+export const userFields = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'How each Moodle user field is computed from the entry.',
+  properties: {
+    username: template,
+    idnumber: template,
+    firstname: template,
+    lastname: template,
+    email: template,
+    middlename: template,
+    alternatename: template,
+    institution: template,
+    department: template,
+    city: template,
+    country: template,
+  },
+} as const;
+
+export const userProfile = {
+  type: 'object',
+  additionalProperties: false,
+  description: "One kind of person (student, teacher, …): who it is, and the profile's own auth, fields and onRemoved.",
+  properties: {
+    enabled: { type: 'boolean', default: true, description: 'false: people of this profile only are not synced.' },
+    when: condition,
+    auth: { type: 'string', pattern: '^[a-z0-9_]+$', maxLength: 20 },
+    fields: userFields,
+    onRemoved: { enum: ['keep', 'suspend'] },
+  },
+} as const;
