@@ -117,6 +117,8 @@ export const FILTERS: Readonly<Record<string, FilterSpec>> = {
         let out: string | undefined;
         if (group === undefined) out = m[1] ?? m[0];
         else if (typeof group === 'number') out = m[group];
+        // A group name cannot start with a digit: "1" can only mean the first group.
+        else if (/^\d+$/.test(group)) out = m[Number(group)];
         else out = m.groups?.[group];
         return out === undefined ? [] : [out];
       });

@@ -55,6 +55,9 @@ describe('templates', () => {
     expect(run('{ENTPersonJointure|match("^[^$]+\\$(?<key>.+)$", "key")}')).toEqual(['7100001']);
     expect(run('{ENTPersonJointure|match("^(AC-[A-Z-]+)")}')).toEqual(['AC-ORLEANS-TOURS']);
     expect(run('{ENTPersonJointure|match("^nomatch")}')).toEqual([]);
+    // A numbered group, as a number or as a digit string (no group name can start with a digit).
+    expect(run('{ENTPersonJointure|match("^([^$]+)\\$(.+)$", 2)}')).toEqual(['7100001']);
+    expect(run('{ENTPersonJointure|match("^([^$]+)\\$(.+)$", "2")}')).toEqual(['7100001']);
     expect(run('{sn|replace("-", " ")}')).toEqual(['MARTIN DUBOIS']);
     expect(run('{mail|match("^(?<local>[^@]+)@", "local")|join("+")}')).toEqual(['a+b']);
   });
