@@ -49,9 +49,9 @@ export async function runDemo(dir: string, view: PlanView, out: DemoOutput): Pro
   await writeFile(join(where, 'ldap2moodle.yaml'), await readFile(join(EXAMPLE, 'ldap2moodle.yaml'), 'utf8'));
   const loaded = await loadSpec(join(where, 'ldap2moodle.yaml'));
   const shown = relative(process.cwd(), where) || '.';
-  return withSpecResources(loaded, async (source, db) => {
+  return withSpecResources(loaded, async (source, db, rules) => {
     out.write(`Demo: a fresh embedded Moodle 4.5 in ${shown}/moodle, fed from ${shown}/directory.ldif.\n\n`);
-    const first = await readAndPlan(loaded, source, db, { repair: true });
+    const first = await readAndPlan(loaded, source, db, { repair: true }, rules);
     out.write(view.render(first.plan, first.header));
     out.write('\nApplying it (as `ldap2moodle apply --auto-approve` would)…\n');
     await commitPlan(loaded, db, first, {});
@@ -89,7 +89,7 @@ export async function runDemo(dir: string, view: PlanView, out: DemoOutput): Pro
         '',
       ].join('\n'),
     );
-    const second = await readAndPlan(loaded, source, db, { repair: true });
+    const second = await readAndPlan(loaded, source, db, { repair: true }, rules);
     out.write(view.render(second.plan, second.header));
     return { dir: where, first, second, users: count, elapsedMs: Date.now() - started };
   });

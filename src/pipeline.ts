@@ -230,8 +230,8 @@ export async function readAndPlan(
   source: Source,
   db: MoodleDatabase,
   options: PlanOptions & { readonly repair: boolean },
+  rules: CompiledRules = compileRules(loaded),
 ): Promise<PlanResult> {
-  const rules = compileRules(loaded);
   const path = statePath(loaded);
   // The directory and Moodle are independent reads: run them side by side.
   const [entries, moodle, resolved] = await Promise.all([
@@ -263,14 +263,14 @@ export async function readAndPlan(
 /** Opens the source and the database for `fn`, and closes both whatever happens. */
 export async function withSpecResources<T>(
   loaded: LoadedSpec,
-  fn: (source: Source, db: MoodleDatabase) => Promise<T>,
+  fn: (source: Source, db: MoodleDatabase, rules: CompiledRules) => Promise<T>,
 ): Promise<T> {
-  checkSpec(loaded); // spec errors before any connection
+  const rules = checkSpec(loaded); // spec errors before any connection
   const source = await openSource(loaded);
   try {
     const db = await openSpecMoodle(loaded);
     try {
-      return await fn(source, db);
+      return await fn(source, db, rules);
     } finally {
       await db.close();
     }
@@ -287,8 +287,8 @@ export function planSpec(
   loaded: LoadedSpec,
   options: PlanOptions & { readonly lock?: boolean } = {},
 ): Promise<PlanResult> {
-  return withSpecResources(loaded, (source, db) => {
-    const plan = () => readAndPlan(loaded, source, db, { ...options, repair: false });
+  return withSpecResources(loaded, (source, db, rules) => {
+    const plan = () => readAndPlan(loaded, source, db, { ...options, repair: false }, rules);
     return options.lock === true ? withApplyLock(db, loaded, plan) : plan();
   });
 }

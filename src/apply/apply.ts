@@ -88,11 +88,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The `apply` command. */
 export function applySpec(loaded: LoadedSpec, options: ApplyOptions = {}): Promise<ApplyResult> {
-  return withSpecResources(loaded, (source, db) =>
+  return withSpecResources(loaded, (source, db, rules) =>
     withStateLock(loaded, () =>
       // One apply at a time per Moodle (from any machine), taken before planning: src/moodle/apply-lock.ts.
       withApplyLock(db, loaded, async () => {
-        const planned = await readAndPlan(loaded, source, db, { ...options, repair: true });
+        const planned = await readAndPlan(loaded, source, db, { ...options, repair: true }, rules);
         return finishApply(loaded, db, planned, options);
       }),
     ),
@@ -121,7 +121,6 @@ export async function applyPlanFile(
           objects: new Map(Object.entries(file.desired) as [EntityType, readonly DesiredObject[]][]),
           skipped: plan.skipped,
           warnings: [],
-          dataErrors: 0,
         };
         // The rows the plan looked at: those of its objects (when the state moved, the plan is stale anyway).
         const about = keysOfPlan(desired, resolved.state, plan);

@@ -14,7 +14,7 @@ import type { Change, FieldValue } from '../plan/change.js';
 import { addressOf } from '../plan/change.js';
 import { userKey } from '../rules/users.js';
 import type { StateObject } from '../state/state.js';
-import type { Conflict, DesiredObject, DiffInput, Entity, EntityDiff } from './entity.js';
+import type { Conflict, DiffInput, Entity, EntityDiff } from './entity.js';
 import { byKey } from './entity.js';
 import { changedFields } from './keyed-diff.js';
 
@@ -248,5 +248,3 @@ export function userEntity(options: UserEntityOptions): Entity<MoodleUserRow> {
     write: (tx, context, changes) => writeUserChanges(tx, context, changes),
   };
 }
-
-export type { DesiredObject };

@@ -145,7 +145,6 @@ export interface ObjectCollector {
     categories: DesiredObject[];
     cohorts: DesiredObject[];
     members: DesiredObject[];
-    conflicts: number;
   };
 }
 
@@ -191,12 +190,10 @@ export function newCollector(): ObjectCollector {
       });
     },
     finish(skipped) {
-      let conflicts = 0;
       const kept = (entity: EntityType): DesiredObject[] => {
         const out: DesiredObject[] = [];
         for (const collected of (objects.get(entity) ?? new Map<string, Collected>()).values()) {
           if (collected.conflict !== undefined) {
-            conflicts += 1;
             skipped.push({ entity, dn: collected.object.dn, reason: collected.conflict, kind: 'data' });
             continue;
           }
@@ -210,7 +207,7 @@ export function newCollector(): ObjectCollector {
       const memberList = [...members.values()]
         .filter((m) => cohortKeys.has(String(m.values.cohort)))
         .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-      return { categories, cohorts, members: memberList, conflicts };
+      return { categories, cohorts, members: memberList };
     },
   };
 }

@@ -22,7 +22,7 @@ import { buildStructureIndex } from './sdet/structures.js';
 import type { SkippedEntry } from './skipped.js';
 import type { EvalContext } from './template.js';
 import type { DesiredUser, UserCandidate, UserConstraints } from './users.js';
-import { collectUsers, failOnSkipped, userKey } from './users.js';
+import { collectUsers, failOnSkipped } from './users.js';
 
 export type { CompiledRules } from './compile-rules.js';
 export { compileRules, compileSpecRules } from './compile-rules.js';
@@ -36,8 +36,6 @@ export interface DesiredState {
   readonly objects: ReadonlyMap<EntityType, readonly DesiredObject[]>;
   readonly skipped: readonly SkippedEntry[];
   readonly warnings: readonly string[];
-  /** Problems that are data errors (onDataError decides), as opposed to entries that cannot be users. */
-  readonly dataErrors: number;
 }
 
 /** Which entity a data problem is listed under when several met it (the object it keeps from being made). */
@@ -70,7 +68,6 @@ export function desiredState(
   constraints: UserConstraints,
 ): DesiredState {
   const skipped: SkippedEntry[] = [];
-  let dataErrors = 0;
   const structures = buildStructureIndex(entries.structures);
   const base: EvalContext = {
     vars: rules.constants,
@@ -93,7 +90,6 @@ export function desiredState(
         return;
       }
       reported.set(id, skipped.length);
-      dataErrors += 1;
       skipped.push({ entity, dn, reason: problem.message, kind: 'data' });
     };
 
@@ -155,7 +151,6 @@ export function desiredState(
     }
   }
   const objects = collector.finish(skipped);
-  dataErrors += objects.conflicts;
   const fieldObjects: DesiredObject[] = rules.profileFields.map((f) => ({
     key: f.shortname,
     dn: '',
@@ -178,7 +173,6 @@ export function desiredState(
     ]),
     skipped,
     warnings: structures.skipped.map((s) => `structure ${s.dn} is ignored: ${s.reason}`),
-    dataErrors,
   };
 }
 
@@ -195,5 +189,3 @@ export function failOnErrors(desired: DesiredState, spec: Spec): void {
     data.map((s) => ({ dn: s.dn, message: `${s.entity}: ${s.reason}` })),
   );
 }
-
-export { userKey };
