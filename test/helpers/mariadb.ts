@@ -14,6 +14,8 @@ import { openMoodle } from '../../src/moodle/connect.js';
 import type { MoodleConnectionOptions, MoodleDatabase } from '../../src/moodle/database.js';
 
 const DUMP = new URL('../fixtures/moodle/4.5/mariadb/core.sql', import.meta.url);
+/** Tables the course writer touches beyond core.sql's, dumped from the same install (see the fixtures' README). */
+const EXTRA_DUMPS = [new URL('../fixtures/moodle/4.5/mariadb/course-format-options.sql', import.meta.url)];
 const NAME_PREFIX = 'l2m_test_';
 
 export interface MariadbServer {
@@ -53,12 +55,20 @@ export async function adminConnection(database?: string): Promise<Connection> {
 let dumpText: string | undefined;
 
 /**
- * The dump, its table prefix rewritten. Its first line (`/*M!999999\- enable the sandbox mode *\/`) is a
- * command for the mariadb client, not SQL; it is dropped so that any server (MySQL too) loads the rest.
+ * The dump (core.sql, then the extra tables), its table prefix rewritten. Its first line
+ * (`/*M!999999\- enable the sandbox mode *\/`) is a command for the mariadb client, not SQL; it is dropped so
+ * that any server (MySQL too) loads the rest.
  * Every `mdl_` of the dump is at the start of a backquoted identifier (tables and index names).
  */
 export function moodleDump(prefix = 'mdl_'): string {
-  dumpText ??= readFileSync(DUMP, 'utf8').replace(/^\/\*M!999999\\- [^\n]*\n/, '');
+  // The extra dumps' own preludes are dropped: loadDump runs core's before every table.
+  dumpText ??= [
+    readFileSync(DUMP, 'utf8').replace(/^\/\*M!999999\\- [^\n]*\n/, ''),
+    ...EXTRA_DUMPS.map((url) => {
+      const text = readFileSync(url, 'utf8');
+      return text.slice(text.indexOf('DROP TABLE IF EXISTS'));
+    }),
+  ].join('\n');
   if (!/^[a-z0-9_]*$/.test(prefix)) throw new Error(`bad test prefix ${prefix}`);
   return prefix === 'mdl_' ? dumpText : dumpText.replaceAll('`mdl_', `\`${prefix}`);
 }

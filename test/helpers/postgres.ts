@@ -13,6 +13,8 @@ import { openMoodle } from '../../src/moodle/connect.js';
 import type { MoodleConnectionOptions, MoodleDatabase } from '../../src/moodle/database.js';
 
 const DUMP = new URL('../fixtures/moodle/4.5/postgres/core.sql', import.meta.url);
+/** Tables the course writer touches beyond core.sql's, dumped from the same install (see the fixtures' README). */
+const EXTRA_DUMPS = [new URL('../fixtures/moodle/4.5/postgres/course-format-options.sql', import.meta.url)];
 const NAME_PREFIX = 'l2m_test_';
 
 export function postgresServer(env: NodeJS.ProcessEnv = process.env) {
@@ -40,9 +42,12 @@ export async function pgAdmin(database = 'postgres'): Promise<pg.Client> {
   return client;
 }
 
-/** The dump with its tables moved from `public` to another schema (the dump hard-codes `public.`). */
+/**
+ * The dump (core.sql, then the extra tables) with its tables moved from `public` to another schema (the dumps
+ * hard-code `public.`).
+ */
 export function postgresDump(schema = 'public'): string {
-  const text = readFileSync(DUMP, 'utf8');
+  const text = [DUMP, ...EXTRA_DUMPS].map((url) => readFileSync(url, 'utf8')).join('\n');
   if (schema === 'public') return text;
   return `CREATE SCHEMA ${schema};\n${text.replaceAll('public.', `${schema}.`)}`;
 }
