@@ -6,6 +6,8 @@
 import { UserError } from '../errors.js';
 import { checkCompatibility } from './compatibility.js';
 import type { ColumnInfo, MoodleDatabase } from './database.js';
+import type { GroupSchema } from './read-groups.js';
+import { readGroupSchema } from './read-groups.js';
 
 export interface MoodleSite {
   readonly release: string;
@@ -22,6 +24,16 @@ export interface MoodleSite {
   /** When false, Moodle accepts only lower-case alphanumerics and `_ - @ .` in usernames. */
   readonly extendedUsernameChars: boolean;
   readonly userColumns: ReadonlyMap<string, ColumnInfo>;
+  /** Role ids by shortname (roles are looked up by shortname, never by id). */
+  readonly roles: ReadonlyMap<string, number>;
+  /** `sessiontimeout` in seconds: how long a `cache_flags` accesslib/dirtyusers mark must live. */
+  readonly sessionTimeout: number;
+  /** `enrol_plugins_enabled`, in order (the order Moodle creates a new course's default instances in). */
+  readonly enabledEnrol: readonly string[];
+  /** `config_plugins` values of the enrol plugins and of `moodlecourse`, by `<plugin>/<name>` (`enrol_cohort/unenrolaction`). */
+  readonly pluginConfig: ReadonlyMap<string, string>;
+  /** Optional columns and tables around groups (visibility/participation appeared in 4.2). */
+  readonly groupSchema: GroupSchema;
   /** Notes for the plan (an untested Moodle release, …). */
   readonly warnings: readonly string[];
 }
@@ -39,7 +51,20 @@ export const TOUCHED_TABLES = [
   'user_info_category',
   'user_info_field',
   'user_info_data',
+  'course',
+  'course_sections',
+  'course_format_options',
   'enrol',
+  'user_enrolments',
+  'role',
+  'role_assignments',
+  'role_context_levels',
+  'groups',
+  'groups_members',
+  'groupings',
+  'groupings_groups',
+  'cache_flags',
+  'user_lastaccess',
 ] as const;
 
 const CONFIG_NAMES = [
@@ -53,6 +78,8 @@ const CONFIG_NAMES = [
   'calendartype',
   'timezone',
   'extendedusernamechars',
+  'sessiontimeout',
+  'enrol_plugins_enabled',
 ] as const;
 type ConfigName = (typeof CONFIG_NAMES)[number];
 
@@ -95,7 +122,30 @@ export async function readSite(db: MoodleDatabase): Promise<MoodleSite> {
     // Moodle tests empty($CFG->extendedusernamechars): '', '0' are false.
     extendedUsernameChars: !['', '0'].includes(config.get('extendedusernamechars')?.trim() ?? ''),
     userColumns: await readColumns(db, 'user'),
+    roles: await readRoles(db),
+    sessionTimeout: positiveOr(config.get('sessiontimeout'), 28800),
+    enabledEnrol: commaList(config.get('enrol_plugins_enabled') ?? ''),
+    pluginConfig: await readPluginConfig(db),
+    groupSchema: await readGroupSchema(db),
   };
+}
+
+async function readRoles(db: MoodleDatabase): Promise<Map<string, number>> {
+  const rows = await db.query<{ id: number | string; shortname: string }>('SELECT id, shortname FROM {role}');
+  return new Map(rows.map((r) => [r.shortname, Number(r.id)]));
+}
+
+/** Plugin settings that shape what the tool writes: enrol defaults, the cohort sync's unenrol action, course defaults. */
+async function readPluginConfig(db: MoodleDatabase): Promise<Map<string, string>> {
+  const rows = await db.query<{ plugin: string; name: string; value: string | null }>(
+    "SELECT plugin, name, value FROM {config_plugins} WHERE plugin LIKE 'enrol%' OR plugin = 'moodlecourse'",
+  );
+  return new Map(rows.map((r) => [`${r.plugin}/${r.name}`, r.value ?? '']));
+}
+
+function positiveOr(value: string | undefined, fallback: number): number {
+  const n = Number(value?.trim() ?? '');
+  return Number.isSafeInteger(n) && n > 0 ? n : fallback;
 }
 
 /** Checks that the prefix holds a Moodle whose touched tables are transactional; returns where, for messages. */

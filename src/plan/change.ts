@@ -2,7 +2,22 @@
  * Changes are data: one record per object the apply will touch, with what it is now (`before`), what it will
  * be (`after`), and why. Renderers, guards, the plan file and the apply all read this one shape.
  */
-export type EntityType = 'category' | 'profile_field' | 'user' | 'profile_data' | 'cohort' | 'cohort_member';
+export type EntityType =
+  | 'category'
+  | 'profile_field'
+  | 'user'
+  | 'profile_data'
+  | 'cohort'
+  | 'cohort_member'
+  | 'course'
+  | 'group'
+  | 'grouping'
+  | 'grouping_group'
+  | 'cohort_enrol'
+  | 'cohort_enrolment'
+  | 'enrolment'
+  | 'group_member'
+  | 'role_assignment';
 
 /** Entities in the order they are planned, listed and written: what an object refers to is written first. */
 export const ENTITY_ORDER: readonly EntityType[] = [
@@ -12,6 +27,15 @@ export const ENTITY_ORDER: readonly EntityType[] = [
   'profile_data',
   'cohort',
   'cohort_member',
+  'course',
+  'group',
+  'grouping',
+  'grouping_group',
+  'cohort_enrol',
+  'cohort_enrolment',
+  'enrolment',
+  'group_member',
+  'role_assignment',
 ];
 
 /**
@@ -31,7 +55,10 @@ export interface Change {
   readonly action: ChangeAction;
   /**
    * The object's natural key: the match key for users, idnumber for categories and cohorts, shortname for
-   * profile fields, `<cohort key>/<user key>` for members, `<field>/<user key>` for profile data.
+   * profile fields, `<cohort key>/<user key>` for members, `<field>/<user key>` for profile data; course
+   * idnumber for courses, `<course>/<group idnumber>` for groups (and groupings), `<course>/<cohort>/<role>`
+   * for cohort enrolment methods, `<method>/<user>` for the enrolments they make, `<course>/<user>` for manual
+   * enrolments, `<group key>/<user>` for group members, `<context>/<role>/<user>` for role assignments.
    */
   readonly key: string;
   /** Moodle row id, for objects that already exist. */

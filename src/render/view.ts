@@ -12,6 +12,15 @@ export const ENTITY_TITLES: Readonly<Record<EntityType, string>> = {
   profile_data: 'Profile data',
   cohort: 'Cohorts',
   cohort_member: 'Cohort members',
+  course: 'Courses',
+  group: 'Course groups',
+  grouping: 'Groupings',
+  grouping_group: 'Grouping groups',
+  cohort_enrol: 'Cohort enrolment methods',
+  cohort_enrolment: 'Cohort enrolments',
+  enrolment: 'Manual enrolments',
+  group_member: 'Group members',
+  role_assignment: 'Role assignments',
 };
 
 /** What the plan was computed from, for the heading (never holds a secret). */

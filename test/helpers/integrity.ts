@@ -8,6 +8,7 @@
  * mean the same thing on MariaDB, PostgreSQL and the embedded PGlite. Takes a `Target` (test/helpers/targets.ts)
  * or any `Queryable` of src/moodle/database.ts. On the embedded target, `release()` it before the tool runs.
  */
+import { COURSE_CHECKS } from './integrity-courses.js';
 import type { Row, SqlParam } from './target-sql.js';
 
 /** What the checker reads through: a Target, a MoodleDatabase or a transaction's Queryable. */
@@ -25,7 +26,8 @@ const TABLES = {
   context: ['id', 'contextlevel', 'instanceid', 'path', 'depth'],
   user: ['id', 'username', 'deleted', 'mnethostid', 'confirmed', 'auth'],
   course_categories: ['id', 'parent', 'path', 'depth', 'coursecount', 'sortorder', 'visible', 'visibleold'],
-  course: ['id', 'category', 'format'],
+  course: ['id', 'category', 'format', 'shortname', 'sortorder', 'cacherev', 'visible', 'visibleold'],
+  course_sections: ['id', 'course', 'section'],
   block_instances: ['id', 'parentcontextid'],
   cohort: ['id', 'contextid', 'descriptionformat', 'visible', 'timecreated', 'timemodified'],
   cohort_members: ['id', 'cohortid', 'userid', 'timeadded'],
@@ -33,15 +35,17 @@ const TABLES = {
   user_info_field: ['id', 'categoryid', 'datatype', 'sortorder', 'param1', 'param2', 'param3'],
   user_info_data: ['id', 'userid', 'fieldid', 'dataformat'],
   role: ['id'],
+  role_context_levels: ['id', 'roleid', 'contextlevel'],
   role_assignments: ['id', 'roleid', 'contextid', 'userid', 'component', 'itemid'],
-  enrol: ['id', 'courseid', 'enrol', 'customint1', 'customint2'],
-  user_enrolments: ['id', 'enrolid', 'userid'],
-  groups: ['id', 'courseid'],
+  enrol: ['id', 'courseid', 'enrol', 'customint1', 'customint2', 'sortorder', 'status'],
+  user_enrolments: ['id', 'enrolid', 'userid', 'status', 'timestart', 'timeend'],
+  groups: ['id', 'courseid', 'idnumber', 'name'],
   groups_members: ['id', 'groupid', 'userid', 'component', 'itemid'],
-  groupings: ['id', 'courseid'],
+  groupings: ['id', 'courseid', 'idnumber', 'name'],
   groupings_groups: ['id', 'groupingid', 'groupid'],
+  cache_flags: ['id', 'flagtype', 'name'],
 } as const;
-type Table = keyof typeof TABLES;
+export type Table = keyof typeof TABLES;
 
 const TEXT_COLUMNS = new Set([
   'path',
@@ -54,10 +58,14 @@ const TEXT_COLUMNS = new Set([
   'param1',
   'param2',
   'param3',
+  'shortname',
+  'idnumber',
+  'name',
+  'flagtype',
 ]);
 
 /** A row, ids as numbers (PostgreSQL returns bigints as text), text columns as strings, NULL as null. */
-type Rec = Readonly<Record<string, number | string | null>>;
+export type Rec = Readonly<Record<string, number | string | null>>;
 
 /** `row → column` (foreign keys): what each row points at. */
 const REFERENCES: readonly (readonly [Table, string, Table])[] = [
@@ -96,7 +104,7 @@ const CONTEXT_CATEGORY = 40;
 const CONTEXT_COURSE = 50;
 const CONTEXT_BLOCK = 80;
 
-class Data {
+export class Data {
   readonly byId = new Map<Table, Map<number, Rec>>();
   private readonly contextsByKey = new Map<string, Rec[]>();
 
@@ -407,6 +415,7 @@ const CHECKS = {
   duplicates,
   'cohort-enrolments': cohortEnrolments,
   'moodle-values': moodleValues,
+  ...COURSE_CHECKS,
 } satisfies Record<string, (d: Data) => string[]>;
 export type IntegrityCheck = keyof typeof CHECKS;
 export const INTEGRITY_CHECKS = Object.keys(CHECKS) as IntegrityCheck[];

@@ -7,7 +7,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applySpec } from '../../src/apply/apply.js';
 import { loadSpec } from '../../src/spec/load.js';
-import { checkIntegrity } from '../helpers/integrity.js';
+import { checkIntegrity, type IntegrityCheck } from '../helpers/integrity.js';
+import { COURSE_CHECKS } from '../helpers/integrity-courses.js';
 import { createMoodleDatabase, dropStaleTestDatabases } from '../helpers/mariadb.js';
 import { createPostgresMoodle } from '../helpers/postgres.js';
 import { COLLEGE_LDIF, collegeSpec, workspace } from '../helpers/spec-files.js';
@@ -363,6 +364,93 @@ const BREAKAGES: readonly Breakage[] = [
 ];
 
 /** Rows with a value Moodle's own API never writes (the 'moodle-values' check). */
+/** A course as create_course writes it (sortorder, cacherev, section 0, context), in Category 1. */
+async function addWholeCourse(t: Target, shortname: string) {
+  const id = await t.insert('course', {
+    category: 1,
+    fullname: shortname,
+    shortname,
+    format: 'topics',
+    sortorder: 10001,
+    cacherev: NOW,
+  });
+  await t.execute('UPDATE {course_categories} SET coursecount = coursecount + 1 WHERE id = 1');
+  await addContext(t, 50, id, '/1/3', 3);
+  await t.insert('course_sections', { course: id, section: 0, summaryformat: 1, sequence: '', visible: 1 });
+  return id;
+}
+
+const COURSE_BREAKAGES: readonly Breakage[] = [
+  {
+    name: 'a course without section 0 or cacherev, and a repeated shortname',
+    run: async (t) => {
+      const a = await addWholeCourse(t, 'A');
+      await t.execute('DELETE FROM {course_sections} WHERE course = ?', [a]);
+      await t.execute('UPDATE {course} SET cacherev = 0 WHERE id = ?', [a]);
+      const b = await addWholeCourse(t, 'B');
+      await t.execute("UPDATE {course} SET shortname = 'A' WHERE id = ?", [b]);
+      return [
+        `course ${a}: no section 0 in course_sections`,
+        `course ${a}: cacherev 0: Moodle's modinfo cache needs one`,
+        `course ${a}, ${b}: shortname "A" is not unique`,
+      ];
+    },
+  },
+  {
+    name: 'two groups with one name in a course, and a cohort-owned member outside the method’s group',
+    run: async (t) => {
+      const course = await addWholeCourse(t, 'G');
+      const g1 = await t.insert('groups', { courseid: course, name: 'Same', idnumber: 'g1' });
+      const g2 = await t.insert('groups', { courseid: course, name: 'Same', idnumber: 'g2' });
+      const user = await addUser(t, 'member');
+      const k = await cohort(t);
+      const method = await t.insert('enrol', {
+        enrol: 'cohort',
+        courseid: course,
+        roleid: 5,
+        customint1: k,
+        customint2: g1,
+        sortorder: 3,
+      });
+      await t.insert('user_enrolments', { enrolid: method, userid: user, timeend: 0 });
+      const m = await t.insert('groups_members', {
+        groupid: g2,
+        userid: user,
+        component: 'enrol_cohort',
+        itemid: method,
+      });
+      return [
+        `groups ${g1}, ${g2}: name repeated in a course (courseid:name ${course}:Same)`,
+        `groups_members ${m}: owned by enrol ${method} whose group is ${g1}, not ${g2}`,
+      ];
+    },
+  },
+  {
+    name: "an enrolment with the column's default timeend, twice the same dirty mark, a role where it is not assignable",
+    run: async (t) => {
+      const course = await addWholeCourse(t, 'E');
+      const manual = await t.insert('enrol', { enrol: 'manual', courseid: course, roleid: 5, sortorder: 0 });
+      const user = await addUser(t, 'enrolled');
+      const ue = await t.insert('user_enrolments', { enrolid: manual, userid: user, timeend: 2147483647 });
+      const marks = [0, 1].map(() => ({
+        flagtype: 'accesslib/dirtyusers',
+        name: String(user),
+        value: '1',
+        expiry: NOW,
+      }));
+      const f1 = await t.insert('cache_flags', marks[0] ?? {});
+      const f2 = await t.insert('cache_flags', marks[1] ?? {});
+      // student (5) is assignable in courses and modules, not categories.
+      const ra = await t.insert('role_assignments', { roleid: 5, contextid: 3, userid: user, modifierid: 2 });
+      return [
+        `user_enrolments ${ue}: timeend 2147483647, Moodle writes 0`,
+        `role_assignments ${ra}: role 5 is not assignable at contextlevel 40`,
+        `cache_flags ${f1}, ${f2}: accesslib/dirtyusers marked 2 times for user ${user}`,
+      ];
+    },
+  },
+];
+
 const VALUE_BREAKAGES: readonly Breakage[] = [
   {
     name: 'a cohort with descriptionformat 0 and no timecreated',
@@ -438,6 +526,19 @@ describe.each(TARGETS)('checkIntegrity on %s', (name) => {
   });
 
   it.each(BREAKAGES.filter((b) => b.values !== true))('finds $name', async ({ run }) => {
+    await t.execute('BEGIN');
+    try {
+      const expected = await run(t);
+      // Courses made here are bare rows (no sections, sortorder, cacherev): the course checks have their own cases.
+      const skip = ['moodle-values', ...Object.keys(COURSE_CHECKS)] as IntegrityCheck[];
+      expect(await checkIntegrity(t, { skip })).toEqual(expected);
+    } finally {
+      await t.execute('ROLLBACK');
+    }
+    expect(await checkIntegrity(t)).toEqual([]);
+  });
+
+  it.each(COURSE_BREAKAGES)('finds $name', async ({ run }) => {
     await t.execute('BEGIN');
     try {
       const expected = await run(t);

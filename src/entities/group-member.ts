@@ -1,0 +1,131 @@
+/**
+ * Group memberships, keyed `<group key>/<user key>`. They have no state of their own: the tool owns the members
+ * of the groups it owns and still syncs, and of those only the rows without a component (component '',
+ * itemid 0: what groups_add_member() writes for a hand-made membership). Rows a plugin owns — `enrol_cohort`
+ * fills the group of a cohort enrolment method — are that plugin's: never created, deleted or counted here,
+ * though a desired member already present through one is satisfied (groups_members is unique per user and
+ * group).
+ */
+import type { IdOf } from '../apply/recheck-rows.js';
+import { recheckRows } from '../apply/recheck-rows.js';
+import type { MoodleGroupMemberRow } from '../moodle/read-groups.js';
+import { readGroupMembers } from '../moodle/read-groups.js';
+import { writeGroupMemberChanges } from '../moodle/write-group-members.js';
+import type { Change } from '../plan/change.js';
+import { addressOf, pairKey } from '../plan/change.js';
+import type { CurrentIndex, DiffInput, Entity, EntityDiff } from './entity.js';
+import { byKey } from './entity.js';
+import { createChange } from './keyed-diff.js';
+
+export type GroupMemberRow = MoodleGroupMemberRow;
+
+/** A membership the tool may own: one no plugin claims. */
+export const isPlainMember = (row: GroupMemberRow): boolean => row.component === '';
+
+/** The pure membership diff. */
+export function diffGroupMembers(input: DiffInput<GroupMemberRow>): EntityDiff {
+  const { index, owned, wanted } = input;
+  // Members are removed only from groups the tool owns and still syncs (a kept group keeps its members).
+  const synced = (group: string): boolean => owned('group', group) && wanted('group', group);
+  const desiredKeys = new Set(input.desired.map((d) => d.key));
+  const present = new Set<string>();
+  const changes: Change[] = [];
+
+  const remove = (row: GroupMemberRow, group: string, user: string, key: string, reason: string): void => {
+    changes.push({
+      entity: 'group_member',
+      address: addressOf('group_member', key),
+      action: 'delete',
+      key,
+      moodleId: row.id,
+      dn: null,
+      before: { group, user },
+      after: {},
+      sourceDigest: null,
+      reason,
+    });
+  };
+
+  for (const row of input.current) {
+    const group = index.key('group', row.groupid);
+    // A group without idnumber (or of a course without key) cannot be the tool's.
+    if (group === undefined) continue;
+    const user = index.key('user', row.userid);
+    if (!isPlainMember(row)) {
+      // The plugin's row: it satisfies a desired member, and is left to the plugin.
+      if (user !== undefined) present.add(pairKey(group, user));
+      continue;
+    }
+    if (user === undefined) {
+      // A deleted (or foreign) account: its membership means nothing to the tool's group.
+      if (synced(group)) {
+        const label = `#${row.userid}`;
+        remove(row, group, label, pairKey(group, label), `Moodle user id ${row.userid} is deleted or unknown`);
+      }
+      continue;
+    }
+    const key = pairKey(group, user);
+    present.add(key);
+    if (!desiredKeys.has(key) && synced(group)) remove(row, group, user, key, 'no longer in the directory');
+  }
+
+  for (const desired of input.desired) {
+    if (present.has(desired.key)) continue;
+    changes.push(createChange('group_member', desired));
+  }
+
+  changes.sort(byKey);
+  return { changes, conflicts: [], warnings: [] };
+}
+
+const keyOf = (row: GroupMemberRow, index: CurrentIndex | undefined): string | null => {
+  const group = index?.key('group', row.groupid);
+  const user = index?.key('user', row.userid);
+  return group === undefined || user === undefined ? null : pairKey(group, user);
+};
+
+/** The group membership entity of one run. */
+export function groupMemberEntity(): Entity<GroupMemberRow> {
+  // The index of the entities read before (groups, users), as given to read(): keys of rows, ids of refs.
+  let index: CurrentIndex | undefined;
+  const idOf: IdOf = (ref) => index?.id(ref.entity, ref.key);
+  return {
+    type: 'group_member',
+    title: 'Group members',
+    stateful: false,
+    read: (db, context) => {
+      index = context.index;
+      return readGroupMembers(db, context.index.ids('group'), context.budget);
+    },
+    identify: (row) => {
+      const key = keyOf(row, index);
+      return key === null ? null : { id: row.id, key };
+    },
+    diff: (input) => diffGroupMembers(input),
+    recheck: (tx, planned, changes, budget) =>
+      recheckRows(
+        tx,
+        {
+          table: 'groups_members',
+          noun: 'group member',
+          columns: ['groupid', 'userid', 'component', 'itemid'],
+          naturalKey: {
+            columns: ['groupid', 'userid'],
+            of: (ch) => {
+              const group = ch.refs?.group;
+              const user = ch.refs?.user;
+              const groupId = group === undefined ? undefined : idOf(group);
+              const userId = user === undefined ? undefined : idOf(user);
+              return groupId === undefined || userId === undefined ? null : [groupId, userId];
+            },
+          },
+          references: { group: 'groups', user: 'user' },
+        },
+        planned,
+        changes,
+        budget,
+        idOf,
+      ),
+    write: (tx, context, changes) => writeGroupMemberChanges(tx, context, changes),
+  };
+}

@@ -1,0 +1,179 @@
+/**
+ * Groupings, keyed `<course key>/<grouping idnumber>` and planned as groups are (group.ts), and the groups
+ * they hold (`grouping_group`, keyed `<grouping key>/<group idnumber>`). Those links have no state of their
+ * own: the tool owns the links of the groupings it owns and still syncs, and only those, as it owns the
+ * members of its cohorts.
+ */
+import type { IdOf } from '../apply/recheck-rows.js';
+import { recheckRows } from '../apply/recheck-rows.js';
+import type { MoodleGroupingGroupRow, MoodleGroupingRow } from '../moodle/read-groups.js';
+import { readGroupingGroups, readGroupings } from '../moodle/read-groups.js';
+import { writeGroupingChanges, writeGroupingGroupChanges } from '../moodle/write-groups.js';
+import type { Change } from '../plan/change.js';
+import { addressOf, pairKey } from '../plan/change.js';
+import type { CurrentIndex, DiffInput, Entity, EntityDiff } from './entity.js';
+import { byKey } from './entity.js';
+import type { GroupOptions } from './group.js';
+import { courseScopedKey, courseScopedRecheck, diffCourseScoped } from './group.js';
+import { createChange } from './keyed-diff.js';
+
+export type GroupingRow = MoodleGroupingRow;
+export type GroupingGroupRow = MoodleGroupingGroupRow;
+
+/** `groupings.adopt`, `groupings.onRemoved` and the install's schema, as for groups. */
+export type GroupingOptions = GroupOptions;
+
+/** The pure grouping diff. */
+export function diffGroupings(input: DiffInput<GroupingRow>, options: Pick<GroupingOptions, 'adopt' | 'onRemoved'>) {
+  return diffCourseScoped(input, options, {
+    entity: 'grouping',
+    section: 'groups',
+    noun: 'grouping',
+    nouns: 'groupings',
+  });
+}
+
+/** The grouping entity of one run. */
+export function groupingEntity(options: GroupingOptions): Entity<GroupingRow> {
+  let index: CurrentIndex | undefined;
+  const idOf: IdOf = (ref) => index?.id(ref.entity, ref.key);
+  return {
+    type: 'grouping',
+    title: 'Groupings',
+    stateful: true,
+    read: (db, context) => {
+      index = context.index;
+      return readGroupings(db, context.index.ids('course'), context.budget);
+    },
+    identify: (row) => {
+      const key = courseScopedKey(row, index);
+      return key === null ? null : { id: row.id, key };
+    },
+    diff: (input) => diffGroupings(input, options),
+    recheck: (tx, planned, changes, budget) =>
+      recheckRows(tx, courseScopedRecheck('groupings', 'grouping', idOf), planned, changes, budget, idOf),
+    write: (tx, context, changes) => writeGroupingChanges(tx, context, changes, options.schema),
+  };
+}
+
+// ---- groups of groupings ----------------------------------------------------------------------------------
+
+/**
+ * The key of a link: its grouping's key and the group's idnumber, when the group is one the tool can know (a
+ * group with idnumber, of the grouping's own course); null otherwise.
+ */
+function linkKey(row: GroupingGroupRow, index: CurrentIndex | undefined): string | null {
+  const grouping = index?.key('grouping', row.groupingid);
+  const group = index?.key('group', row.groupid);
+  if (grouping === undefined || group === undefined || row.groupidnumber === null) return null;
+  if (row.groupcourse !== row.groupingcourse) return null;
+  return pairKey(grouping, row.groupidnumber);
+}
+
+/** The pure diff of the groups in groupings. */
+export function diffGroupingGroups(input: DiffInput<GroupingGroupRow>): EntityDiff {
+  const { index, owned, wanted } = input;
+  // Links are removed only from groupings the tool owns and still syncs (a kept grouping keeps its groups).
+  const synced = (grouping: string): boolean => owned('grouping', grouping) && wanted('grouping', grouping);
+  const desiredKeys = new Set(input.desired.map((d) => d.key));
+  const present = new Set<string>();
+  const changes: Change[] = [];
+
+  const remove = (row: GroupingGroupRow, grouping: string, group: string, key: string, reason: string): void => {
+    changes.push({
+      entity: 'grouping_group',
+      address: addressOf('grouping_group', key),
+      action: 'delete',
+      key,
+      moodleId: row.id,
+      dn: null,
+      before: { grouping, group },
+      after: {},
+      sourceDigest: null,
+      reason,
+    });
+  };
+
+  for (const row of input.current) {
+    const grouping = index.key('grouping', row.groupingid);
+    if (grouping === undefined) continue;
+    const key = linkKey(row, index);
+    if (key === null) {
+      // A group without idnumber, of another course, or gone: nothing the rules can ask for.
+      if (synced(grouping)) {
+        const label = `#${row.groupid}`;
+        remove(
+          row,
+          grouping,
+          label,
+          pairKey(grouping, label),
+          `Moodle group id ${row.groupid} is not one of its course's keyed groups`,
+        );
+      }
+      continue;
+    }
+    if (present.has(key)) {
+      // The same group twice in one grouping (no unique index): the extra link goes.
+      if (synced(grouping))
+        remove(row, grouping, index.key('group', row.groupid) ?? '', `${key}#${row.id}`, 'duplicate link');
+      continue;
+    }
+    present.add(key);
+    if (!desiredKeys.has(key) && synced(grouping)) {
+      remove(row, grouping, index.key('group', row.groupid) ?? '', key, 'no longer in the directory');
+    }
+  }
+
+  for (const desired of input.desired) {
+    if (present.has(desired.key)) continue;
+    changes.push(createChange('grouping_group', desired));
+  }
+
+  changes.sort(byKey);
+  return { changes, conflicts: [], warnings: [] };
+}
+
+/** The grouping-group link entity of one run. */
+export function groupingGroupEntity(): Entity<GroupingGroupRow> {
+  let index: CurrentIndex | undefined;
+  const idOf: IdOf = (ref) => index?.id(ref.entity, ref.key);
+  return {
+    type: 'grouping_group',
+    title: 'Groups of groupings',
+    stateful: false,
+    read: (db, context) => {
+      index = context.index;
+      return readGroupingGroups(db, context.index.ids('grouping'), context.budget);
+    },
+    identify: (row) => {
+      const key = linkKey(row, index);
+      return key === null ? null : { id: row.id, key };
+    },
+    diff: (input) => diffGroupingGroups(input),
+    recheck: (tx, planned, changes, budget) =>
+      recheckRows(
+        tx,
+        {
+          table: 'groupings_groups',
+          noun: 'grouping-group link',
+          columns: ['groupingid', 'groupid'],
+          naturalKey: {
+            columns: ['groupingid', 'groupid'],
+            of: (ch) => {
+              const grouping = ch.refs?.grouping;
+              const group = ch.refs?.group;
+              const groupingId = grouping === undefined ? undefined : idOf(grouping);
+              const groupId = group === undefined ? undefined : idOf(group);
+              return groupingId === undefined || groupId === undefined ? null : [groupingId, groupId];
+            },
+          },
+          references: { grouping: 'groupings', group: 'groups' },
+        },
+        planned,
+        changes,
+        budget,
+        idOf,
+      ),
+    write: (tx, context, changes) => writeGroupingGroupChanges(tx, context, changes),
+  };
+}
