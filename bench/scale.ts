@@ -1,7 +1,7 @@
 /**
  * Scaling run (on demand, not a test): `npx tsx bench/scale.ts [sizes…] [--users-only]` (default 1000 10000).
  * The job is the SDET preset over the whole generated directory (users by profile, profile fields, categories,
- * cohorts, members); `--users-only` runs the users-only spec of the first releases instead.
+ * cohorts, members, courses and what fills them); `--users-only` runs the users-only spec of the first releases instead.
  *
  * For each size: generate a directory (src/generate), then for each source (the LDIF file, and LDAP from a
  * bulk-loaded slapd) plan and apply the users into a fresh Moodle 4.5 in the local MariaDB, timing each
@@ -83,7 +83,8 @@ const USERS = {
 
 /**
  * The default job: the SDET preset over the whole directory (every establishment served), parents, profile
- * fields and level categories on: every entity of the collège example, at scale.
+ * fields, level categories and the course rules on (courses per class and subject, cohort sync, teachers'
+ * enrolments, groups, the headteacher's role): every entity of the collège example, at scale.
  */
 const SDET = {
   extends: 'sdet',
@@ -96,6 +97,19 @@ const SDET = {
     fields: { ent_uai: { enabled: true }, ent_profiles: { enabled: true }, ent_classes: { enabled: true } },
   },
   categories: { rules: { level: { enabled: true } } },
+  courses: { rules: { classSubject: { enabled: true }, schoolLife: { enabled: true } } },
+  groups: {
+    rules: {
+      classSubject: { enabled: true },
+      schoolLifeClasses: { enabled: true },
+      schoolLifeGroups: { enabled: true },
+    },
+  },
+  enrolments: {
+    cohorts: { rules: { classSubject: { enabled: true }, schoolLife: { enabled: true } } },
+    manual: { rules: { classSubjectTeacher: { enabled: true } } },
+  },
+  roleAssignments: { rules: { headteacher: { enabled: true } } },
 };
 
 const usersOnly = process.argv.includes('--users-only');

@@ -45,7 +45,8 @@ export async function runDemo(dir: string, view: PlanView, out: DemoOutput): Pro
   const started = Date.now();
   const where = resolve(dir);
   await prepareDir(where);
-  for (const file of ['directory.ldif', 'levels.csv']) await copyFile(join(EXAMPLE, file), join(where, file));
+  for (const file of ['directory.ldif', 'levels.csv', 'subjects.csv'])
+    await copyFile(join(EXAMPLE, file), join(where, file));
   await writeFile(join(where, 'ldap2moodle.yaml'), await readFile(join(EXAMPLE, 'ldap2moodle.yaml'), 'utf8'));
   const loaded = await loadSpec(join(where, 'ldap2moodle.yaml'));
   const shown = relative(process.cwd(), where) || '.';
@@ -71,17 +72,22 @@ export async function runDemo(dir: string, view: PlanView, out: DemoOutput): Pro
       "SELECT COUNT(*) AS n FROM {cohort_members} m JOIN {cohort} c ON c.id = m.cohortid WHERE c.component = 'local_ldap2moodle'",
     );
     const data = await countOf('SELECT COUNT(*) AS n FROM {user_info_data}');
+    const courses = await countOf("SELECT COUNT(*) AS n FROM {course} WHERE format <> 'site'");
+    const enrolments = await countOf('SELECT COUNT(*) AS n FROM {user_enrolments}');
+    const groups = await countOf('SELECT COUNT(*) AS n FROM {groups}');
     out.write(
       [
         '',
         `Moodle now has ${count} ${loaded.spec.users.auth} users, each with its user context, for example:`,
         ...sample.map((u) => `  ${u.username}  ${u.firstname} ${u.lastname}`),
-        `and ${categories} course categories, ${cohorts} cohorts with ${members} members, ${data} profile field values.`,
+        `and ${categories} course categories, ${cohorts} cohorts with ${members} members, ${data} profile field values,`,
+        `${courses} courses with ${enrolments} enrolments and ${groups} groups.`,
         '',
         `The state (what ldap2moodle manages) is in ${shown}/ldap2moodle.state.json.`,
         'Look inside:',
         `  npx ldap2moodle moodle-query --spec ${spec} "SELECT id, username, firstname, lastname FROM {user}"`,
         `  npx ldap2moodle moodle-query --spec ${spec} "SELECT idnumber, name FROM {cohort}"`,
+        `  npx ldap2moodle moodle-query --spec ${spec} "SELECT shortname, fullname FROM {course}"`,
         `  npx ldap2moodle plan --spec ${spec}`,
         `Edit ${shown}/directory.ldif (a name, a class, remove a person) and plan again to see the diff.`,
         '',

@@ -213,6 +213,7 @@ export function planFromInputs(
     state,
     skipped: desired.skipped,
     warnings,
+    onDataError: loaded.spec.onDataError,
   });
   checkGuards(plan, {
     sourceEntries: entries.people.length,

@@ -185,7 +185,7 @@ async function finishApply(
   const warnings: string[] = [];
   if (planned.plan.purgeNeeded && !postApply.some((r) => r.skipped === undefined)) {
     warnings.push(
-      "this apply wrote course categories, which Moodle's caches do not show until they are purged, and no " +
+      "this apply wrote course categories, courses or groups, which Moodle's caches do not show until they are purged, and no " +
         'postApply command ran: run `php admin/cli/purge_caches.php` in the Moodle directory, or add it to postApply',
     );
   }

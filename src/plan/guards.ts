@@ -21,12 +21,28 @@ export interface GuardLimits {
 
 export const DEFAULT_MAX_REMOVALS = { count: 100, percent: 10 } as const;
 
-/** Removals of managed objects: what a broken source would cause in bulk. Memberships follow their cohort. */
-const REMOVALS: Readonly<Partial<Record<EntityType, { readonly actions: readonly string[]; readonly noun: string }>>> =
-  {
-    user: { actions: ['suspend'], noun: 'users' },
-    cohort: { actions: ['delete', 'release'], noun: 'cohorts' },
-  };
+interface Removal {
+  readonly actions: readonly string[];
+  readonly noun: string;
+  /** Removals the percent limit never refuses (a few enrolments change every day; a few users do not leave). */
+  readonly floor: number;
+}
+
+/**
+ * Removals of managed objects: what a broken source would cause in bulk. Cohort members follow their cohort,
+ * but the enrolments they bring (cohort sync) are counted: a class attribute missing from a broken export must
+ * not unenrol a school.
+ */
+const REMOVALS: Readonly<Partial<Record<EntityType, Removal>>> = {
+  user: { actions: ['suspend'], noun: 'users', floor: 0 },
+  cohort: { actions: ['delete', 'release'], noun: 'cohorts', floor: 0 },
+  course: { actions: ['suspend'], noun: 'courses (hiding them)', floor: 10 },
+  group: { actions: ['delete'], noun: 'groups', floor: 10 },
+  cohort_enrol: { actions: ['delete', 'suspend'], noun: 'cohort enrolment methods', floor: 10 },
+  cohort_enrolment: { actions: ['delete', 'suspend'], noun: 'cohort enrolments', floor: 10 },
+  enrolment: { actions: ['delete', 'suspend'], noun: 'enrolments', floor: 10 },
+  role_assignment: { actions: ['delete'], noun: 'role assignments', floor: 10 },
+};
 
 /** Throws `PLAN_REFUSED` when the plan looks like the result of a broken source or spec. */
 export function checkGuards(plan: Plan, limits: GuardLimits): void {
@@ -40,10 +56,14 @@ export function checkGuards(plan: Plan, limits: GuardLimits): void {
         'source or search filter, so nothing is applied. If the directory is really empty, run again with --allow-empty-source.',
     );
   }
-  for (const [entity, removal] of Object.entries(REMOVALS) as [EntityType, { actions: string[]; noun: string }][]) {
+  for (const [entity, removal] of Object.entries(REMOVALS) as [EntityType, Removal][]) {
     const removals = plan.changes.filter((ch) => ch.entity === entity && removal.actions.includes(ch.action)).length;
     if (removals === 0) continue;
-    const managed = limits.managed.filter((o) => o.type === entity).length;
+    // Objects owned through a parent (cohort enrolments) are not in the state: count what the plan saw.
+    const managed =
+      entity === 'cohort_enrolment'
+        ? (plan.desiredCounts.cohort_enrolment ?? 0) + removals
+        : limits.managed.filter((o) => o.type === entity).length;
     const verb = entity === 'user' ? 'suspend' : 'remove';
     if (limits.allowRemovals !== undefined) {
       if (removals <= limits.allowRemovals) continue;
@@ -53,7 +73,7 @@ export function checkGuards(plan: Plan, limits: GuardLimits): void {
       );
     }
     const byPercent = (managed * limits.maxRemovals.percent) / 100;
-    if (removals > limits.maxRemovals.count || removals > byPercent) {
+    if (removals > limits.maxRemovals.count || (removals > byPercent && removals > removal.floor)) {
       const share = managed > 0 ? ` (${((100 * removals) / managed).toFixed(1)}% of the ${managed} managed)` : '';
       throw new UserError(
         'PLAN_REFUSED',

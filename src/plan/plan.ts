@@ -10,6 +10,7 @@ import type { SkippedEntry } from '../rules/skipped.js';
 import type { State } from '../state/state.js';
 import type { Change, ChangeAction, EntityType } from './change.js';
 import { ACTION_ORDER } from './change.js';
+import { dropDanglingReferences } from './references.js';
 
 export interface PlanInput {
   readonly desired: ReadonlyMap<EntityType, readonly DesiredObject[]>;
@@ -20,6 +21,8 @@ export interface PlanInput {
   readonly skipped: readonly SkippedEntry[];
   /** Notes from earlier stages (e.g. the auth plugin is not enabled). */
   readonly warnings?: readonly string[];
+  /** `onDataError`: an object naming one that exists nowhere is left out (skip) or stops the plan (fail). */
+  readonly onDataError?: 'skip' | 'fail';
 }
 
 export interface Plan {
@@ -33,11 +36,29 @@ export interface Plan {
   readonly purgeNeeded: boolean;
 }
 
-/** Entities whose SQL-written rows Moodle's caches do not see until a purge (reference-writes §10). */
-const CACHED: ReadonlySet<EntityType> = new Set<EntityType>(['category']);
+/**
+ * Entities whose SQL-written rows Moodle's caches do not see until a purge: categories (reference-writes §10),
+ * courses (listed through the category caches), groups and groupings (the course's groupdata cache, §19).
+ */
+const CACHED: ReadonlySet<EntityType> = new Set<EntityType>([
+  'category',
+  'course',
+  'group',
+  'grouping',
+  'grouping_group',
+]);
 
 /** Computes the plan; conflicts with Moodle (an unmanaged account in the way…) fail it, all listed at once. */
 export function computePlan(input: PlanInput): Plan {
+  const checked = dropDanglingReferences(input.desired, input.index);
+  if (input.onDataError === 'fail' && checked.skipped.length > 0) {
+    throw new UserError(
+      'ENTRY_INVALID',
+      `${checked.skipped.length} object(s) name objects that exist nowhere (onDataError is "fail")`,
+      checked.skipped.map((s) => ({ dn: s.dn, message: s.reason })),
+    );
+  }
+  const desiredObjects = checked.desired;
   const ownedKeys = new Map<EntityType, Set<string>>();
   const ownedOf = (entity: EntityType): Set<string> => {
     let keys = ownedKeys.get(entity);
@@ -50,7 +71,7 @@ export function computePlan(input: PlanInput): Plan {
   for (const object of input.state.objects) ownedOf(object.type).add(object.key);
   const owned = (entity: EntityType, key: string): boolean => ownedKeys.get(entity)?.has(key) ?? false;
   const wantedKeys = new Map<EntityType, Set<string>>();
-  for (const [entity, objects] of input.desired) wantedKeys.set(entity, new Set(objects.map((o) => o.key)));
+  for (const [entity, objects] of desiredObjects) wantedKeys.set(entity, new Set(objects.map((o) => o.key)));
   const wanted = (entity: EntityType, key: string): boolean => wantedKeys.get(entity)?.has(key) ?? false;
 
   const changes: Change[] = [];
@@ -58,7 +79,7 @@ export function computePlan(input: PlanInput): Plan {
   const warnings: string[] = [...(input.warnings ?? [])];
   const desiredCounts: Partial<Record<EntityType, number>> = {};
   for (const reading of input.readings) {
-    const desired = input.desired.get(reading.type) ?? [];
+    const desired = desiredObjects.get(reading.type) ?? [];
     desiredCounts[reading.type] = desired.length;
     const managed = input.state.objects.filter((o) => o.type === reading.type);
     const result = reading.diff(desired, managed, input.index, owned, wanted);
@@ -80,7 +101,7 @@ export function computePlan(input: PlanInput): Plan {
   }
   return {
     changes,
-    skipped: input.skipped,
+    skipped: [...input.skipped, ...checked.skipped],
     warnings,
     desiredCounts,
     purgeNeeded: changes.some((ch) => CACHED.has(ch.entity)),

@@ -107,7 +107,7 @@ export class HumanPlanView implements PlanView {
 
     if (plan.purgeNeeded) {
       out.push(
-        `${c.cyan.bold('Note:')} this plan writes course categories, which Moodle's caches do not see until they are purged ` +
+        `${c.cyan.bold('Note:')} this plan writes course categories, courses or groups, which Moodle's caches do not see until they are purged ` +
           '(postApply runs the purge after the commit).',
       );
       out.push('');

@@ -66,7 +66,7 @@ export class MarkdownPlanView implements PlanView {
     }
     if (plan.purgeNeeded) {
       out.push(
-        "**Note:** this plan writes course categories, which Moodle's caches do not see until they are purged " +
+        "**Note:** this plan writes course categories, courses or groups, which Moodle's caches do not see until they are purged " +
           '(postApply runs the purge after the commit).',
         '',
       );

@@ -13,6 +13,8 @@ import type { Spec, UserFieldName } from '../spec/schema.js';
 import { USER_FIELD_NAMES } from '../spec/schema.js';
 import type { Condition, PositionOf } from './compile.js';
 import { compileCondition, Problems, TemplateCompiler } from './compile.js';
+import type { CompiledCourseRule } from './compile-course-rules.js';
+import { compileCourseRules } from './compile-course-rules.js';
 import type { CompiledObjectRule } from './objects.js';
 import { compileObjectRule } from './objects.js';
 import type { CompiledTemplate } from './template.js';
@@ -55,6 +57,7 @@ export interface CompiledRules {
   readonly scope: ReadonlySet<string> | null;
   readonly profileFields: readonly CompiledProfileField[];
   readonly objectRules: readonly CompiledObjectRule[];
+  readonly courseRules: readonly CompiledCourseRule[];
   readonly onDataError: 'skip' | 'fail';
   readonly onInvalidEntry: 'skip' | 'fail';
 }
@@ -258,9 +261,12 @@ export function compileSpecRules(spec: Spec, positionOf: PositionOf, dir: string
     if (compiled !== undefined) objectRules.push(compiled);
   }
 
+  const courseRules = compileCourseRules(spec, { people, structures }, problems, profileNames);
+
   const usesStructures =
     structures.attributes.size > 0 ||
     objectRules.some((r) => r.from === 'structures') ||
+    courseRules.some((r) => r.from === 'structures') ||
     spec.directory?.structures !== undefined;
   const peopleSearch = searchOf(spec, 'people', problems, [...people.attributes]);
   const structureSearch = usesStructures
@@ -290,6 +296,7 @@ export function compileSpecRules(spec: Spec, positionOf: PositionOf, dir: string
     scope,
     profileFields,
     objectRules,
+    courseRules,
     onDataError: spec.onDataError,
     onInvalidEntry: spec.users.onInvalidEntry,
   };

@@ -26,7 +26,7 @@ export interface ObjectRuleSpec {
   readonly members?: boolean;
 }
 
-interface EachItem {
+export interface EachItem {
   readonly name: string;
   readonly template: CompiledTemplate;
   readonly parts?: RegExp;
@@ -48,6 +48,30 @@ export interface CompiledObjectRule {
   readonly fixed: Readonly<Record<string, FieldValue>>;
 }
 
+/** A rule's `each`: one template per variable, optionally split by a regex's named groups. */
+export function compileEach(
+  spec: ObjectRuleSpec['each'],
+  path: string,
+  compiler: TemplateCompiler,
+  problems: Problems,
+): EachItem[] {
+  const each: EachItem[] = [];
+  for (const [item, itemSpec] of Object.entries(spec ?? {})) {
+    const source = typeof itemSpec === 'string' ? itemSpec : itemSpec.value;
+    const template = compiler.compile(source, `${path}/each/${item}${typeof itemSpec === 'string' ? '' : '/value'}`);
+    let parts: RegExp | undefined;
+    if (typeof itemSpec !== 'string' && itemSpec.parts !== undefined) {
+      try {
+        parts = new RegExp(itemSpec.parts, 'u');
+      } catch (error) {
+        problems.add(`${path}/each/${item}/parts`, `invalid regex "${itemSpec.parts}": ${(error as Error).message}`);
+      }
+    }
+    if (template !== undefined) each.push({ name: item, template, ...(parts === undefined ? {} : { parts }) });
+  }
+  return each;
+}
+
 export function compileObjectRule(
   entity: 'category' | 'cohort',
   name: string,
@@ -58,20 +82,7 @@ export function compileObjectRule(
   profileNames: readonly string[],
   fixed: Readonly<Record<string, FieldValue>>,
 ): CompiledObjectRule | undefined {
-  const each: EachItem[] = [];
-  for (const [item, spec] of Object.entries(rule.each ?? {})) {
-    const source = typeof spec === 'string' ? spec : spec.value;
-    const template = compiler.compile(source, `${path}/each/${item}${typeof spec === 'string' ? '' : '/value'}`);
-    let parts: RegExp | undefined;
-    if (typeof spec !== 'string' && spec.parts !== undefined) {
-      try {
-        parts = new RegExp(spec.parts, 'u');
-      } catch (error) {
-        problems.add(`${path}/each/${item}/parts`, `invalid regex "${spec.parts}": ${(error as Error).message}`);
-      }
-    }
-    if (template !== undefined) each.push({ name: item, template, ...(parts === undefined ? {} : { parts }) });
-  }
+  const each = compileEach(rule.each, path, compiler, problems);
   const when = compileCondition(rule.when, `${path}/when`, compiler, problems, profileNames);
   const idnumber = compiler.compile(rule.idnumber, `${path}/idnumber`);
   const title = compiler.compile(rule.name, `${path}/name`);
@@ -100,8 +111,8 @@ export function compileObjectRule(
 }
 
 /** The combinations of `each` values for one entry, as variables; values in no known form are reported. */
-function combinations(
-  rule: CompiledObjectRule,
+export function combinations(
+  rule: { readonly path: string; readonly each: readonly EachItem[] },
   entry: LdapEntry,
   context: EvalContext,
   report: (message: string) => void,
@@ -138,14 +149,13 @@ interface Collected {
   conflict?: string;
 }
 
+/** The objects of every rule, by entity and key; memberships (cohort and group members) on their own. */
 export interface ObjectCollector {
-  add(entity: 'category' | 'cohort', object: DesiredObject, rule: string): void;
-  member(cohortKey: string, userKey: string, dn: string): void;
-  finish(skipped: SkippedEntry[]): {
-    categories: DesiredObject[];
-    cohorts: DesiredObject[];
-    members: DesiredObject[];
-  };
+  add(entity: EntityType, object: DesiredObject, rule: string): void;
+  /** A person's membership of a container (cohort or group) the rules produce; dropped with the container. */
+  member(entity: 'cohort_member' | 'group_member', containerKey: string, userKey: string, dn: string): void;
+  /** Objects per entity, sorted by key; the ones produced with different values are left out, reported. */
+  finish(skipped: SkippedEntry[]): Map<EntityType, DesiredObject[]>;
 }
 
 const sameObject = (a: DesiredObject, b: DesiredObject): boolean =>
@@ -153,19 +163,33 @@ const sameObject = (a: DesiredObject, b: DesiredObject): boolean =>
   JSON.stringify(a.refs ?? {}) === JSON.stringify(b.refs ?? {});
 
 function describe(object: DesiredObject): string {
-  const refs = Object.entries(object.refs ?? {}).map(([k, r]) => `${k} "${r?.key}"`);
-  return [`name "${String(object.values.name)}"`, ...refs].join(', ');
+  if (object.values.name !== undefined) {
+    const refs = Object.entries(object.refs ?? {}).map(([k, r]) => `${k} "${r?.key}"`);
+    return [`name "${String(object.values.name)}"`, ...refs].join(', ');
+  }
+  return Object.entries(object.values)
+    .map(([k, v]) => `${k} "${String(v)}"`)
+    .join(', ');
 }
 
+const CONTAINERS = { cohort_member: 'cohort', group_member: 'group' } as const;
+
+const sortedByKey = (list: DesiredObject[]): DesiredObject[] =>
+  list.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+
 export function newCollector(): ObjectCollector {
-  const objects = new Map<string, Map<string, Collected>>([
-    ['category', new Map()],
-    ['cohort', new Map()],
+  const objects = new Map<EntityType, Map<string, Collected>>();
+  const members = new Map<'cohort_member' | 'group_member', Map<string, DesiredObject>>([
+    ['cohort_member', new Map()],
+    ['group_member', new Map()],
   ]);
-  const members = new Map<string, DesiredObject>();
   return {
     add(entity, object, rule) {
-      const byKey = objects.get(entity) as Map<string, Collected>;
+      let byKey = objects.get(entity);
+      if (byKey === undefined) {
+        byKey = new Map();
+        objects.set(entity, byKey);
+      }
       const found = byKey.get(object.key);
       if (found === undefined) {
         byKey.set(object.key, { object, rule, dns: [object.dn] });
@@ -174,40 +198,42 @@ export function newCollector(): ObjectCollector {
       if (found.dns.length < 3 && !found.dns.includes(object.dn)) found.dns.push(object.dn);
       if (found.conflict === undefined && !sameObject(found.object, object)) {
         found.conflict =
-          `${entity} idnumber "${object.key}" is produced with different values: ${describe(found.object)} ` +
+          `${entity}${entity === 'category' || entity === 'cohort' ? ' idnumber' : ''} "${object.key}" is produced with different values: ${describe(found.object)} ` +
           `(rule ${found.rule}, from ${found.object.dn}) and ${describe(object)} (rule ${rule}, from ${object.dn}); it is left out`;
       }
     },
-    member(cohortKey, userKey, dn) {
-      const key = pairKey(cohortKey, userKey);
-      if (members.has(key)) return;
-      members.set(key, {
+    member(entity, containerKey, userKey, dn) {
+      const byKey = members.get(entity) as Map<string, DesiredObject>;
+      const key = pairKey(containerKey, userKey);
+      if (byKey.has(key)) return;
+      const container = CONTAINERS[entity];
+      byKey.set(key, {
         key,
         dn,
-        values: { cohort: cohortKey, user: userKey },
-        refs: { cohort: { entity: 'cohort', key: cohortKey }, user: { entity: 'user', key: userKey } },
+        values: { [container]: containerKey, user: userKey },
+        refs: { [container]: { entity: container, key: containerKey }, user: { entity: 'user', key: userKey } },
         sourceDigest: '',
       });
     },
     finish(skipped) {
-      const kept = (entity: EntityType): DesiredObject[] => {
-        const out: DesiredObject[] = [];
-        for (const collected of (objects.get(entity) ?? new Map<string, Collected>()).values()) {
+      const out = new Map<EntityType, DesiredObject[]>();
+      for (const [entity, byKey] of objects) {
+        const kept: DesiredObject[] = [];
+        for (const collected of byKey.values()) {
           if (collected.conflict !== undefined) {
             skipped.push({ entity, dn: collected.object.dn, reason: collected.conflict, kind: 'data' });
             continue;
           }
-          out.push(collected.object);
+          kept.push(collected.object);
         }
-        return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-      };
-      const categories = kept('category');
-      const cohorts = kept('cohort');
-      const cohortKeys = new Set(cohorts.map((c) => c.key));
-      const memberList = [...members.values()]
-        .filter((m) => cohortKeys.has(String(m.values.cohort)))
-        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-      return { categories, cohorts, members: memberList };
+        out.set(entity, sortedByKey(kept));
+      }
+      for (const [entity, byKey] of members) {
+        const containers = new Set((out.get(CONTAINERS[entity]) ?? []).map((c) => c.key));
+        const kept = [...byKey.values()].filter((m) => containers.has(String(m.values[CONTAINERS[entity]])));
+        out.set(entity, sortedByKey(kept));
+      }
+      return out;
     },
   };
 }
@@ -273,6 +299,6 @@ export function collectObjects(
       },
       rule.name,
     );
-    if (rule.members && userKey !== undefined) collector.member(idnumber, userKey, entry.dn);
+    if (rule.members && userKey !== undefined) collector.member('cohort_member', idnumber, userKey, entry.dn);
   }
 }

@@ -12,9 +12,11 @@
 import type { DesiredObject } from '../entities/entity.js';
 import { UserError } from '../errors.js';
 import type { EntityType } from '../plan/change.js';
+import { ENTITY_ORDER } from '../plan/change.js';
 import type { LdapEntry } from '../source/entry.js';
 import type { Spec } from '../spec/schema.js';
 import type { CompiledRules, CompiledVars } from './compile-rules.js';
+import { collectCourseObjects, finishCourseObjects } from './course-objects.js';
 import { digestValues } from './digest.js';
 import type { ObjectCollector } from './objects.js';
 import { collectObjects, newCollector } from './objects.js';
@@ -46,6 +48,16 @@ const RANK: Readonly<Record<EntityType, number>> = {
   category: 2,
   cohort: 2,
   cohort_member: 2,
+  // Course-side objects are made from the same values as cohorts (a class value): the first one reported keeps it.
+  course: 2,
+  group: 2,
+  grouping: 2,
+  grouping_group: 2,
+  cohort_enrol: 2,
+  cohort_enrolment: 2,
+  enrolment: 2,
+  group_member: 2,
+  role_assignment: 2,
 };
 
 /** Evaluates an entry's variables: constants, then each variable's templates in order, without repeats. */
@@ -141,6 +153,10 @@ export function desiredState(
       if (rule.from !== 'people') continue;
       collectObjects(rule, entry, person.context, person.profiles, user?.key, collector, reporter);
     }
+    for (const rule of rules.courseRules) {
+      if (rule.from !== 'people') continue;
+      collectCourseObjects(rule, entry, person.context, person.profiles, user?.key, collector, reporter);
+    }
   }
   for (const entry of entries.structures) {
     const context: EvalContext = { ...base, report: reporter('category', entry.dn) };
@@ -149,8 +165,13 @@ export function desiredState(
       if (rule.from !== 'structures') continue;
       collectObjects(rule, entry, { ...context, vars }, [], undefined, collector, reporter);
     }
+    for (const rule of rules.courseRules) {
+      if (rule.from !== 'structures') continue;
+      collectCourseObjects(rule, entry, { ...context, vars }, [], undefined, collector, reporter);
+    }
   }
   const objects = collector.finish(skipped);
+  finishCourseObjects(objects, skipped);
   const fieldObjects: DesiredObject[] = rules.profileFields.map((f) => ({
     key: f.shortname,
     dn: '',
@@ -162,15 +183,21 @@ export function desiredState(
   skipped.push(...users.skipped);
   skipped.sort((a, b) => (a.dn < b.dn ? -1 : a.dn > b.dn ? 1 : a.entity < b.entity ? -1 : a.entity > b.entity ? 1 : 0));
   return {
-    objects: new Map<EntityType, readonly DesiredObject[]>([
-      ['category', objects.categories],
-      // In the spec's order, which Moodle's sortorder follows.
-      ['profile_field', fieldObjects],
-      ['user', users.users],
-      ['profile_data', byKey(profileData)],
-      ['cohort', objects.cohorts],
-      ['cohort_member', objects.members],
-    ]),
+    objects: new Map<EntityType, readonly DesiredObject[]>(
+      ENTITY_ORDER.map((entity) => {
+        switch (entity) {
+          // In the spec's order, which Moodle's sortorder follows.
+          case 'profile_field':
+            return [entity, fieldObjects];
+          case 'user':
+            return [entity, users.users];
+          case 'profile_data':
+            return [entity, byKey(profileData)];
+          default:
+            return [entity, objects.get(entity) ?? []];
+        }
+      }),
+    ),
     skipped,
     warnings: structures.skipped.map((s) => `structure ${s.dn} is ignored: ${s.reason}`),
   };

@@ -4,6 +4,7 @@
  * validator, the published schema and the code can never disagree.
  */
 import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
+import { courseSections } from './schema-courses.js';
 import {
   categoryRule,
   cohortRule,
@@ -126,6 +127,7 @@ export const specSchema = {
         rules: { type: 'object', additionalProperties: cohortRule },
       },
     },
+    ...courseSections,
     postApply: {
       type: 'array',
       description:

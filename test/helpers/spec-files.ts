@@ -24,7 +24,7 @@ export const COLLEGE_SPEC = fileURLToPath(new URL('../../examples/college/ldap2m
 export const COLLEGE_LDIF = fileURLToPath(new URL('../../examples/college/directory.ldif', import.meta.url));
 export const SMALL_LDIF = fileURLToPath(new URL('../fixtures/ldap/small.ldif', import.meta.url));
 /** Files the example spec reads next to itself, besides its LDIF (its CSV transcoding). */
-export const COLLEGE_SIDE_FILES = ['levels.csv'] as const;
+export const COLLEGE_SIDE_FILES = ['levels.csv', 'subjects.csv'] as const;
 
 /** Copies the example's side files into `dir`, so that a copy of its spec written there loads. */
 export async function copyCollegeSideFiles(dir: string): Promise<void> {
@@ -71,6 +71,17 @@ export const TOUCHED_TABLES = [
   'mdl_user_info_category',
   'mdl_user_info_field',
   'mdl_user_info_data',
+  'mdl_course',
+  'mdl_course_sections',
+  'mdl_course_format_options',
+  'mdl_enrol',
+  'mdl_user_enrolments',
+  'mdl_role_assignments',
+  'mdl_groups',
+  'mdl_groups_members',
+  'mdl_groupings',
+  'mdl_groupings_groups',
+  'mdl_cache_flags',
 ];
 
 /** A fresh Moodle on one target and an empty workspace for one test. */

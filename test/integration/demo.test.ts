@@ -45,9 +45,9 @@ describe('ldap2moodle demo in a clean directory', () => {
     expect(demo.code).toBe(0);
     expect(demo.stdout).not.toMatch(ANSI);
     const [first, second] = demo.stdout.split('\nPlanning again:\n');
-    expect(first).toContain('Plan: 101 to create.');
+    expect(first).toContain('Plan: 182 to create.');
     expect(first).toContain('Moodle now has 17 cas users, each with its user context');
-    expect(first).toContain('and 3 course categories, 9 cohorts with 27 members, 42 profile field values.');
+    expect(first).toContain('and 3 course categories, 9 cohorts with 27 members, 42 profile field values,');
     expect(second).toContain('No changes. Moodle matches the spec.');
     expect(second).not.toContain('to create');
     expect(demo.stdout).toMatch(/\nDemo finished in \d+\.\d s\.\n$/);
@@ -56,7 +56,14 @@ describe('ldap2moodle demo in a clean directory', () => {
   it('works in ./ldap2moodle-demo only: the spec, the directory, the state and the embedded Moodle', async () => {
     expect(await readdir(dir)).toEqual(['ldap2moodle-demo']);
     const made = await readdir(join(dir, 'ldap2moodle-demo'));
-    for (const file of ['directory.ldif', 'levels.csv', 'ldap2moodle.yaml', 'ldap2moodle.state.json', 'moodle']) {
+    for (const file of [
+      'directory.ldif',
+      'levels.csv',
+      'subjects.csv',
+      'ldap2moodle.yaml',
+      'ldap2moodle.state.json',
+      'moodle',
+    ]) {
       expect(made).toContain(file);
     }
     // The embedded Moodle was closed: no lock file left behind.

@@ -104,9 +104,18 @@ describe(`plan from a real slapd (into ${TARGET})`, () => {
     expect([...entities].sort()).toEqual([
       'category',
       'cohort',
+      'cohort_enrol',
+      'cohort_enrolment',
       'cohort_member',
+      'course',
+      'enrolment',
+      'group',
+      'group_member',
+      'grouping',
+      'grouping_group',
       'profile_data',
       'profile_field',
+      'role_assignment',
       'user',
     ]);
     expect(fromLdap.plan.changes).toEqual(fromLdif.plan.changes);

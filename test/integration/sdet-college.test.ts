@@ -17,6 +17,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PlanResult } from '../../src/pipeline.js';
+import { collegeDesired, keysOf } from '../helpers/college-desired.js';
 import { dropStaleTestDatabases } from '../helpers/mariadb.js';
 import {
   addLines,
@@ -205,7 +206,8 @@ async function expectCollege(site: CollegeSite, moodle: CollegeMoodle): Promise<
       depth: 1,
       path: `/${top.id}`,
       visible: 1,
-      coursecount: 0,
+      // The eight class-subject courses and the school-life course.
+      coursecount: 9,
       context: { id: expect.any(Number), contextlevel: 40, path: `${system.path}/${top.context.id}`, depth: 2 },
     },
     // Named through examples/college/levels.csv.
@@ -257,20 +259,28 @@ describe.each(TARGETS)('the collège on %s', (target) => {
 
     it('Moodle holds exactly the users, profile fields and data, categories, cohorts and members the LDIF gives', async () => {
       expect(first.code, first.stderr).toBe(0);
-      expect(first.stdout).toContain('Apply complete: 101 changes written in one transaction.');
+      expect(first.stdout).toContain('Apply complete: 182 changes written in one transaction.');
       await shared.expectIntegrity();
       await expectCollege(shared, await shared.read());
     });
 
-    it('the state file lists exactly the users, categories, cohorts and profile fields', async () => {
+    it('the state file lists exactly the users, categories, cohorts, profile fields and course-side objects', async () => {
       const state = await shared.state();
       expect(state.serial).toBe(1);
+      // Courses, groups, enrolment methods, manual enrolments and role assignments are owned through the state
+      // (what their rules give: test/unit/course-rules.test.ts); members and cohort enrolments through their parent.
+      const desired = await collegeDesired();
+      const courseSide = (
+        ['course', 'group', 'grouping', 'cohort_enrol', 'enrolment', 'role_assignment'] as const
+      ).flatMap((type) => keysOf(desired, type).map((k) => `${type} ${k}`));
+      expect(courseSide).toHaveLength(9 + 13 + 2 + 9 + 8 + 1);
       expect(sorted(state.objects.map((o) => `${o.type} ${o.key}`))).toEqual(
         sorted([
           ...USERNAMES.map((u) => `user ${u}`),
           ...['0450001A', '0450001A-3EME', '0450001A-6EME'].map((c) => `category ${c}`),
           ...Object.keys(COHORT_NAMES).map((c) => `cohort ${c}`),
           ...FIELDS.map(([f]) => `profile_field ${f}`),
+          ...courseSide,
         ]),
       );
       // The ids it records are Moodle's.
@@ -284,7 +294,9 @@ describe.each(TARGETS)('the collège on %s', (target) => {
     });
 
     it('without postApply, the CLI warns on stderr that the categories need a cache purge', () => {
-      expect(first.stderr).toMatch(/^Warning: this apply wrote course categories.*purge_caches\.php/m);
+      expect(first.stderr).toMatch(
+        /^Warning: this apply wrote course categories, courses or groups.*purge_caches\.php/m,
+      );
     });
 
     it('a second plan has no changes, a second apply writes nothing', async () => {
@@ -308,9 +320,16 @@ describe.each(TARGETS)('the collège on %s', (target) => {
       editEntry(await s.ldif(), 'F4500111', (b) => replaceLine(b, classLine('6EME1'), classLine('6EME2'))),
     );
     const plan = await s.plan();
+    // The class's courses follow (Moodle's cohort sync, written at once) and the school-life class group.
     expect(changeList(plan)).toEqual([
+      'create cohort_enrolment["0450001A-6EME2-020700/0450001A-6EME2/student/f4500111"]',
+      'create cohort_enrolment["0450001A-6EME2-100100/0450001A-6EME2/student/f4500111"]',
       'create cohort_member["0450001A-6EME2/f4500111"]',
+      'create group_member["0450001A-VIE-SCOLAIRE/0450001A-6EME2/f4500111"]',
+      'delete cohort_enrolment["0450001A-6EME1-020700/0450001A-6EME1/student/f4500111"]',
+      'delete cohort_enrolment["0450001A-6EME1-100100/0450001A-6EME1/student/f4500111"]',
       'delete cohort_member["0450001A-6EME1/f4500111"]',
+      'delete group_member["0450001A-VIE-SCOLAIRE/0450001A-6EME1/f4500111"]',
       'update profile_data["ent_classes/f4500111"]',
     ]);
     expect(plan.plan.changes.find((c) => c.entity === 'profile_data')).toMatchObject({
@@ -377,9 +396,15 @@ describe.each(TARGETS)('the collège on %s', (target) => {
     await s.writeLdif(removeEntry(await s.ldif(), 'F4500144'));
     const plan = await s.plan();
     // The account stays (suspended) with its profile data; only its memberships go.
+    // Leaving the cohorts unenrols them from the courses synced from those cohorts (Moodle's default
+    // enrol_cohort/unenrolaction); their school-life class group goes too.
     expect(changeList(plan)).toEqual([
+      'delete cohort_enrolment["0450001A-6EME2-020700/0450001A-6EME2/student/f4500144"]',
+      'delete cohort_enrolment["0450001A-6EME2-100100/0450001A-6EME2/student/f4500144"]',
+      'delete cohort_enrolment["0450001A-VIE-SCOLAIRE/0450001A-ELV/student/f4500144"]',
       'delete cohort_member["0450001A-6EME2/f4500144"]',
       'delete cohort_member["0450001A-ELV/f4500144"]',
+      'delete group_member["0450001A-VIE-SCOLAIRE/0450001A-6EME2/f4500144"]',
       'suspend user["f4500144"]',
     ]);
     await applied(s);
@@ -457,7 +482,7 @@ describe.each(TARGETS)('the collège on %s', (target) => {
       });
       const run = await s.cli(['apply', '--spec', s.specPath, '--auto-approve', '--no-color']);
       expect(run.code).toBe(1);
-      expect(run.stdout).toContain('Apply complete: 101 changes written in one transaction.');
+      expect(run.stdout).toContain('Apply complete: 182 changes written in one transaction.');
       expect(run.stdout).toMatch(/\n {2}failed: exit code 3 \(/);
       expect(run.stdout).toContain('\n  | purge failed\n');
       await s.expectIntegrity();

@@ -4,42 +4,10 @@
  * What the fixture's header promises (a cité scolaire sharing staff, a student who changed establishment
  * with a stale ESCOUAICourant, teachers in two unrelated establishments) is checked object by object.
  */
-import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import type { DesiredObject } from '../../src/entities/entity.js';
-import type { EntityType } from '../../src/plan/change.js';
-import { compileRules, type DesiredState, desiredState } from '../../src/rules/rules.js';
-import type { LdapEntry } from '../../src/source/entry.js';
-import { LdifSource } from '../../src/source/ldif/ldif-source.js';
-import { parseSpecText } from '../../src/spec/load.js';
-import { COLLEGE_LDIF, COLLEGE_SPEC } from '../helpers/spec-files.js';
+import type { DesiredState } from '../../src/rules/rules.js';
+import { collegeDesired as desired, keysOf as keys } from '../helpers/college-desired.js';
 
-/** Moodle 4.5's user column sizes are irrelevant here: nothing in the fixture comes near them. */
-const CONSTRAINTS = { columnMaxLength: new Map<string, number | null>(), extendedUsernameChars: false };
-
-async function desired(edit: (spec: string) => string = (s) => s): Promise<DesiredState> {
-  const text = edit(await readFile(COLLEGE_SPEC, 'utf8'));
-  const loaded = await parseSpecText(text.replace('ldif: directory.ldif', `ldif: ${COLLEGE_LDIF}`), COLLEGE_SPEC);
-  const rules = compileRules(loaded);
-  const source = await LdifSource.open(COLLEGE_LDIF);
-  try {
-    const read = async (search: typeof rules.searches.people | undefined): Promise<LdapEntry[]> => {
-      const out: LdapEntry[] = [];
-      if (search !== undefined) for await (const entry of source.search(search)) out.push(entry);
-      return out;
-    };
-    return desiredState(
-      { people: await read(rules.searches.people), structures: await read(rules.searches.structures) },
-      rules,
-      CONSTRAINTS,
-    );
-  } finally {
-    await source.close();
-  }
-}
-
-const keys = (state: DesiredState, entity: EntityType): string[] =>
-  (state.objects.get(entity) ?? []).map((o: DesiredObject) => o.key);
 const membersOf = (state: DesiredState, cohort: string): string[] =>
   keys(state, 'cohort_member')
     .filter((k) => k.startsWith(`${cohort}/`))
