@@ -13,7 +13,7 @@ import type { CompiledCourseRule } from './compile-course-rules.js';
 import { templatePath } from './compile-course-rules.js';
 import { digestValues } from './digest.js';
 import type { ObjectCollector } from './objects.js';
-import { combinations } from './objects.js';
+import { forEachCombination } from './objects.js';
 import type { SkippedEntry } from './skipped.js';
 import type { CompiledTemplate, EvalContext } from './template.js';
 
@@ -133,27 +133,17 @@ export function collectCourseObjects(
   collector: ObjectCollector,
   reporter: (entity: EntityType, dn: string) => (problem: { severity: 'error' | 'warning'; message: string }) => void,
 ): void {
-  const report = reporter(rule.entity, entry.dn);
-  const ruleContext: EvalContext = { ...context, report };
-  if (!rule.when(entry, ruleContext, profiles)) return;
+  // Enrolments and roles are a user's: a person who is not one gets none (a group is made all the same).
   if (rule.personal && userKey === undefined && rule.entity !== 'group') return;
-  for (const vars of combinations(rule, entry, ruleContext, (message) => report({ severity: 'error', message }))) {
-    let failed = false;
-    const itemContext: EvalContext = {
-      ...ruleContext,
-      vars: { ...ruleContext.vars, ...vars },
-      report: (problem) => {
-        if (problem.severity === 'error') failed = true;
-        report(problem);
-      },
-    };
+  const report = reporter(rule.entity, entry.dn);
+  forEachCombination(rule, entry, context, report, profiles, (itemContext, failed) => {
     const values: Record<string, string> = {};
     for (const [field, template] of rule.templates) {
       const value = first(template, entry, itemContext);
       if (value !== undefined) values[field] = value;
     }
     // A value already reported (a transcoding miss…) explains the empty template: no second report.
-    if (failed) continue;
+    if (failed()) return;
     const missing = rule.required.find((field) => values[field] === undefined);
     if (missing !== undefined) {
       const source = rule.templates.get(missing)?.source ?? '';
@@ -161,7 +151,7 @@ export function collectCourseObjects(
         severity: 'error',
         message: `${rule.path}/${templatePath(missing)}: the template gives no value (${source})`,
       });
-      continue;
+      return;
     }
     for (const object of build(rule, values, userKey)) {
       collector.add(
@@ -182,7 +172,7 @@ export function collectCourseObjects(
         collector.member('group_member', object.key, userKey, entry.dn);
       }
     }
-  }
+  });
 }
 
 /**

@@ -252,28 +252,17 @@ export function collectObjects(
   reporter: (entity: EntityType, dn: string) => (problem: { severity: 'error' | 'warning'; message: string }) => void,
 ): void {
   const report = reporter(rule.entity, entry.dn);
-  const ruleContext: EvalContext = { ...context, report };
-  if (!rule.when(entry, ruleContext, profiles)) return;
-  for (const vars of combinations(rule, entry, ruleContext, (message) => report({ severity: 'error', message }))) {
-    let failed = false;
-    const itemContext: EvalContext = {
-      ...ruleContext,
-      vars: { ...ruleContext.vars, ...vars },
-      report: (problem) => {
-        if (problem.severity === 'error') failed = true;
-        report(problem);
-      },
-    };
+  forEachCombination(rule, entry, context, report, profiles, (itemContext, failed) => {
     const idnumber = first(rule.idnumber, entry, itemContext)?.trim();
     const name = first(rule.title, entry, itemContext)?.trim();
     // A value already reported (a transcoding miss…) explains the empty template: no second report.
-    if (failed) continue;
+    if (failed()) return;
     if (idnumber === undefined || idnumber === '' || name === undefined || name === '') {
       report({
         severity: 'error',
         message: `${rule.path}: the ${idnumber ? 'name' : 'idnumber'} template gives no value (${(idnumber ? rule.title : rule.idnumber).source})`,
       });
-      continue;
+      return;
     }
     const values: Record<string, FieldValue> = { idnumber, name };
     if (rule.entity === 'cohort') values.description = '';
@@ -300,5 +289,34 @@ export function collectObjects(
       rule.name,
     );
     if (rule.members && userKey !== undefined) collector.member('cohort_member', idnumber, userKey, entry.dn);
+  });
+}
+
+/**
+ * Runs `make` once per `each` combination of an entry the rule applies to, with the combination's variables
+ * in `itemContext`; `failed()` says whether a template reported an error for it (then the object is left out,
+ * already explained).
+ */
+export function forEachCombination(
+  rule: { readonly path: string; readonly each: readonly EachItem[]; readonly when: Condition },
+  entry: LdapEntry,
+  context: EvalContext,
+  report: (problem: { severity: 'error' | 'warning'; message: string }) => void,
+  profiles: readonly string[],
+  make: (itemContext: EvalContext, failed: () => boolean) => void,
+): void {
+  const ruleContext: EvalContext = { ...context, report };
+  if (!rule.when(entry, ruleContext, profiles)) return;
+  for (const vars of combinations(rule, entry, ruleContext, (message) => report({ severity: 'error', message }))) {
+    let failed = false;
+    const itemContext: EvalContext = {
+      ...ruleContext,
+      vars: { ...ruleContext.vars, ...vars },
+      report: (problem) => {
+        if (problem.severity === 'error') failed = true;
+        report(problem);
+      },
+    };
+    make(itemContext, () => failed);
   }
 }

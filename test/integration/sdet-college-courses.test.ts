@@ -7,12 +7,13 @@
  * The integrity checker runs after every apply (collegeSite.apply).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PlanResult } from '../../src/pipeline.js';
 import { courseSideText, readCourseSide } from '../helpers/college-courses.js';
 import { dropStaleTestDatabases } from '../helpers/mariadb.js';
 import { diffSnapshots, type RefRow, snapshotTables } from '../helpers/reference-rows.js';
-import { type CollegeSite, collegeSite, editEntry, personDn } from '../helpers/sdet-college.js';
+import { type CollegeSite, collegeSite, editEntry, personDn, removeEntry } from '../helpers/sdet-college.js';
 import { TARGETS } from '../helpers/targets.js';
 
 const GOLDEN = new URL('../golden/college-courses.txt', import.meta.url);
@@ -227,6 +228,47 @@ describe.each(TARGETS)('the collège’s courses on %s', (target) => {
       '0450001A-3EME1-061300 cohort:0450001A-3EME1 f4500166 active',
     ]);
     expect(changeList(await s.plan())).toEqual([]);
+  });
+
+  it('Moodle set to suspend leavers (enrol_cohort unenrolaction 3): the plan suspends; a "keep" it would undo is refused', async () => {
+    const s = await site();
+    await applied(s);
+    await s.t.execute(
+      "UPDATE {config_plugins} SET value = '3' WHERE plugin = 'enrol_cohort' AND name = 'unenrolaction'",
+    );
+    await s.writeLdif(removeEntry(await s.ldif(), 'F4500144'));
+    const plan = await s.plan();
+    const enrolments = plan.plan.changes.filter((c) => c.entity === 'cohort_enrolment');
+    expect(enrolments.map((c) => `${c.action} ${c.key}`)).toEqual([
+      'suspend 0450001A-6EME2-020700/0450001A-6EME2/student/f4500144',
+      'suspend 0450001A-6EME2-100100/0450001A-6EME2/student/f4500144',
+      'suspend 0450001A-VIE-SCOLAIRE/0450001A-ELV/student/f4500144',
+    ]);
+    expect(enrolments[0]?.reason).toBe(
+      'no longer in the cohort (enrol_cohort unenrolaction 3: suspend and remove roles)',
+    );
+    await applied(s);
+    const side = await readCourseSide(s.t);
+    expect(side.enrolments.filter((l) => l.includes(' f4500144 '))).toEqual([
+      '0450001A-6EME2-020700 cohort:0450001A-6EME2 f4500144 suspended',
+      '0450001A-6EME2-100100 cohort:0450001A-6EME2 f4500144 suspended',
+      '0450001A-VIE-SCOLAIRE cohort:0450001A-ELV f4500144 suspended',
+    ]);
+    expect(side.roles.filter((l) => l.includes(' f4500144'))).toEqual([]);
+    expect(changeList(await s.plan())).toEqual([]);
+
+    // The same site's spec, asking to keep leavers' enrolments.
+    const spec = await readFile(s.specPath, 'utf8');
+    const edited = spec.replace(
+      '      schoolLife: { enabled: true }\n  manual:',
+      '      schoolLife: { enabled: true }\n    onMemberRemoved: keep\n  manual:',
+    );
+    expect(edited).not.toBe(spec);
+    await writeFile(s.specPath, edited);
+    await s.writeLdif(removeEntry(await s.ldif(), 'F4500133'));
+    const refused = await s.applyError();
+    expect(refused.code).toBe('MOODLE_CONFLICT');
+    expect(refused.diagnostics.map((d) => d.message).join('\n')).toContain('would undo it');
   });
 
   it('a course made by hand with a shortname the rules give: a conflict naming it; without idnumber, adopted', async () => {
