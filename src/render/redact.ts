@@ -45,8 +45,21 @@ const PERSONAL_USER_FIELDS: ReadonlySet<string> = new Set([
   'email',
 ]);
 
+/** Entities whose key ends with a user key (`<field or container>/<user>`) and whose `user` value is one. */
+const USER_KEYED: ReadonlySet<EntityType> = new Set<EntityType>([
+  'profile_data',
+  'cohort_member',
+  'cohort_enrolment',
+  'enrolment',
+  'group_member',
+  'role_assignment',
+]);
+
 /** Entities whose DN is a person's entry (a structure's or group's DN is not personal). */
-const PERSON_ENTITIES: ReadonlySet<EntityType> = new Set<EntityType>(['user', 'profile_data', 'cohort_member']);
+const PERSON_ENTITIES: ReadonlySet<EntityType> = new Set<EntityType>(['user', ...USER_KEYED]);
+
+/** A role assignment held in a user's context (a parent's): `user:<user key>`. */
+const USER_CONTEXT = 'user:';
 
 /** RDN attribute types that name organisations, never people: a skipped structure keeps its DN. */
 const ORGANISATIONAL_RDNS: ReadonlySet<string> = new Set(['ou', 'o', 'dc', 'c', 'l', 'st']);
@@ -55,7 +68,8 @@ const ORGANISATIONAL_RDNS: ReadonlySet<string> = new Set(['ou', 'o', 'dc', 'c', 
 const QUOTED_FIELD = /\b(username|idnumber|firstname|lastname|middlename|alternatename|email) "((?:[^"\\]|\\.)*)"/g;
 
 /** An address whose key holds a user key, anywhere in a text (warnings, reasons). */
-const USER_ADDRESS = /\b(user|profile_data|cohort_member)\[("(?:[^"\\]|\\.)*")\]/g;
+const USER_ADDRESS =
+  /\b(user|profile_data|cohort_member|cohort_enrolment|enrolment|group_member|role_assignment)\[("(?:[^"\\]|\\.)*")\]/g;
 
 /**
  * The map of personal values seen in a plan → their pseudonyms, and the text replacer built from it. One map
@@ -144,7 +158,16 @@ class Redactor {
     if (entity === 'user') return this.value(key);
     const at = splitAt(entity, key, pairedWith);
     if (at < 0) return key;
-    return pairKey(key.slice(0, at), this.value(key.slice(at + 1)));
+    const head = entity === 'role_assignment' ? this.context(key.slice(0, at)) : key.slice(0, at);
+    return pairKey(head, this.value(key.slice(at + 1)));
+  }
+
+  /** A role assignment's context, its user pseudonymised when it is a user's (`user:<key>/<role>`). */
+  context(context: string): string {
+    if (!context.startsWith(USER_CONTEXT)) return context;
+    const end = context.indexOf('/');
+    const user = end < 0 ? context.slice(USER_CONTEXT.length) : context.slice(USER_CONTEXT.length, end);
+    return `${USER_CONTEXT}${this.value(user)}${end < 0 ? '' : context.slice(end)}`;
   }
 
   private replacer(): RegExp | null {
@@ -178,16 +201,15 @@ export function redactPlan(plan: Plan, secretSalt?: string): Plan {
 function redactValues(r: Redactor, change: Change): Change {
   const { entity } = change;
   const pairedWith = pairedKeyOf(change);
-  const key =
-    entity === 'user' || entity === 'profile_data' || entity === 'cohort_member'
-      ? r.addressKey(entity, change.key, pairedWith)
-      : change.key;
+  const key = entity === 'user' || USER_KEYED.has(entity) ? r.addressKey(entity, change.key, pairedWith) : change.key;
   const fields = (values: Fields): Fields => {
     const out: Record<string, FieldValue> = {};
     for (const [name, value] of Object.entries(values)) {
       if (entity === 'user') out[name] = r.field(name, value);
-      else if (entity === 'cohort_member' && name === 'user' && typeof value === 'string') out[name] = r.value(value);
-      else out[name] = value;
+      else if (USER_KEYED.has(entity) && name === 'user' && typeof value === 'string') out[name] = r.value(value);
+      else if (entity === 'role_assignment' && name === 'context' && typeof value === 'string') {
+        out[name] = r.context(value);
+      } else out[name] = value;
     }
     return out;
   };

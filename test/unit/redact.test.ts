@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import type { Change } from '../../src/plan/change.js';
+import { addressOf } from '../../src/plan/change.js';
 import type { Plan } from '../../src/plan/plan.js';
 import { JsonPlanView } from '../../src/render/json.js';
 import { DEFAULT_REDACT_SALT, pseudonym, redactPlan, redactSaltFrom } from '../../src/render/redact.js';
@@ -180,5 +182,81 @@ describe('redactPlan', () => {
     expect(c?.dn).toBe(`cn=${expected('Dupont\\, Jean')},ou=people,dc=ent`);
     expect(c?.before).toEqual({ email: `${expected('a@b.example')}@b.example`, middlename: '' });
     expect(c?.after).toEqual({ email: '', middlename: expected('Marie') });
+  });
+});
+
+describe('redactPlan on course-side changes', () => {
+  const change = (entity: Change['entity'], key: string, after: Change['after'], refs: Change['refs']): Change => ({
+    entity,
+    address: addressOf(entity, key),
+    action: 'create',
+    key,
+    moodleId: null,
+    dn: 'uid=F4500111,ou=people,dc=ent,dc=example',
+    before: null,
+    after,
+    refs,
+    sourceDigest: 'd',
+    reason: `in the directory (${addressOf(entity, key)})`,
+  });
+  const plan: Plan = {
+    changes: [
+      change(
+        'enrolment',
+        'MATHS/f4500111',
+        { course: 'MATHS', user: 'f4500111', role: 'student' },
+        {
+          course: { entity: 'course', key: 'MATHS' },
+          user: { entity: 'user', key: 'f4500111' },
+        },
+      ),
+      change(
+        'cohort_enrolment',
+        'MATHS/0450001A-6EME1/student/f4500111',
+        { method: 'MATHS/0450001A-6EME1/student', user: 'f4500111', role: 'student', group: '' },
+        {
+          user: { entity: 'user', key: 'f4500111' },
+        },
+      ),
+      change(
+        'group_member',
+        'MATHS/0450001A-6EME1/f4500111',
+        { group: 'MATHS/0450001A-6EME1', user: 'f4500111' },
+        {
+          user: { entity: 'user', key: 'f4500111' },
+        },
+      ),
+      change(
+        'role_assignment',
+        'user:f4500122/parent/f4500133',
+        { context: 'user:f4500122', role: 'parent', user: 'f4500133' },
+        {
+          user: { entity: 'user', key: 'f4500133' },
+          target: { entity: 'user', key: 'f4500122' },
+        },
+      ),
+    ],
+    skipped: [],
+    warnings: [],
+    desiredCounts: {},
+    purgeNeeded: false,
+  };
+
+  it('pseudonymises the user in every key, value, ref, DN and reason, and keeps courses, groups, roles', () => {
+    const redacted = redactPlan(plan);
+    const text = JSON.stringify(redacted);
+    for (const value of ['f4500111', 'f4500122', 'f4500133', 'F4500111']) expect(text).not.toContain(value);
+    expect(redacted.changes.map((c) => c.key)).toEqual([
+      `MATHS/${expected('f4500111')}`,
+      `MATHS/0450001A-6EME1/student/${expected('f4500111')}`,
+      `MATHS/0450001A-6EME1/${expected('f4500111')}`,
+      `user:${expected('f4500122')}/parent/${expected('f4500133')}`,
+    ]);
+    expect(redacted.changes[3]?.after).toEqual({
+      context: `user:${expected('f4500122')}`,
+      role: 'parent',
+      user: expected('f4500133'),
+    });
+    expect(redacted.changes[0]?.reason).toBe(`in the directory (enrolment["MATHS/${expected('f4500111')}"])`);
   });
 });
