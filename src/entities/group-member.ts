@@ -25,8 +25,11 @@ export const isPlainMember = (row: GroupMemberRow): boolean => row.component ===
 /** The pure membership diff. */
 export function diffGroupMembers(input: DiffInput<GroupMemberRow>): EntityDiff {
   const { index, owned, wanted } = input;
-  // Members are removed only from groups the tool owns and still syncs (a kept group keeps its members).
-  const synced = (group: string): boolean => owned('group', group) && wanted('group', group);
+  // Members are removed only from groups the tool owns and still syncs (a kept group keeps its members), and
+  // whose rules give members: a group of a `members: false` rule (filled by a cohort sync, or by teachers) has
+  // none desired, and the people added to it by hand stay, as Moodle's own sync would leave them.
+  const withMembers = new Set(input.desired.map((d) => String(d.values.group)));
+  const synced = (group: string): boolean => owned('group', group) && wanted('group', group) && withMembers.has(group);
   const desiredKeys = new Set(input.desired.map((d) => d.key));
   const present = new Set<string>();
   const changes: Change[] = [];

@@ -201,6 +201,35 @@ describe.each(TARGETS)('the collège’s courses on %s', (target) => {
     expect(changeList(await s.plan())).toEqual([]);
   });
 
+  it('people a teacher adds by hand stay: in a cohort-synced class group; out of the school-life groups the rules fill', async () => {
+    const s = await site();
+    await applied(s);
+    const [user] = await s.t.query("SELECT id FROM {user} WHERE username = 'f4500177'");
+    const groupOf = async (course: string, idnumber: string): Promise<number> => {
+      const [row] = await s.t.query(
+        'SELECT g.id FROM {groups} g JOIN {course} c ON c.id = g.courseid WHERE c.shortname = ? AND g.idnumber = ?',
+        [course, idnumber],
+      );
+      return Number(row?.id);
+    };
+    // f4500177 (3EME2) joins the 3EME1 maths group for a project, and the 6LAT group of the school-life course.
+    for (const group of [
+      await groupOf('0450001A-3EME1-061300', '0450001A-3EME1'),
+      await groupOf('0450001A-VIE-SCOLAIRE', '0450001A-G-6LAT'),
+    ]) {
+      await s.t.insert('groups_members', {
+        groupid: group,
+        userid: Number(user?.id),
+        timeadded: 1,
+        component: '',
+        itemid: 0,
+      });
+    }
+    expect(changeList(await s.plan())).toEqual([
+      'delete group_member["0450001A-VIE-SCOLAIRE/0450001A-G-6LAT/f4500177"]',
+    ]);
+  });
+
   it('a class nobody teaches any more: the course is kept, its cohort sync disabled, its class group removed', async () => {
     const s = await site();
     await applied(s);

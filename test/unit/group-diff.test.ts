@@ -373,6 +373,15 @@ describe('group member diff', () => {
     const current = [member(1, 50, 4)];
     expect(diffGroupMembers(input({ current, index })).changes).toEqual([]);
     expect(diffGroupMembers(input({ current, index, owned, wanted: () => false })).changes).toEqual([]);
-    expect(diffGroupMembers(input({ current, index, owned })).changes.map((c) => c.action)).toEqual(['delete']);
+    const others = [wantMember('MATHS/2A', 'tprof')];
+    expect(diffGroupMembers(input({ desired: others, current, index, owned })).changes.map((c) => c.action)).toEqual([
+      'delete',
+      'create',
+    ]);
+  });
+
+  it('keeps the hand-added members of a group whose rules give none (members: false, filled by a cohort sync)', () => {
+    const current = [member(1, 50, 4), member(2, 50, 5, 'enrol_cohort', 8)];
+    expect(diffGroupMembers(input({ current, index, owned })).changes).toEqual([]);
   });
 });
