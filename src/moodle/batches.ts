@@ -69,7 +69,8 @@ export async function selectIn<T extends Row>(
 ): Promise<T[]> {
   const rows: T[] = [];
   for (const chunk of chunkByBytes(keys, budget, (k) => [k])) {
-    rows.push(...(await tx.query<T>(sql(placeholders(chunk.length)), [...fixed, ...chunk])));
+    // A loop, not push(...rows): a chunk's result may hold more rows than a spread can pass.
+    for (const row of await tx.query<T>(sql(placeholders(chunk.length)), [...fixed, ...chunk])) rows.push(row);
   }
   return rows;
 }

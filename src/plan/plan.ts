@@ -83,9 +83,10 @@ export function computePlan(input: PlanInput): Plan {
     desiredCounts[reading.type] = desired.length;
     const managed = input.state.objects.filter((o) => o.type === reading.type);
     const result = reading.diff(desired, managed, input.index, owned, wanted);
-    changes.push(...result.changes);
-    conflicts.push(...result.conflicts);
-    warnings.push(...result.warnings);
+    // Loops, not push(...list): a spread of 100,000+ changes overflows the call stack.
+    for (const change of result.changes) changes.push(change);
+    for (const conflict of result.conflicts) conflicts.push(conflict);
+    for (const warning of result.warnings) warnings.push(warning);
     const keys = ownedOf(reading.type);
     for (const change of result.changes) {
       if (change.action === 'create' || change.action === 'adopt') keys.add(change.key);

@@ -180,7 +180,7 @@ export function desiredState(
   }));
   const byKey = <T extends { key: string }>(list: T[]): T[] =>
     list.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  skipped.push(...users.skipped);
+  for (const entry of users.skipped) skipped.push(entry);
   skipped.sort((a, b) => (a.dn < b.dn ? -1 : a.dn > b.dn ? 1 : a.entity < b.entity ? -1 : a.entity > b.entity ? 1 : 0));
   return {
     objects: new Map<EntityType, readonly DesiredObject[]>(
