@@ -8,6 +8,10 @@
  * over when unmanaged, never inserted again), and several identical rows already in Moodle are one assignment
  * (a warning says so; removing it removes them all). A role that does not exist, or that Moodle does not let be
  * assigned at that context level (role_context_levels: its UI could neither show nor remove it), is a conflict.
+ * A role the spec declares (the role entity's: `declaredRoles`, or one the rules plan, `wanted`/`owned('role')`)
+ * exists once this plan is applied, even when this apply creates it, and its assignability is checked against
+ * the levels it is declared with (what the role writer makes role_context_levels say before assignments are
+ * written: roles come first in ENTITY_ORDER).
  *
  * Manual enrolment roles are rows of the same shape (course context, component '', itemid 0). The rule that
  * keeps the two entities from fighting over a row: a course-context row (C, R, U) is the manual enrolment's when
@@ -41,6 +45,11 @@ export interface RoleAssignmentOptions {
   readonly component: string;
   /** The role the tool's manual enrolment of `user` in `course` gives after this plan (EnrolmentEntity.roleAfterPlan). */
   readonly enrolmentRole?: (course: string, user: string) => string | undefined;
+  /**
+   * Roles the spec declares (role entity), by shortname: the context levels each may be assigned at after this
+   * plan (the declaration's `contextlevels`). They are checked instead of Moodle's role_context_levels.
+   */
+  readonly declaredRoles?: ReadonlyMap<string, readonly number[]>;
 }
 
 /** What the diff needs of Moodle beyond the rows. */
@@ -103,12 +112,22 @@ export function diffRoleAssignments(
     const context = String(desired.values.context ?? '');
     const role = String(desired.values.role ?? '');
     const roleId = facts.roles.get(role);
-    if (roleId === undefined) return `role "${role}" does not exist in Moodle`;
+    const declared = options.declaredRoles?.get(role);
+    const planned = declared !== undefined || wanted('role', role) || owned('role', role);
+    if (roleId === undefined && !planned) return `role "${role}" does not exist in Moodle`;
     const kindName = context.slice(0, context.indexOf(':'));
     const kind = context === 'system' ? undefined : KINDS[kindName];
     if (context !== 'system' && kind === undefined) return `unknown context "${context}"`;
     const level = kind?.level ?? 10;
-    if (!(facts.levels.get(roleId)?.has(level) ?? false)) {
+    if (declared !== undefined && !declared.includes(level)) {
+      return (
+        `role "${role}" is declared assignable at context levels ${declared.join(', ') || 'none'}, not in a ` +
+        `${LEVEL_NAMES[level]} context (${level}); add that level to the role's declaration, or change the rule`
+      );
+    }
+    // Moodle's levels otherwise (a role the rules plan without declared levels and not in Moodle yet is left to
+    // its own diff).
+    if (declared === undefined && roleId !== undefined && !(facts.levels.get(roleId)?.has(level) ?? false)) {
       return (
         `role "${role}" cannot be assigned in a ${LEVEL_NAMES[level]} context in Moodle (role_context_levels), so ` +
         "Moodle's UI could neither show nor remove it; allow that context type in the role's definition, or change the rule"

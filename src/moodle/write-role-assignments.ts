@@ -8,7 +8,8 @@
  *   (by a row written since the plan, or by the manual enrolment writer a moment earlier in this apply);
  * - removing an assignment deletes every row identical to it (duplicates Moodle holds are one assignment).
  *
- * The contexts of categories and courses created by the same apply are found at write time, by instance id.
+ * The contexts of categories and courses created by the same apply are found at write time, by instance id, and
+ * so are roles (context.ids, where the role writer records the roles it creates; site.roles for the others).
  * The manual enrolment writer uses the same helpers for its roles (component '').
  */
 import { InternalError, UserError } from '../errors.js';
@@ -168,9 +169,10 @@ async function contextIdsOf(tx: Queryable, ctx: WriteContext, creates: readonly 
   });
 }
 
+/** A role's id: one this apply created (the role writer runs first) or read, else Moodle's at planning time. */
 export function roleIdOf(ctx: WriteContext, change: Change, column = 'role'): number {
   const role = textOf(change, column);
-  const id = ctx.site.roles.get(role);
+  const id = ctx.ids.get('role', role) ?? ctx.site.roles.get(role);
   if (id === undefined) throw new InternalError(`${change.address}: role ${JSON.stringify(role)} is not in Moodle`);
   return id;
 }

@@ -13,8 +13,14 @@ import { openMoodle } from '../../src/moodle/connect.js';
 import type { MoodleConnectionOptions, MoodleDatabase } from '../../src/moodle/database.js';
 
 const DUMP = new URL('../fixtures/moodle/4.5/postgres/core.sql', import.meta.url);
-/** Tables the course writer touches beyond core.sql's, dumped from the same install (see the fixtures' README). */
-const EXTRA_DUMPS = [new URL('../fixtures/moodle/4.5/postgres/course-format-options.sql', import.meta.url)];
+/**
+ * Tables the writers touch beyond core.sql's (course format options; capabilities and role permissions for the
+ * role writer), dumped from the same install (see the fixtures' README).
+ */
+const EXTRA_DUMPS = [
+  new URL('../fixtures/moodle/4.5/postgres/course-format-options.sql', import.meta.url),
+  new URL('../fixtures/moodle/4.5/postgres/roles-extra.sql', import.meta.url),
+];
 const NAME_PREFIX = 'l2m_test_';
 
 export function postgresServer(env: NodeJS.ProcessEnv = process.env) {
