@@ -19,6 +19,7 @@ import { profileDataEntity } from './profile-data.js';
 import { profileFieldEntity } from './profile-field.js';
 import type { EntityReader } from './reading.js';
 import { readerOf } from './reading.js';
+import { roleEntity } from './role.js';
 import { roleAssignmentEntity } from './role-assignment.js';
 import { userEntity } from './user.js';
 
@@ -35,7 +36,12 @@ export function entityReaders(loaded: LoadedSpec, rules: CompiledRules, site: Mo
     onRemoved: spec.enrolments?.manual?.onRemoved ?? 'suspend',
   });
   const managedFields = [...new Set(['auth', ...rules.profiles.flatMap((p) => [...p.rules.fields.keys()])])];
+  // Roles the spec declares, with the context levels they are assignable at (they may be created by this apply).
+  const declaredRoles = new Map(
+    rules.roles.map((r) => [r.key, String(r.values.contextlevels).split(',').filter(Boolean).map(Number)]),
+  );
   return [
+    readerOf(roleEntity({ adopt: spec.roles?.adopt ?? 'never' })),
     readerOf(categoryEntity({ adopt: spec.categories?.adopt ?? 'never' })),
     readerOf(profileFieldEntity({ adopt: spec.profileFields?.adopt ?? 'never' })),
     readerOf(
@@ -82,6 +88,7 @@ export function entityReaders(loaded: LoadedSpec, rules: CompiledRules, site: Mo
         onRemoved: spec.roleAssignments?.onRemoved ?? 'unassign',
         component: spec.roleAssignments?.component ?? '',
         enrolmentRole: enrolments.roleAfterPlan,
+        declaredRoles,
       }),
     ),
   ];

@@ -59,6 +59,8 @@ export const TOUCHED_TABLES = [
   'role',
   'role_assignments',
   'role_context_levels',
+  'role_capabilities',
+  'capabilities',
   'groups',
   'groups_members',
   'groupings',

@@ -3,6 +3,7 @@
  * be (`after`), and why. Renderers, guards, the plan file and the apply all read this one shape.
  */
 export type EntityType =
+  | 'role'
   | 'category'
   | 'profile_field'
   | 'user'
@@ -21,6 +22,7 @@ export type EntityType =
 
 /** Entities in the order they are planned, listed and written: what an object refers to is written first. */
 export const ENTITY_ORDER: readonly EntityType[] = [
+  'role',
   'category',
   'profile_field',
   'user',

@@ -105,9 +105,13 @@ export function computePlan(input: PlanInput): Plan {
     skipped: [...input.skipped, ...checked.skipped],
     warnings,
     desiredCounts,
-    purgeNeeded: changes.some((ch) => CACHED.has(ch.entity)),
+    purgeNeeded: changes.some((ch) => CACHED.has(ch.entity) || changesPermissions(ch)),
   };
 }
+
+/** A role's permissions changed: Moodle's role definitions cache (roledefs) holds the old ones until a purge. */
+const changesPermissions = (ch: Change): boolean =>
+  ch.entity === 'role' && ch.action !== 'create' && ch.after.capabilities !== undefined;
 
 export type PlanSummary = Readonly<Record<ChangeAction, number>>;
 

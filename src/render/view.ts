@@ -6,6 +6,7 @@ import type { Plan } from '../plan/plan.js';
 
 /** Plural titles of the entities, as every view heads their sections. */
 export const ENTITY_TITLES: Readonly<Record<EntityType, string>> = {
+  role: 'Roles',
   category: 'Categories',
   profile_field: 'Profile fields',
   user: 'Users',

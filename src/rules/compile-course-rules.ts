@@ -125,11 +125,18 @@ export function compileCourseRules(
   for (const [name, rule] of Object.entries(spec.roleAssignments?.rules ?? {})) {
     if (!rule.enabled) continue;
     const path = `/roleAssignments/rules/${name}`;
-    if (rule.context !== 'system' && rule.target === undefined) {
+    // A user context defaults to the entry's person when someone else (`user`) holds the role there: a child's
+    // parents in the child's context.
+    const targetDefaults = rule.context === 'user' && rule.user !== undefined;
+    if (rule.context !== 'system' && rule.target === undefined && !targetDefaults) {
       problems.add(
         `${path}/target`,
         `a ${rule.context} role assignment needs a target (the ${rule.context} it is held in)`,
       );
+      continue;
+    }
+    if (rule.context === 'system' && rule.target !== undefined) {
+      problems.add(`${path}/target`, 'a system role assignment has no target (there is one system context)');
       continue;
     }
     inputs.push({
@@ -137,8 +144,8 @@ export function compileCourseRules(
       name,
       path,
       rule,
-      templates: { target: rule.context === 'system' ? undefined : rule.target },
-      required: rule.context === 'system' ? [] : ['target'],
+      templates: { target: rule.target, user: rule.user },
+      required: [...(rule.target === undefined ? [] : ['target']), ...(rule.user === undefined ? [] : ['user'])],
       fixed: { role: rule.role, contextKind: rule.context },
       personal: true,
     });

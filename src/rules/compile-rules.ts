@@ -15,6 +15,7 @@ import type { Condition, PositionOf } from './compile.js';
 import { compileCondition, Problems, TemplateCompiler } from './compile.js';
 import type { CompiledCourseRule } from './compile-course-rules.js';
 import { compileCourseRules } from './compile-course-rules.js';
+import { digestValues } from './digest.js';
 import type { CompiledObjectRule } from './objects.js';
 import { compileObjectRule } from './objects.js';
 import type { CompiledTemplate } from './template.js';
@@ -55,9 +56,13 @@ export interface CompiledRules {
   readonly constants: Readonly<Record<string, readonly string[]>>;
   readonly transcodings: ReadonlyMap<string, Transcoding>;
   readonly scope: ReadonlySet<string> | null;
+  /** `citesScolaires`: the scope grows to the whole cité scolaire of each served establishment. */
+  readonly citesScolaires: boolean;
   readonly profileFields: readonly CompiledProfileField[];
   readonly objectRules: readonly CompiledObjectRule[];
   readonly courseRules: readonly CompiledCourseRule[];
+  /** Roles the spec declares (`roles.declare`), as desired objects. */
+  readonly roles: readonly DesiredObject[];
   readonly onDataError: 'skip' | 'fail';
   readonly onInvalidEntry: 'skip' | 'fail';
 }
@@ -294,12 +299,38 @@ export function compileSpecRules(spec: Spec, positionOf: PositionOf, dir: string
     constants,
     transcodings,
     scope,
+    citesScolaires: spec.citesScolaires,
     profileFields,
     objectRules,
     courseRules,
+    roles: declaredRoles(spec),
     onDataError: spec.onDataError,
     onInvalidEntry: spec.users.onInvalidEntry,
   };
+}
+
+/** Moodle's context levels by the names the spec uses. */
+export const CONTEXT_LEVEL_NUMBERS = { system: 10, user: 30, category: 40, course: 50, module: 70, block: 80 } as const;
+
+/** `roles.declare` → one desired role each: levels and capabilities as sorted comma lists (compared as text). */
+function declaredRoles(spec: Spec): DesiredObject[] {
+  const out: DesiredObject[] = [];
+  for (const [shortname, role] of Object.entries(spec.roles?.declare ?? {})) {
+    if (!role.enabled) continue;
+    const values = {
+      shortname,
+      name: role.name,
+      description: role.description,
+      archetype: '',
+      contextlevels: role.contextLevels
+        .map((level) => CONTEXT_LEVEL_NUMBERS[level])
+        .sort((a, b) => a - b)
+        .join(','),
+      capabilities: [...role.capabilities].sort().join(','),
+    };
+    out.push({ key: shortname, dn: '', values, sourceDigest: digestValues(values) });
+  }
+  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 /** What the structure index reads of establishment entries (see sdet/structures.ts). */

@@ -47,7 +47,7 @@ export interface ConditionSpec {
   readonly value?: string;
   readonly matches?: string;
   /** Tests that must not all hold. */
-  readonly not?: Omit<ConditionSpec, 'not'>;
+  readonly not?: ConditionSpec;
 }
 
 export type Condition = (entry: LdapEntry, context: EvalContext, profiles: readonly string[]) => boolean;

@@ -34,8 +34,16 @@ interface Built {
 
 const ref = (entity: EntityType, key: string): ObjectRef => ({ entity, key });
 
+/** A person named by DN, or a user key as it is, → the user key; undefined for a person who is not a user. */
+export type UserKeyOf = (ref: string) => string | undefined;
+
 /** The objects one rule makes of one set of values (and the person's membership, if any). */
-function build(rule: CompiledCourseRule, v: Readonly<Record<string, string>>, user: string | undefined): Built[] {
+function build(
+  rule: CompiledCourseRule,
+  v: Readonly<Record<string, string>>,
+  user: string | undefined,
+  users: UserKeyOf,
+): Built[] {
   const role = String(rule.fixed.role ?? '');
   switch (rule.entity) {
     case 'course':
@@ -114,25 +122,46 @@ function build(rule: CompiledCourseRule, v: Readonly<Record<string, string>>, us
     case 'role_assignment': {
       if (user === undefined) return [];
       const kind = String(rule.fixed.contextKind);
-      const target = v.target;
-      const context = target === undefined ? 'system' : `${kind}:${target}`;
-      const refs: Record<string, ObjectRef> = { user: ref('user', user) };
-      if (target !== undefined) refs[kind === 'user' ? 'target' : kind] = ref(kind as EntityType, target);
-      return [{ entity: 'role_assignment', key: `${context}/${role}/${user}`, values: { context, role, user }, refs }];
+      // Someone else may hold the role (a parent, named by DN), by default in the entry's person's context.
+      const holder = v.user === undefined ? user : users(v.user);
+      const target = kind === 'user' ? (v.target === undefined ? user : users(v.target)) : v.target;
+      // A person who is not a user here (a child of an establishment this Moodle does not serve): nothing to hold.
+      if (holder === undefined || (kind === 'user' && target === undefined)) return [];
+      const context = kind === 'system' || target === undefined ? 'system' : `${kind}:${target}`;
+      const refs: Record<string, ObjectRef> = { user: ref('user', holder) };
+      if (context !== 'system' && target !== undefined) {
+        refs[kind === 'user' ? 'target' : kind] = ref(kind as EntityType, target);
+      }
+      return [
+        {
+          entity: 'role_assignment',
+          key: `${context}/${role}/${holder}`,
+          values: { context, role, user: holder },
+          refs,
+        },
+      ];
     }
   }
 }
 
 /** Applies one course rule to one entry: its objects (and the person's group memberships) go to the collector. */
+export interface CourseCollecting {
+  readonly collector: ObjectCollector;
+  readonly reporter: (
+    entity: EntityType,
+    dn: string,
+  ) => (problem: { severity: 'error' | 'warning'; message: string }) => void;
+  /** People named by DN (a parent, a child) → their user keys. */
+  readonly users: UserKeyOf;
+}
+
 export function collectCourseObjects(
   rule: CompiledCourseRule,
   entry: LdapEntry,
-  context: EvalContext,
-  profiles: readonly string[],
-  userKey: string | undefined,
-  collector: ObjectCollector,
-  reporter: (entity: EntityType, dn: string) => (problem: { severity: 'error' | 'warning'; message: string }) => void,
+  person: { readonly context: EvalContext; readonly profiles: readonly string[]; readonly userKey?: string },
+  { collector, reporter, users }: CourseCollecting,
 ): void {
+  const { context, profiles, userKey } = person;
   // Enrolments and roles are a user's: a person who is not one gets none (a group is made all the same).
   if (rule.personal && userKey === undefined && rule.entity !== 'group') return;
   const report = reporter(rule.entity, entry.dn);
@@ -153,7 +182,7 @@ export function collectCourseObjects(
       });
       return;
     }
-    for (const object of build(rule, values, userKey)) {
+    for (const object of build(rule, values, userKey, users)) {
       collector.add(
         object.entity,
         {

@@ -17,7 +17,12 @@ import type { CompiledTemplate, EvalContext } from './template.js';
 export interface ObjectRuleSpec {
   readonly from: 'people' | 'structures';
   readonly when?: ConditionSpec;
-  readonly each?: Readonly<Record<string, string | { readonly value: string; readonly parts?: string }>>;
+  readonly each?: Readonly<
+    Record<
+      string,
+      string | { readonly value: string; readonly parts?: string; readonly where?: Readonly<Record<string, string>> }
+    >
+  >;
   readonly idnumber: string;
   readonly name: string;
   readonly description?: string;
@@ -30,6 +35,8 @@ export interface EachItem {
   readonly name: string;
   readonly template: CompiledTemplate;
   readonly parts?: RegExp;
+  /** Named parts → the regex each must match, or the value is left out. */
+  readonly where?: ReadonlyMap<string, RegExp>;
 }
 
 export interface CompiledObjectRule {
@@ -60,14 +67,36 @@ export function compileEach(
     const source = typeof itemSpec === 'string' ? itemSpec : itemSpec.value;
     const template = compiler.compile(source, `${path}/each/${item}${typeof itemSpec === 'string' ? '' : '/value'}`);
     let parts: RegExp | undefined;
-    if (typeof itemSpec !== 'string' && itemSpec.parts !== undefined) {
-      try {
-        parts = new RegExp(itemSpec.parts, 'u');
-      } catch (error) {
-        problems.add(`${path}/each/${item}/parts`, `invalid regex "${itemSpec.parts}": ${(error as Error).message}`);
+    const where = new Map<string, RegExp>();
+    if (typeof itemSpec !== 'string') {
+      const regex = (source: string, at: string): RegExp | undefined => {
+        try {
+          return new RegExp(source, 'u');
+        } catch (error) {
+          problems.add(at, `invalid regex "${source}": ${(error as Error).message}`);
+          return undefined;
+        }
+      };
+      if (itemSpec.parts !== undefined) parts = regex(itemSpec.parts, `${path}/each/${item}/parts`);
+      for (const [group, source] of Object.entries(itemSpec.where ?? {})) {
+        const at = `${path}/each/${item}/where/${group}`;
+        if (itemSpec.parts === undefined)
+          problems.add(at, '`where` tests the named parts of `parts`: give `parts` too');
+        else if (parts !== undefined && !new RegExp(`\\(\\?<${group}>`).test(parts.source)) {
+          problems.add(at, `\`parts\` has no group named "${group}"`);
+        }
+        const compiled = regex(source, at);
+        if (compiled !== undefined) where.set(group, compiled);
       }
     }
-    if (template !== undefined) each.push({ name: item, template, ...(parts === undefined ? {} : { parts }) });
+    if (template !== undefined) {
+      each.push({
+        name: item,
+        template,
+        ...(parts === undefined ? {} : { parts }),
+        ...(where.size === 0 ? {} : { where }),
+      });
+    }
   }
   return each;
 }
@@ -133,7 +162,10 @@ export function combinations(
       }
       const groups: Record<string, readonly string[]> = { [item.name]: [value] };
       for (const [group, part] of Object.entries(match.groups ?? {})) groups[group] = part === undefined ? [] : [part];
-      options.push(groups);
+      const kept = [...(item.where ?? new Map<string, RegExp>())].every(([group, re]) =>
+        re.test(match.groups?.[group] ?? ''),
+      );
+      if (kept) options.push(groups);
     }
     const next: Record<string, readonly string[]>[] = [];
     for (const combo of combos) for (const option of options) next.push({ ...combo, ...option });

@@ -14,12 +14,15 @@ import { UserError } from '../errors.js';
 import type { EntityType } from '../plan/change.js';
 import { ENTITY_ORDER } from '../plan/change.js';
 import type { LdapEntry } from '../source/entry.js';
+import { normalizeDn } from '../source/entry.js';
 import type { Spec } from '../spec/schema.js';
-import type { CompiledRules, CompiledVars } from './compile-rules.js';
+import type { CompiledProfile, CompiledRules, CompiledVars } from './compile-rules.js';
 import { collectCourseObjects, finishCourseObjects } from './course-objects.js';
 import { digestValues } from './digest.js';
 import type { ObjectCollector } from './objects.js';
 import { collectObjects, newCollector } from './objects.js';
+import { buildPersonIndex } from './sdet/people.js';
+import type { StructureIndex } from './sdet/structures.js';
 import { buildStructureIndex } from './sdet/structures.js';
 import type { SkippedEntry } from './skipped.js';
 import type { EvalContext } from './template.js';
@@ -42,6 +45,7 @@ export interface DesiredState {
 
 /** Which entity a data problem is listed under when several met it (the object it keeps from being made). */
 const RANK: Readonly<Record<EntityType, number>> = {
+  role: 1,
   user: 0,
   profile_field: 1,
   profile_data: 1,
@@ -73,6 +77,18 @@ function evaluateVars(entry: LdapEntry, vars: CompiledVars, base: EvalContext): 
   return out;
 }
 
+/** The establishments served: the spec's, and with `citesScolaires` every establishment of their cités. */
+function servedUais(rules: CompiledRules, structures: StructureIndex): ReadonlySet<string> | null {
+  if (rules.scope === null || !rules.citesScolaires) return rules.scope;
+  const served = new Set(rules.scope);
+  for (const uai of rules.scope) {
+    const establishment = structures.byUai(uai);
+    if (establishment === undefined) continue;
+    for (const member of structures.citeOf(establishment)) served.add(member.uai);
+  }
+  return served;
+}
+
 /** All entries → the desired state. */
 export function desiredState(
   entries: DirectoryEntries,
@@ -85,7 +101,7 @@ export function desiredState(
     vars: rules.constants,
     transcodings: rules.transcodings,
     structures,
-    scope: rules.scope,
+    scope: servedUais(rules, structures),
   };
   // A data problem met while evaluating for an entity and an entry: listed once per entry and message (a bad
   // class value is read for the person's establishments, the classes field and the class cohorts alike),
@@ -105,12 +121,27 @@ export function desiredState(
       skipped.push({ entity, dn, reason: problem.message, kind: 'data' });
     };
 
-  const candidates: UserCandidate[] = [];
-  const personContexts = new Map<LdapEntry, { context: EvalContext; profiles: string[] }>();
+  // Profiles first, for everyone: who is a user, and the rules, may look at other people through `person`
+  // (a parent's children), which must know their profiles.
+  const matchedProfiles = new Map<LdapEntry, { vars: Record<string, readonly string[]>; matched: CompiledProfile[] }>();
   for (const entry of entries.people) {
     const context: EvalContext = { ...base, report: reporter('user', entry.dn) };
     const vars = evaluateVars(entry, rules.peopleVars, context);
     const matched = rules.profiles.filter((p) => p.enabled && p.when(entry, { ...context, vars }, []));
+    matchedProfiles.set(entry, { vars, matched });
+  }
+  const people = buildPersonIndex(
+    entries.people.map((entry) => ({
+      entry,
+      profiles: rules.single ? [] : (matchedProfiles.get(entry)?.matched ?? []).map((p) => p.name),
+    })),
+  );
+
+  const candidates: UserCandidate[] = [];
+  const personContexts = new Map<LdapEntry, { context: EvalContext; profiles: string[] }>();
+  for (const entry of entries.people) {
+    const { vars, matched } = matchedProfiles.get(entry) ?? { vars: {}, matched: [] };
+    const context: EvalContext = { ...base, people, report: reporter('user', entry.dn) };
     const profiles = rules.single ? [] : matched.map((p) => p.name);
     const withProfiles: EvalContext = { ...context, vars: { ...vars, profiles, profile: profiles.slice(0, 1) } };
     personContexts.set(entry, { context: withProfiles, profiles });
@@ -125,9 +156,15 @@ export function desiredState(
   }
   const users = collectUsers(candidates, rules.match, constraints);
   const userByDn = new Map<string, DesiredUser>(users.users.map((u) => [u.dn, u]));
+  const userKeyByDn = new Map(users.users.map((u) => [normalizeDn(u.dn), u.key]));
 
   const profileData: DesiredObject[] = [];
   const collector: ObjectCollector = newCollector();
+  const collecting = {
+    collector,
+    reporter,
+    users: (ref: string) => (ref.includes('=') ? userKeyByDn.get(normalizeDn(ref)) : ref),
+  };
   for (const entry of entries.people) {
     const person = personContexts.get(entry);
     if (person === undefined) continue;
@@ -155,7 +192,12 @@ export function desiredState(
     }
     for (const rule of rules.courseRules) {
       if (rule.from !== 'people') continue;
-      collectCourseObjects(rule, entry, person.context, person.profiles, user?.key, collector, reporter);
+      collectCourseObjects(
+        rule,
+        entry,
+        { ...person, ...(user === undefined ? {} : { userKey: user.key }) },
+        collecting,
+      );
     }
   }
   for (const entry of entries.structures) {
@@ -167,7 +209,7 @@ export function desiredState(
     }
     for (const rule of rules.courseRules) {
       if (rule.from !== 'structures') continue;
-      collectCourseObjects(rule, entry, { ...context, vars }, [], undefined, collector, reporter);
+      collectCourseObjects(rule, entry, { context: { ...context, vars }, profiles: [] }, collecting);
     }
   }
   const objects = collector.finish(skipped);
@@ -193,6 +235,8 @@ export function desiredState(
             return [entity, users.users];
           case 'profile_data':
             return [entity, byKey(profileData)];
+          case 'role':
+            return [entity, [...rules.roles]];
           default:
             return [entity, objects.get(entity) ?? []];
         }

@@ -27,6 +27,8 @@ export interface EvalContext {
   readonly transcodings?: ReadonlyMap<string, Transcoding>;
   /** Resolves structure references for `structure` (a StructureIndex fits). */
   readonly structures?: { resolve(ref: string): { readonly uai: string } | undefined };
+  /** Resolves person references for `person` (a PersonIndex fits). */
+  readonly people?: { resolve(ref: string): { readonly dn: string; readonly profiles: readonly string[] } | undefined };
   /** Served UAIs (normalised upper-case) for `inScope`; null/undefined = all. */
   readonly scope?: ReadonlySet<string> | null;
   /** Receives data problems (unknown structures, transcoding misses). */
@@ -137,31 +139,54 @@ export const FILTERS: Readonly<Record<string, FilterSpec>> = {
   sort: { params: [], apply: (v) => [...v].sort(codePointCompare) },
   map: {
     params: ['string'],
-    apply: (v, a, context) => {
-      const name = str(a[0]);
-      const table = context.transcodings?.get(name);
-      if (table === undefined) {
-        if (v.length > 0) context.report?.({ severity: 'error', message: `transcoding "${name}" is not defined` });
-        return [];
-      }
-      return v.flatMap((s) => {
-        const to = table.lookup(s);
-        if (to !== undefined) return [to];
-        const message = `"${s}" is not in transcoding "${name}"`;
-        switch (table.onUnknown) {
-          case 'keep':
-            return [s];
-          case 'default':
-            return table.default === undefined ? [] : [table.default];
-          case 'skip':
-            context.report?.({ severity: 'warning', message });
-            return [];
-          default:
-            context.report?.({ severity: 'error', message });
-            return [];
+    apply: (v, a, context) =>
+      missingTable(v, str(a[0]), context) ? [] : v.flatMap((s) => transcode(s, str(a[0]), context)),
+  },
+  mapPart: {
+    params: ['int', 'string'],
+    // The N-th `$`-part transcoded, the rest kept: `8200001$1$1$1$1$1` → `8200001$parent$1$1$1$1`.
+    apply: (v, a, context) =>
+      missingTable(v, str(a[1]), context)
+        ? []
+        : v.flatMap((s) => {
+            const parts = s.split('$');
+            const n = int(a[0]);
+            const index = n > 0 ? n - 1 : parts.length + n;
+            const part = parts[index];
+            if (part === undefined) return [];
+            return transcode(part, str(a[1]), context).map((to) =>
+              parts.map((p, i) => (i === index ? to : p)).join('$'),
+            );
+          }),
+  },
+  person: {
+    params: ['string'],
+    required: 0,
+    // A person DN or join key → the DN of that person's entry; an unknown person, or one without the profile
+    // asked for, is a data problem of the entry that names them.
+    apply: (v, a, context) =>
+      v.flatMap((s) => {
+        const ref = s.trim();
+        if (ref === '') return [];
+        const person = context.people?.resolve(ref);
+        if (person === undefined) {
+          context.report?.({
+            severity: 'error',
+            message:
+              context.people === undefined
+                ? `person "${ref}" cannot be looked up here (the directory's people are not indexed yet)`
+                : `person "${ref}" is not in the directory`,
+          });
+          return [];
         }
-      });
-    },
+        const profile = a[0] === undefined ? undefined : str(a[0]);
+        if (profile !== undefined && !person.profiles.includes(profile)) {
+          const has = person.profiles.length === 0 ? 'no profile' : `profiles ${person.profiles.join(', ')}`;
+          context.report?.({ severity: 'error', message: `person "${person.dn}" is not a ${profile} (${has})` });
+          return [];
+        }
+        return [person.dn];
+      }),
   },
   structure: {
     params: [],
@@ -200,3 +225,31 @@ export const FILTERS: Readonly<Record<string, FilterSpec>> = {
 };
 
 export const TEMPLATE_FILTERS = Object.keys(FILTERS);
+
+/** Reports (once) a table the spec does not define, when there are values to transcode. */
+function missingTable(v: Values, name: string, context: EvalContext): boolean {
+  if (context.transcodings?.get(name) !== undefined) return false;
+  if (v.length > 0) context.report?.({ severity: 'error', message: `transcoding "${name}" is not defined` });
+  return true;
+}
+
+/** One value through a transcoding table (known to exist), as its `onUnknown` says for a value it lacks. */
+function transcode(s: string, name: string, context: EvalContext): Values {
+  const table = context.transcodings?.get(name);
+  if (table === undefined) return [];
+  const to = table.lookup(s);
+  if (to !== undefined) return [to];
+  const message = `"${s}" is not in transcoding "${name}"`;
+  switch (table.onUnknown) {
+    case 'keep':
+      return [s];
+    case 'default':
+      return table.default === undefined ? [] : [table.default];
+    case 'skip':
+      context.report?.({ severity: 'warning', message });
+      return [];
+    default:
+      context.report?.({ severity: 'error', message });
+      return [];
+  }
+}

@@ -21,6 +21,8 @@
  * handled by the table's `onUnknown`); `structure` replaces the structure reference that starts an SDET value
  * (a DN, a UAI or a structure id, up to the first `$`) by its establishment's UAI, dropping values whose
  * structure is unknown; `inScope` keeps values whose UAI (the part before the first `$`) is served;
+ * `mapPart(N, "table")` transcodes the N-th `$`-part only; `person("profile")` turns a person DN or join key
+ * into that person's DN, reporting people not in the directory (or without the profile);
  * `unique` drops repeats; `sort` sorts by code point; `part(N)` is `split("$", N)`.
  *
  * Pure: compile once per spec, evaluate per entry. Data problems are reported through the context, never thrown.
@@ -217,10 +219,11 @@ class Parser {
       }
     }
     const known = this.options.transcodings;
-    if (name === 'map' && known !== undefined && !known.has(String(args[0]))) {
+    const table = name === 'map' ? args[0] : name === 'mapPart' ? args[1] : undefined;
+    if (table !== undefined && known !== undefined && !known.has(String(table))) {
       const list = [...known];
       throw new TemplateSyntaxError(
-        `unknown transcoding "${String(args[0])}" (${list.length === 0 ? 'the spec defines none' : `known: ${list.join(', ')}`})`,
+        `unknown transcoding "${String(table)}" (${list.length === 0 ? 'the spec defines none' : `known: ${list.join(', ')}`})`,
         start,
       );
     }

@@ -105,9 +105,42 @@ const roleAssignmentRule = {
     target: {
       ...template,
       description:
-        'idnumber of the category or course, or the user key (username or idnumber, as users.match) for a user context.',
+        'idnumber of the category or course, or for a user context the user (a person DN, e.g. from the `person` ' +
+        "filter, or a user key); a user context's target defaults to the entry's person when `user` is given.",
+    },
+    user: {
+      ...template,
+      description:
+        'Who holds the role (a person DN, e.g. `{ENTEleveParents|person("parent")}`, or a user key); the entry\'s person when absent.',
     },
     role: roleName,
+  },
+} as const;
+
+const CONTEXT_LEVELS = ['system', 'user', 'category', 'course', 'module', 'block'] as const;
+
+const roleDeclaration = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'contextLevels'],
+  properties: {
+    enabled: { type: 'boolean', default: true, description: 'false turns off a role inherited through `extends`.' },
+    name: { type: 'string', minLength: 1 },
+    description: { type: 'string', default: '' },
+    contextLevels: {
+      type: 'array',
+      minItems: 1,
+      uniqueItems: true,
+      items: { enum: CONTEXT_LEVELS },
+      description: 'Where the role can be assigned (a parent role: user).',
+    },
+    capabilities: {
+      type: 'array',
+      uniqueItems: true,
+      default: [],
+      items: { type: 'string', pattern: '^[a-z][a-z0-9_]*/[a-z0-9_]+:[a-z0-9_]+$' },
+      description: 'Capabilities allowed in the system context (each must exist in Moodle).',
+    },
   },
 } as const;
 
@@ -188,6 +221,23 @@ export const courseSections = {
           },
           rules: { type: 'object', additionalProperties: manualEnrolRule },
         },
+      },
+    },
+  },
+  roles: {
+    type: 'object',
+    additionalProperties: false,
+    description: 'Roles the tool creates and owns, by shortname (a fresh Moodle has no role for parents).',
+    properties: {
+      adopt: {
+        enum: ['never', 'matching'],
+        default: 'never',
+        description: 'matching: an existing role with the shortname is taken over (and made as declared).',
+      },
+      declare: {
+        type: 'object',
+        propertyNames: { pattern: '^[a-z0-9_-]+$' },
+        additionalProperties: roleDeclaration,
       },
     },
   },

@@ -57,7 +57,13 @@ export const condition = {
     'of the person, a computed value present and matching a regex), and those of `not` must not all hold.',
   properties: {
     ...conditionTests.properties,
-    not: { ...conditionTests, description: 'Tests that must not all hold (e.g. a student with no class).' },
+    not: {
+      ...conditionTests,
+      description:
+        'Tests that must not all hold (e.g. a student with no class); its own `not` says "unless" ' +
+        '(a parent is a user unless they have no child: `not: { profiles: [parent], not: { value: … } }`).',
+      properties: { ...conditionTests.properties, not: conditionTests },
+    },
   },
 } as const;
 
@@ -75,7 +81,18 @@ export const each = {
         type: 'object',
         additionalProperties: false,
         required: ['value'],
-        properties: { value: template, parts: { type: 'string', minLength: 1 } },
+        properties: {
+          value: template,
+          parts: { type: 'string', minLength: 1 },
+          where: {
+            type: 'object',
+            minProperties: 1,
+            additionalProperties: { type: 'string', minLength: 1 },
+            description:
+              'Regexes the named parts must match for the value to count (others are left out silently, unlike a ' +
+              'value `parts` does not match): `where: { legal: "^1$" }` keeps legal guardians only.',
+          },
+        },
       },
     ],
   },

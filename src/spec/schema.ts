@@ -50,6 +50,13 @@ export const specSchema = {
         'UAIs of the establishments this Moodle serves (quote them). The `inScope` filter keeps only these; ' +
         "all the directory's when absent.",
     },
+    citesScolaires: {
+      type: 'boolean',
+      default: false,
+      description:
+        'Also serve the establishments attached to a served one through ENTEtablissementStructRattachFctl (a lycée ' +
+        'professionnel attached to its lycée: one cité scolaire), and those it is attached to.',
+    },
     vars: {
       type: 'object',
       additionalProperties: { type: 'string' },

@@ -21,6 +21,7 @@ export function userSpec(users: Partial<Spec['users']> = {}): Spec {
   return {
     version: 1,
     onDataError: 'skip',
+    citesScolaires: false,
     source: { ldif: 'x.ldif' },
     moodle: {
       driver: 'mariadb',

@@ -90,6 +90,8 @@ export const classLine = (className: string, structureDn: string = CLG_DN): stri
 // Specs
 
 export interface SpecText {
+  /** Another example spec than the collège's (the cité scolaire's: CITE_SPEC), reading the same directory. */
+  readonly example?: string;
   /** Text edits of the example after the moodle/source replacement (each must change something). */
   readonly edits?: readonly (readonly [string, string])[];
   /** YAML appended at the end: top-level keys the example does not have (cohorts, transcodings, postApply…). */
@@ -103,12 +105,16 @@ export async function collegeSpecText(
   ldif: string,
   options: SpecText = {},
 ): Promise<string> {
-  let text = await readFile(COLLEGE_SPEC, 'utf8');
+  let text = await readFile(options.example ?? COLLEGE_SPEC, 'utf8');
   const replace = (from: string, to: string) => {
     if (!text.includes(from)) throw new Error(`the example spec has no "${from}"`);
-    text = text.replace(from, to);
+    // A function: `$` patterns in `to` are not replacement patterns.
+    text = text.replace(from, () => to);
   };
-  replace('ldif: directory.ldif', `ldif: ${JSON.stringify(ldif)}`);
+  replace(
+    options.example === undefined ? 'ldif: directory.ldif' : 'ldif: ../college/directory.ldif',
+    `ldif: ${JSON.stringify(ldif)}`,
+  );
   replace('moodle:\n  driver: embedded\n  path: moodle\n', stringify({ moodle: target.moodleSection(ws.dir) }));
   for (const [from, to] of options.edits ?? []) replace(from, to);
   if (options.append !== undefined) text = `${text.replace(/\n*$/, '\n')}${options.append}`;

@@ -22,6 +22,8 @@ export { moodleSection } from './targets.js';
 
 export const COLLEGE_SPEC = fileURLToPath(new URL('../../examples/college/ldap2moodle.yaml', import.meta.url));
 export const COLLEGE_LDIF = fileURLToPath(new URL('../../examples/college/directory.ldif', import.meta.url));
+/** The cité scolaire example: the same directory, three establishments served. */
+export const CITE_SPEC = fileURLToPath(new URL('../../examples/cite-scolaire/ldap2moodle.yaml', import.meta.url));
 export const SMALL_LDIF = fileURLToPath(new URL('../fixtures/ldap/small.ldif', import.meta.url));
 /** Files the example spec reads next to itself, besides its LDIF (its CSV transcoding). */
 export const COLLEGE_SIDE_FILES = ['levels.csv', 'subjects.csv'] as const;

@@ -45,7 +45,7 @@ describe('ldap2moodle demo in a clean directory', () => {
     expect(demo.code).toBe(0);
     expect(demo.stdout).not.toMatch(ANSI);
     const [first, second] = demo.stdout.split('\nPlanning again:\n');
-    expect(first).toContain('Plan: 182 to create.');
+    expect(first).toContain('Plan: 187 to create.');
     expect(first).toContain('Moodle now has 17 cas users, each with its user context');
     expect(first).toContain('and 3 course categories, 9 cohorts with 27 members, 42 profile field values,');
     expect(second).toContain('No changes. Moodle matches the spec.');

@@ -38,7 +38,7 @@ describe(`the JSON plan and its schema (on ${TARGET})`, () => {
     const first = await site.cli(['plan', '--spec', site.specPath, '--json']);
     expect(first.code).toBe(0);
     const created = valid(first.stdout);
-    expect(created.summary).toMatchObject({ create: 182, update: 0, delete: 0 });
+    expect(created.summary).toMatchObject({ create: 187, update: 0, delete: 0 });
     expect(created.purge_needed).toBe(true);
     const changes = created.changes as { address: string; refs?: Record<string, string> }[];
     expect(changes.find((c) => c.address === 'cohort["0450001A-6EME1"]')?.refs).toEqual({

@@ -115,6 +115,7 @@ describe(`plan from a real slapd (into ${TARGET})`, () => {
       'grouping_group',
       'profile_data',
       'profile_field',
+      'role',
       'role_assignment',
       'user',
     ]);

@@ -259,7 +259,7 @@ describe.each(TARGETS)('the collège on %s', (target) => {
 
     it('Moodle holds exactly the users, profile fields and data, categories, cohorts and members the LDIF gives', async () => {
       expect(first.code, first.stderr).toBe(0);
-      expect(first.stdout).toContain('Apply complete: 182 changes written in one transaction.');
+      expect(first.stdout).toContain('Apply complete: 187 changes written in one transaction.');
       await shared.expectIntegrity();
       await expectCollege(shared, await shared.read());
     });
@@ -271,9 +271,10 @@ describe.each(TARGETS)('the collège on %s', (target) => {
       // (what their rules give: test/unit/course-rules.test.ts); members and cohort enrolments through their parent.
       const desired = await collegeDesired();
       const courseSide = (
-        ['course', 'group', 'grouping', 'cohort_enrol', 'enrolment', 'role_assignment'] as const
+        ['role', 'course', 'group', 'grouping', 'cohort_enrol', 'enrolment', 'role_assignment'] as const
       ).flatMap((type) => keysOf(desired, type).map((k) => `${type} ${k}`));
-      expect(courseSide).toHaveLength(9 + 13 + 2 + 9 + 8 + 1);
+      // The parent role; the headteacher's role and four parents' roles in their children's contexts.
+      expect(courseSide).toHaveLength(1 + 9 + 13 + 2 + 9 + 8 + 5);
       expect(sorted(state.objects.map((o) => `${o.type} ${o.key}`))).toEqual(
         sorted([
           ...USERNAMES.map((u) => `user ${u}`),
@@ -349,7 +350,7 @@ describe.each(TARGETS)('the collège on %s', (target) => {
     await expectNoChanges(s);
   });
 
-  it('a teacher gaining then losing the parent profile: only the parents cohort membership and ent_profiles change', async () => {
+  it('a teacher gaining then losing the parent profile: the parents cohort, ent_profiles and the parent role change', async () => {
     const s = await site();
     await applied(s);
     const original = await s.ldif();
@@ -365,6 +366,8 @@ describe.each(TARGETS)('the collège on %s', (target) => {
     const gained = await s.plan();
     expect(changeList(gained)).toEqual([
       'create cohort_member["0450001A-TUT/f45001nn"]',
+      // The parent role in the child's user context (the role itself exists since the first apply).
+      'create role_assignment["user:f4500144/parent/f45001nn"]',
       'update profile_data["ent_profiles/f45001nn"]',
     ]);
     await applied(s);
@@ -378,6 +381,7 @@ describe.each(TARGETS)('the collège on %s', (target) => {
     const lost = await s.plan();
     expect(changeList(lost)).toEqual([
       'delete cohort_member["0450001A-TUT/f45001nn"]',
+      'delete role_assignment["user:f4500144/parent/f45001nn"]',
       'update profile_data["ent_profiles/f45001nn"]',
     ]);
     expect(lost.plan.changes.find((c) => c.entity === 'profile_data')).toMatchObject({
@@ -482,7 +486,7 @@ describe.each(TARGETS)('the collège on %s', (target) => {
       });
       const run = await s.cli(['apply', '--spec', s.specPath, '--auto-approve', '--no-color']);
       expect(run.code).toBe(1);
-      expect(run.stdout).toContain('Apply complete: 182 changes written in one transaction.');
+      expect(run.stdout).toContain('Apply complete: 187 changes written in one transaction.');
       expect(run.stdout).toMatch(/\n {2}failed: exit code 3 \(/);
       expect(run.stdout).toContain('\n  | purge failed\n');
       await s.expectIntegrity();

@@ -48,6 +48,7 @@ describe('parseSpecText: valid specs', () => {
     const loaded = await parseSpecText(MINIMAL, join(scratch, 'site.yaml'), { env: {} });
     expect(loaded.spec).toStrictEqual({
       version: 1,
+      citesScolaires: false,
       source: { ldif: 'people.ldif' },
       moodle: {
         driver: 'mariadb',
