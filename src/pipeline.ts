@@ -184,6 +184,8 @@ export interface PlanOptions {
   readonly allowEmptySource?: boolean;
   /** `--allow-removals N`. */
   readonly allowRemovals?: number;
+  /** `--establishment UAI…`: a run scoped to these establishments (never touching the others'). */
+  readonly establishments?: readonly string[];
 }
 
 /** Pure: from what was read to the plan, with the safety guards. */
@@ -196,7 +198,7 @@ export function planFromInputs(
   options: PlanOptions = {},
   notes: readonly string[] = [],
 ): { plan: Plan; desired: DesiredState } {
-  const desired = desiredState(entries, rules, userConstraints(moodle.site));
+  const desired = desiredState(entries, rules, userConstraints(moodle.site), options.establishments);
   failOnErrors(desired, loaded.spec);
   const warnings: string[] = [...moodle.site.warnings, ...notes, ...desired.warnings];
   for (const auth of rules.auths) {
@@ -214,6 +216,7 @@ export function planFromInputs(
     skipped: desired.skipped,
     warnings,
     onDataError: loaded.spec.onDataError,
+    ...(desired.scope === undefined ? {} : { scope: desired.scope }),
   });
   checkGuards(plan, {
     sourceEntries: entries.people.length,

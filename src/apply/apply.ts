@@ -247,6 +247,7 @@ export async function commitPlan(
           lineage,
           toolVersion: TOOL_VERSION,
           specHash: loaded.hash,
+          ...(planned.plan.scope === undefined ? {} : { scope: planned.plan.scope }),
         });
         await writeMarker(tx, {
           lineage,

@@ -76,7 +76,15 @@ export abstract class PlanningCommand extends SpecCommand {
     validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(0)]),
   });
 
+  establishments = Option.Array('--establishment', {
+    description: 'Run for this establishment (UAI) only, never touching what others own; repeatable',
+  });
+
   protected planOptions(): PlanOptions {
-    return { allowEmptySource: this.allowEmptySource, allowRemovals: this.allowRemovals };
+    return {
+      allowEmptySource: this.allowEmptySource,
+      allowRemovals: this.allowRemovals,
+      ...(this.establishments === undefined ? {} : { establishments: this.establishments }),
+    };
   }
 }

@@ -32,6 +32,8 @@ export interface DesiredObject {
   readonly sourceDigest: string;
   /** Users: the profile (student, teacher, …) whose rules produced it. */
   readonly profile?: string;
+  /** UAIs of the establishments it belongs to (`scopes`): what a run scoped to some establishments may touch. */
+  readonly establishments?: readonly string[];
 }
 
 export interface EntityDiff {

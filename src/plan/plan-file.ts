@@ -42,6 +42,8 @@ export interface PlanFileBody {
     readonly warnings: readonly string[];
     readonly desired_counts: Plan['desiredCounts'];
     readonly purge_needed: boolean;
+    /** A scoped run's establishments (`--establishment`). */
+    readonly scope?: readonly string[];
   };
   /** The desired objects, per entity: the state recorded after the apply is made of them. */
   readonly desired: Readonly<Partial<Record<EntityType, readonly DesiredObject[]>>>;
@@ -73,6 +75,7 @@ export function planFileOf(
       warnings: plan.warnings,
       desired_counts: plan.desiredCounts,
       purge_needed: plan.purgeNeeded,
+      ...(plan.scope === undefined ? {} : { scope: plan.scope }),
     },
     desired: Object.fromEntries(desired),
   };
@@ -87,6 +90,7 @@ export function planOfFile(file: PlanFile): Plan {
     warnings: file.plan.warnings,
     desiredCounts: file.plan.desired_counts,
     purgeNeeded: file.plan.purge_needed,
+    ...(file.plan.scope === undefined ? {} : { scope: file.plan.scope }),
   };
 }
 
@@ -160,6 +164,8 @@ function shapeProblem(body: Record<string, unknown>): string | null {
   if (!isObject(plan)) return 'plan';
   for (const list of ['changes', 'skipped', 'warnings'] as const) if (!Array.isArray(plan[list])) return `plan.${list}`;
   if (!isObject(plan.desired_counts) || typeof plan.purge_needed !== 'boolean') return 'plan.desired_counts';
+  const { scope } = plan;
+  if (scope !== undefined && !(Array.isArray(scope) && scope.every((u) => typeof u === 'string'))) return 'plan.scope';
   const bad = (plan.changes as unknown[]).findIndex(
     (c) => !isObject(c) || typeof c.address !== 'string' || typeof c.entity !== 'string' || !isObject(c.after),
   );

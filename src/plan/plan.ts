@@ -11,6 +11,7 @@ import type { State } from '../state/state.js';
 import type { Change, ChangeAction, EntityType } from './change.js';
 import { ACTION_ORDER } from './change.js';
 import { dropDanglingReferences } from './references.js';
+import { scopeChanges } from './scope.js';
 
 export interface PlanInput {
   readonly desired: ReadonlyMap<EntityType, readonly DesiredObject[]>;
@@ -23,6 +24,8 @@ export interface PlanInput {
   readonly warnings?: readonly string[];
   /** `onDataError`: an object naming one that exists nowhere is left out (skip) or stops the plan (fail). */
   readonly onDataError?: 'skip' | 'fail';
+  /** A scoped run's establishments: changes to what others own are left out (plan/scope.ts). */
+  readonly scope?: readonly string[];
 }
 
 export interface Plan {
@@ -34,6 +37,8 @@ export interface Plan {
   readonly desiredCounts: Readonly<Partial<Record<EntityType, number>>>;
   /** True when the apply writes rows Moodle caches (categories): a cache purge must follow. */
   readonly purgeNeeded: boolean;
+  /** Set for a run scoped to these establishments (`--establishment`). */
+  readonly scope?: readonly string[];
 }
 
 /**
@@ -93,6 +98,20 @@ export function computePlan(input: PlanInput): Plan {
       if (change.action === 'release' || change.action === 'delete') keys.delete(change.key);
     }
   }
+  let planned: readonly Change[] = changes;
+  if (input.scope !== undefined) {
+    const scoped = scopeChanges(changes, input.scope, input.state, desiredObjects);
+    planned = scoped.kept;
+    warnings.unshift(
+      `this run is scoped to ${input.scope.join(', ')}: what other establishments own is left as it is` +
+        (scoped.leftOut.length === 0
+          ? ''
+          : ` (${scoped.leftOut.length} change${scoped.leftOut.length === 1 ? '' : 's'} left for a run of every establishment, e.g. ${scoped.leftOut
+              .slice(0, 3)
+              .map((c) => `${c.action} ${c.address}`)
+              .join(', ')})`),
+    );
+  }
   if (conflicts.length > 0) {
     throw new UserError(
       'MOODLE_CONFLICT',
@@ -101,11 +120,12 @@ export function computePlan(input: PlanInput): Plan {
     );
   }
   return {
-    changes,
+    changes: planned,
     skipped: [...input.skipped, ...checked.skipped],
     warnings,
     desiredCounts,
-    purgeNeeded: changes.some((ch) => CACHED.has(ch.entity) || changesPermissions(ch)),
+    purgeNeeded: planned.some((ch) => CACHED.has(ch.entity) || changesPermissions(ch)),
+    ...(input.scope === undefined ? {} : { scope: input.scope }),
   };
 }
 

@@ -26,6 +26,8 @@ export interface CompiledCourseRule {
   readonly fixed: Readonly<Record<string, FieldValue>>;
   /** Whether the entry's person gets the object (a membership, an enrolment): skipped for a non-user. */
   readonly personal: boolean;
+  /** `ownership.objects`, compiled for the rule's `from`: the establishments its objects belong to. */
+  readonly ownership?: CompiledTemplate;
 }
 
 type Templates = Readonly<Record<string, string | undefined>>;

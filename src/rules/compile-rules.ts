@@ -61,6 +61,8 @@ export interface CompiledRules {
   readonly profileFields: readonly CompiledProfileField[];
   readonly objectRules: readonly CompiledObjectRule[];
   readonly courseRules: readonly CompiledCourseRule[];
+  /** `ownership.people`: a person's establishments (undefined: the spec records no ownership). */
+  readonly personOwnership?: CompiledTemplate;
   /** Roles the spec declares (`roles.declare`), as desired objects. */
   readonly roles: readonly DesiredObject[];
   readonly onDataError: 'skip' | 'fail';
@@ -266,7 +268,13 @@ export function compileSpecRules(spec: Spec, positionOf: PositionOf, dir: string
     if (compiled !== undefined) objectRules.push(compiled);
   }
 
-  const courseRules = compileCourseRules(spec, { people, structures }, problems, profileNames);
+  const ownership = compileOwnership(spec, { people, structures });
+  const withOwnership = <R extends { readonly from: 'people' | 'structures' }>(rule: R): R => {
+    const template = rule.from === 'structures' ? ownership.structures : ownership.people;
+    return template === undefined ? rule : { ...rule, ownership: template };
+  };
+  const courseRules = compileCourseRules(spec, { people, structures }, problems, profileNames).map(withOwnership);
+  const ownedObjectRules = objectRules.map(withOwnership);
 
   const usesStructures =
     structures.attributes.size > 0 ||
@@ -301,11 +309,28 @@ export function compileSpecRules(spec: Spec, positionOf: PositionOf, dir: string
     scope,
     citesScolaires: spec.citesScolaires,
     profileFields,
-    objectRules,
+    objectRules: ownedObjectRules,
     courseRules,
+    ...(ownership.person === undefined ? {} : { personOwnership: ownership.person }),
     roles: declaredRoles(spec),
     onDataError: spec.onDataError,
     onInvalidEntry: spec.users.onInvalidEntry,
+  };
+}
+
+/** `ownership`: the person template, and the object template compiled for each kind of rule. */
+function compileOwnership(
+  spec: Spec,
+  compilers: { readonly people: TemplateCompiler; readonly structures: TemplateCompiler },
+): { person?: CompiledTemplate; people?: CompiledTemplate; structures?: CompiledTemplate } {
+  if (spec.ownership === undefined) return {};
+  const person = compilers.people.compile(spec.ownership.people, '/ownership/people');
+  const people = compilers.people.compile(spec.ownership.objects, '/ownership/objects');
+  const structures = compilers.structures.compile(spec.ownership.objects, '/ownership/objects');
+  return {
+    ...(person === undefined ? {} : { person }),
+    ...(people === undefined ? {} : { people }),
+    ...(structures === undefined ? {} : { structures }),
   };
 }
 

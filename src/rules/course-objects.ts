@@ -13,7 +13,7 @@ import type { CompiledCourseRule } from './compile-course-rules.js';
 import { templatePath } from './compile-course-rules.js';
 import { digestValues } from './digest.js';
 import type { ObjectCollector } from './objects.js';
-import { forEachCombination } from './objects.js';
+import { establishmentsOf, forEachCombination } from './objects.js';
 import type { SkippedEntry } from './skipped.js';
 import type { CompiledTemplate, EvalContext } from './template.js';
 
@@ -194,6 +194,7 @@ export function collectCourseObjects(
             ...object.values,
             ...Object.fromEntries(Object.entries(object.refs).map(([k, r]) => [k, r.key])),
           }),
+          ...establishmentsOf(rule.ownership, entry, itemContext),
         },
         rule.name,
       );

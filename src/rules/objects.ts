@@ -53,6 +53,8 @@ export interface CompiledObjectRule {
   readonly container?: CompiledTemplate;
   readonly members: boolean;
   readonly fixed: Readonly<Record<string, FieldValue>>;
+  /** `ownership.objects`, compiled for the rule's `from`: the establishments its objects belong to. */
+  readonly ownership?: CompiledTemplate;
 }
 
 /** A rule's `each`: one template per variable, optionally split by a regex's named groups. */
@@ -175,7 +177,7 @@ export function combinations(
 }
 
 interface Collected {
-  readonly object: DesiredObject;
+  object: DesiredObject;
   readonly rule: string;
   readonly dns: string[];
   conflict?: string;
@@ -228,6 +230,12 @@ export function newCollector(): ObjectCollector {
         return;
       }
       if (found.dns.length < 3 && !found.dns.includes(object.dn)) found.dns.push(object.dn);
+      // The same object from several entries belongs to every establishment any of them gives it.
+      const more = (object.establishments ?? []).filter((u) => !(found.object.establishments ?? []).includes(u));
+      if (more.length > 0) {
+        const establishments = [...(found.object.establishments ?? []), ...more].sort();
+        found.object = { ...found.object, establishments };
+      }
       if (found.conflict === undefined && !sameObject(found.object, object)) {
         found.conflict =
           `${entity}${entity === 'category' || entity === 'cohort' ? ' idnumber' : ''} "${object.key}" is produced with different values: ${describe(found.object)} ` +
@@ -317,6 +325,7 @@ export function collectObjects(
           ...values,
           ...Object.fromEntries(Object.entries(refs).map(([k, r]) => [k, r.key])),
         }),
+        ...establishmentsOf(rule.ownership, entry, itemContext),
       },
       rule.name,
     );
@@ -351,4 +360,15 @@ export function forEachCombination(
     };
     make(itemContext, () => failed);
   }
+}
+
+/** The establishments `ownership` gives an object (UAIs upper-cased, sorted, no repeats), as object fields. */
+export function establishmentsOf(
+  ownership: CompiledTemplate | undefined,
+  entry: LdapEntry,
+  context: EvalContext,
+): { establishments?: readonly string[] } {
+  if (ownership === undefined) return {};
+  const uais = [...new Set(ownership.evaluate(entry, context).map((u) => u.trim().toUpperCase()))].filter(Boolean);
+  return uais.length === 0 ? {} : { establishments: uais.sort() };
 }

@@ -20,7 +20,7 @@ import type { CompiledProfile, CompiledRules, CompiledVars } from './compile-rul
 import { collectCourseObjects, finishCourseObjects } from './course-objects.js';
 import { digestValues } from './digest.js';
 import type { ObjectCollector } from './objects.js';
-import { collectObjects, newCollector } from './objects.js';
+import { collectObjects, establishmentsOf, newCollector } from './objects.js';
 import { buildPersonIndex } from './sdet/people.js';
 import type { StructureIndex } from './sdet/structures.js';
 import { buildStructureIndex } from './sdet/structures.js';
@@ -41,6 +41,8 @@ export interface DesiredState {
   readonly objects: ReadonlyMap<EntityType, readonly DesiredObject[]>;
   readonly skipped: readonly SkippedEntry[];
   readonly warnings: readonly string[];
+  /** A scoped run's establishments (`--establishment`): the plan touches nothing of the others. */
+  readonly scope?: readonly string[];
 }
 
 /** Which entity a data problem is listed under when several met it (the object it keeps from being made). */
@@ -94,14 +96,19 @@ export function desiredState(
   entries: DirectoryEntries,
   rules: CompiledRules,
   constraints: UserConstraints,
+  only?: readonly string[],
 ): DesiredState {
   const skipped: SkippedEntry[] = [];
   const structures = buildStructureIndex(entries.structures);
+  const served = servedUais(rules, structures);
+  // A scoped run still evaluates every served establishment (a student whose class is elsewhere is not "without
+  // class" because that establishment is out of the run): the plan then keeps what the run's own (plan/scope.ts).
+  const scope = only === undefined ? undefined : scopedRun(only, served, structures, rules);
   const base: EvalContext = {
     vars: rules.constants,
     transcodings: rules.transcodings,
     structures,
-    scope: servedUais(rules, structures),
+    scope: served,
   };
   // A data problem met while evaluating for an entity and an entry: listed once per entry and message (a bad
   // class value is read for the person's establishments, the classes field and the class cohorts alike),
@@ -154,7 +161,17 @@ export function desiredState(
       ...(rules.single ? {} : { profile: primary.name }),
     });
   }
-  const users = collectUsers(candidates, rules.match, constraints);
+  const collected = collectUsers(candidates, rules.match, constraints);
+  // Each user belongs to the establishments `ownership.people` gives their entry.
+  const candidateByDn = new Map(candidates.map((c) => [c.entry.dn, c]));
+  const users = {
+    ...collected,
+    users: collected.users.map((u): DesiredUser => {
+      const candidate = candidateByDn.get(u.dn);
+      if (candidate?.context === undefined) return u;
+      return { ...u, ...establishmentsOf(rules.personOwnership, candidate.entry, candidate.context) };
+    }),
+  };
   const userByDn = new Map<string, DesiredUser>(users.users.map((u) => [u.dn, u]));
   const userKeyByDn = new Map(users.users.map((u) => [normalizeDn(u.dn), u.key]));
 
@@ -244,7 +261,37 @@ export function desiredState(
     ),
     skipped,
     warnings: structures.skipped.map((s) => `structure ${s.dn} is ignored: ${s.reason}`),
+    ...(scope === undefined ? {} : { scope: [...scope].sort() }),
   };
+}
+
+/** `--establishment`: the UAIs of a scoped run, each one this spec serves; the spec must record ownership. */
+function scopedRun(
+  only: readonly string[],
+  served: ReadonlySet<string> | null,
+  structures: StructureIndex,
+  rules: CompiledRules,
+): ReadonlySet<string> {
+  if (rules.personOwnership === undefined) {
+    throw new UserError(
+      'SPEC_INVALID',
+      'a run scoped with --establishment needs `ownership` in the spec (which establishments own what; the SDET preset sets it)',
+      [{ message: 'no ownership section', path: '/ownership' }],
+    );
+  }
+  const scope = new Set<string>();
+  const problems: { message: string }[] = [];
+  for (const given of only) {
+    const uai = given.trim().toUpperCase();
+    const known = served === null ? structures.byUai(uai) !== undefined : served.has(uai);
+    if (known) scope.add(uai);
+    else problems.push({ message: `--establishment ${given}: not an establishment this spec serves` });
+  }
+  if (problems.length > 0) {
+    const list = served === null ? "the directory's" : [...served].sort().join(', ');
+    throw new UserError('SPEC_INVALID', `this spec serves ${list}; a scoped run can only narrow that`, problems);
+  }
+  return scope;
 }
 
 /** `onInvalidEntry: fail` / `onDataError: fail`: the skipped entries become one error listing them all. */

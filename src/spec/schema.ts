@@ -50,6 +50,25 @@ export const specSchema = {
         'UAIs of the establishments this Moodle serves (quote them). The `inScope` filter keeps only these; ' +
         "all the directory's when absent.",
     },
+    ownership: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['people', 'objects'],
+      description:
+        'Which establishments own what, recorded in the state: a run scoped to some establishments ' +
+        '(`--establishment UAI`) never changes or removes what belongs to others.',
+      properties: {
+        people: {
+          ...template,
+          description: "A person's establishments (their user, profile data): UAIs, e.g. `{$uais}`.",
+        },
+        objects: {
+          ...template,
+          description:
+            "The establishment of an object a rule makes, evaluated with the rule's variables: e.g. `{$uai}`.",
+        },
+      },
+    },
     citesScolaires: {
       type: 'boolean',
       default: false,

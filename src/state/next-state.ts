@@ -22,6 +22,8 @@ export interface NextStateInput {
   readonly lineage: string;
   readonly toolVersion: string;
   readonly specHash: string;
+  /** A scoped run's establishments: what others own keeps its record as it was (plan/scope.ts). */
+  readonly scope?: readonly string[];
 }
 
 const byAddress = (a: StateObject, b: StateObject): number =>
@@ -39,8 +41,23 @@ function nextObjects(input: NextStateInput, reading: EntityReading): StateObject
   const live = new Set(reading.keys.keys());
   const objects: StateObject[] = [];
   const owned = new Set<number>();
+  const scope = input.scope === undefined ? undefined : new Set(input.scope);
+  const previousByKey = new Map(previous.map((o) => [o.key, o]));
 
+  const ours = (establishments: readonly string[] | undefined): boolean =>
+    (establishments ?? []).length > 0 && (establishments ?? []).every((u) => scope?.has(u) === true);
   for (const object of input.desired.get(type) ?? []) {
+    const before = previousByKey.get(object.key);
+    if (scope !== undefined && !ours(before?.establishments ?? object.establishments)) {
+      // Owned by other establishments too (or by none): a scoped run leaves its record as it was…
+      if (before !== undefined) {
+        owned.add(before.id);
+        objects.push(before);
+        continue;
+      }
+      // …and records a new one only if it made it (a role or a profile field no establishment owns).
+      if (changeByKey.get(object.key)?.action !== 'create') continue;
+    }
     const change = changeByKey.get(object.key);
     const id = change?.moodleId ?? input.ids.get(type, object.key) ?? undefined;
     if (id === undefined) throw new InternalError(`${addressOf(type, object.key)}: no Moodle id after the apply`);
@@ -53,6 +70,9 @@ function nextObjects(input: NextStateInput, reading: EntityReading): StateObject
       source_digest: object.sourceDigest,
       values: { ...object.values },
       ...(object.profile === undefined ? {} : { profile: object.profile }),
+      ...(object.establishments === undefined || object.establishments.length === 0
+        ? {}
+        : { establishments: [...object.establishments] }),
     });
   }
   // Managed objects the directory no longer asks for stay managed (suspended, or kept), unless the plan

@@ -22,6 +22,8 @@ export interface StateObject {
   readonly profile?: string;
   /** True when the tool suspended the user (so that it may unsuspend them when they come back). */
   readonly suspended_by_tool?: boolean;
+  /** UAIs of the establishments it belongs to: a run scoped to others never changes or removes it. */
+  readonly establishments?: readonly string[];
 }
 
 export interface State {

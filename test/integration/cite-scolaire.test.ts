@@ -188,4 +188,97 @@ describe.each(TARGETS)('the cité scolaire on %s', (target) => {
     const side = await readCourseSide(s.t);
     expect(side.roles.filter((l) => l.endsWith(' parent f45001zz'))).toEqual(['user f4500188 parent f45001zz']);
   });
+
+  it('a run scoped to the LP makes only the LP’s changes: the lycée’s rows and shared people stay as they were', async () => {
+    const s = await site();
+    await applied(s);
+    let ldif = await s.ldif();
+    // The lycée: a student leaves. The LP: a student changes class. Both: a shared teacher's name is corrected.
+    ldif = removeEntry(ldif, 'F4500199');
+    ldif = editEntry(ldif, 'F45001kk', (b) =>
+      b.replace(`ENTEleveClasses: ${LP}$TBAC COM`, `ENTEleveClasses: ${LP}$2PRO MELEC`),
+    );
+    ldif = editEntry(ldif, 'F45001pp', (b) => b.replace('sn: LE GALL', 'sn: LE GALL-KERVELLA'));
+    await s.writeLdif(ldif);
+    const lyceeRows = async () => {
+      const side = await readCourseSide(s.t);
+      const users = await s.t.query(
+        "SELECT username, lastname, suspended FROM {user} WHERE username IN ('f4500199', 'f45001pp') ORDER BY username",
+      );
+      return {
+        rows: Object.values(side)
+          .flat()
+          .filter((l) => !l.includes('0450003C')),
+        users,
+      };
+    };
+    const before = await lyceeRows();
+
+    const scoped = await s.plan({ establishments: ['0450003C'] });
+    const changes = changeList(scoped);
+    expect(changes.length).toBeGreaterThan(0);
+    // Every change is the LP student's: memberships, enrolments, groups of LP objects, and their own class.
+    for (const change of changes) expect(change, change).toMatch(/0450003C|f45001kk/);
+    expect(changes).toContain('create cohort_member["0450003C-2PRO MELEC/f45001kk"]');
+    expect(changes).toContain('update profile_data["ent_classes/f45001kk"]');
+    expect(changes).not.toContain('suspend user["f4500199"]');
+    expect(changes).not.toContain('update user["f45001pp"]');
+    expect(scoped.plan.warnings[0]).toMatch(
+      /^this run is scoped to 0450003C: what other establishments own is left as it is \(\d+ changes left for a run of every establishment/,
+    );
+
+    const result = await s.apply({ establishments: ['0450003C'] });
+    expect(result.applied).toBe(true);
+    expect(await lyceeRows()).toEqual(before);
+    // The shared teacher's record still says both establishments own them.
+    const state = await s.state();
+    expect(state.objects.find((o) => o.address === 'user["f45001pp"]')?.establishments).toEqual([
+      '0450002B',
+      '0450003C',
+    ]);
+
+    // A run of every establishment then makes the rest, and nothing of the LP's again.
+    const full = changeList(await s.plan());
+    expect(full).toContain('suspend user["f4500199"]');
+    expect(full).toContain('update user["f45001pp"]');
+    expect(full.filter((c) => c.includes('f45001kk'))).toEqual([]);
+    await applied(s);
+    expect(changeList(await s.plan())).toEqual([]);
+  });
+
+  it('a run scoped to an establishment the spec does not serve is refused, naming it; nothing written', async () => {
+    const s = await site();
+    const before = await s.written();
+    const error = await s.applyError({ establishments: ['0450003C', '0999999Z'] });
+    expect(error.code).toBe('SPEC_INVALID');
+    expect(error.diagnostics.map((d) => d.message)).toEqual([
+      '--establishment 0999999Z: not an establishment this spec serves',
+    ]);
+    expect(await s.written()).toEqual(before);
+  });
+
+  it('a run scoped to the LP while only the lycée changed writes nothing: every table as it was', async () => {
+    const s = await site();
+    await applied(s);
+    let ldif = removeEntry(await s.ldif(), 'F4500199');
+    ldif = editEntry(ldif, 'F45001pp', (b) => b.replace('sn: LE GALL', 'sn: LE GALL-KERVELLA'));
+    await s.writeLdif(ldif);
+    const before = await s.written();
+    const result = await s.apply({ establishments: ['0450003C'] });
+    expect(result.planned.plan.changes).toEqual([]);
+    expect(result.applied).toBe(false);
+    expect(await s.written()).toEqual(before);
+  });
+
+  it('a parent whose only child leaves: the role goes and the parent, no longer a parent user, is suspended', async () => {
+    const s = await site();
+    await applied(s);
+    await s.writeLdif(removeEntry(await s.ldif(), 'F4500111'));
+    const changes = changeList(await s.plan());
+    expect(changes).toContain('suspend user["f45001yy"]');
+    expect(changes).toContain('delete role_assignment["user:f4500111/parent/f45001yy"]');
+    await applied(s);
+    const side = await readCourseSide(s.t);
+    expect(side.roles.filter((l) => l.includes('f45001yy'))).toEqual([]);
+  });
 });

@@ -1,0 +1,58 @@
+/**
+ * Runs scoped to some establishments (`--establishment UAI`): the rules are evaluated for every served
+ * establishment, as in any run, and a change is kept only when the object it touches belongs to the run's
+ * establishments alone — by the establishments recorded in the state for a managed object, by
+ * the desired object's for a new one, by its parent's for a membership, an enrolment a method makes or a
+ * profile value. A person shared with an establishment out of scope keeps what comes from it: their account and
+ * profile values are not changed; their memberships in the run's establishments are.
+ */
+import type { DesiredObject } from '../entities/entity.js';
+import type { State } from '../state/state.js';
+import type { Change, EntityType } from './change.js';
+import { addressOf } from './change.js';
+
+/** Objects owned through a parent: the parent's entity, and where the parent's key is in theirs. */
+const PARENTS: Readonly<Partial<Record<EntityType, { entity: EntityType; of: (key: string) => string }>>> = {
+  cohort_member: { entity: 'cohort', of: (key) => key.slice(0, key.lastIndexOf('/')) },
+  group_member: { entity: 'group', of: (key) => key.slice(0, key.lastIndexOf('/')) },
+  grouping_group: { entity: 'grouping', of: (key) => key.slice(0, key.lastIndexOf('/')) },
+  cohort_enrolment: { entity: 'cohort_enrol', of: (key) => key.slice(0, key.lastIndexOf('/')) },
+  profile_data: { entity: 'user', of: (key) => key.slice(key.indexOf('/') + 1) },
+};
+
+export interface ScopedChanges {
+  readonly kept: readonly Change[];
+  readonly leftOut: readonly Change[];
+}
+
+export function scopeChanges(
+  changes: readonly Change[],
+  scope: readonly string[],
+  state: State,
+  desired: ReadonlyMap<EntityType, readonly DesiredObject[]>,
+): ScopedChanges {
+  const inScope = new Set(scope);
+  const recorded = new Map(state.objects.map((o) => [o.address, o.establishments]));
+  const wanted = new Map<string, readonly string[] | undefined>();
+  for (const [entity, objects] of desired)
+    for (const o of objects) wanted.set(addressOf(entity, o.key), o.establishments);
+
+  /** The establishments an object belongs to: recorded, else desired; undefined when it belongs to none. */
+  const owners = (entity: EntityType, key: string): readonly string[] | undefined => {
+    const parent = PARENTS[entity];
+    if (parent !== undefined) return owners(parent.entity, parent.of(key));
+    // A record made before ownership was recorded says nothing: the desired object does.
+    const address = addressOf(entity, key);
+    return recorded.get(address) ?? wanted.get(address);
+  };
+  const kept: Change[] = [];
+  const leftOut: Change[] = [];
+  for (const change of changes) {
+    const establishments = owners(change.entity, change.key) ?? [];
+    const ours = establishments.every((uai) => inScope.has(uai));
+    // Something no establishment owns (a role, a profile field) may be created, never changed, by a scoped run.
+    const allowed = establishments.length === 0 ? change.action === 'create' : ours;
+    (allowed ? kept : leftOut).push(change);
+  }
+  return { kept, leftOut };
+}
