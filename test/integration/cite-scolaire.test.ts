@@ -281,4 +281,37 @@ describe.each(TARGETS)('the cité scolaire on %s', (target) => {
     const side = await readCourseSide(s.t);
     expect(side.roles.filter((l) => l.includes('f45001yy'))).toEqual([]);
   });
+
+  it('from the CLI: a scoped plan saved with --out is applied as it is, its scope with it', async () => {
+    const s = await site();
+    await applied(s);
+    let ldif = editEntry(await s.ldif(), 'F45001kk', (b) =>
+      b.replace(`ENTEleveClasses: ${LP}$TBAC COM`, `ENTEleveClasses: ${LP}$2PRO MELEC`),
+    );
+    ldif = editEntry(ldif, 'F45001pp', (b) => b.replace('sn: LE GALL', 'sn: LE GALL-KERVELLA'));
+    await s.writeLdif(ldif);
+    const planFile = s.ws.path('lp.plan');
+    const planned = await s.cli([
+      'plan',
+      '--spec',
+      s.specPath,
+      '--establishment',
+      '0450003C',
+      '--out',
+      planFile,
+      '--no-color',
+    ]);
+    expect(planned.code, planned.stderr).toBe(0);
+    expect(planned.stdout).toContain('this run is scoped to 0450003C');
+    const run = await s.cli(['apply', '--spec', s.specPath, planFile, '--no-color']);
+    expect(run.code, run.stderr).toBe(0);
+    const state = await s.state();
+    expect(state.objects.find((o) => o.address === 'user["f45001pp"]')?.establishments).toEqual([
+      '0450002B',
+      '0450003C',
+    ]);
+    const [pp] = await s.t.query("SELECT lastname FROM {user} WHERE username = 'f45001pp'");
+    expect(pp?.lastname).toBe('LE GALL');
+    expect(changeList(await s.plan({ establishments: ['0450003C'] }))).toEqual([]);
+  });
 });
