@@ -303,6 +303,9 @@ describe.each(TARGETS)('the cité scolaire on %s', (target) => {
     ]);
     expect(planned.code, planned.stderr).toBe(0);
     expect(planned.stdout).toContain('this run is scoped to 0450003C');
+    const twice = await s.cli(['apply', '--spec', s.specPath, planFile, '--establishment', '0450002B', '--no-color']);
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toContain('a saved plan keeps the establishments it was made for');
     const run = await s.cli(['apply', '--spec', s.specPath, planFile, '--no-color']);
     expect(run.code, run.stderr).toBe(0);
     const state = await s.state();

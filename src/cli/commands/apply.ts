@@ -34,6 +34,11 @@ export class ApplyCommand extends PlanningCommand {
     const { stdout } = this.context;
     let result: ApplyResult;
     if (this.planFile !== undefined) {
+      if (this.establishments !== undefined) {
+        throw new UsageError(
+          'a saved plan keeps the establishments it was made for: give --establishment to `plan --out`',
+        );
+      }
       const file = await readPlanFile(this.planFile);
       result = await applyPlanFile(loaded, file, this.planOptions());
       stdout.write(view.render(result.planned.plan, result.planned.header));
