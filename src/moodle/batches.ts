@@ -90,6 +90,11 @@ export async function executeIn(
   return affected;
 }
 
+/** `DELETE FROM {table} WHERE id IN (…)` over any number of row ids. */
+export function deleteByIds(tx: Queryable, table: string, ids: readonly number[], budget: number): Promise<number> {
+  return executeIn(tx, (list) => `DELETE FROM {${table}} WHERE id IN (${list})`, [], ids, budget);
+}
+
 /**
  * Sets per-row values of the same columns on many rows in one statement per chunk:
  * `UPDATE {t} SET a = CASE id WHEN ? THEN ? … END, …, extra = ? WHERE id IN (…)`.

@@ -19,52 +19,15 @@
  */
 import { InternalError } from '../errors.js';
 import type { Change } from '../plan/change.js';
-import { executeIn, insertMany, selectIn } from './batches.js';
+import { deleteByIds, executeIn, insertMany, selectIn } from './batches.js';
 import type { Queryable, SqlValue } from './database.js';
 import { typedRows } from './read-categories.js';
 import type { MoodleCohortEnrolRow } from './read-cohort-enrol.js';
 import { COHORT_COMPONENT, cohortEnrolsById, courseContexts } from './read-cohort-enrol.js';
 import type { WriteContext } from './write-context.js';
-import { markUsersDirty } from './write-dirty-users.js';
+import { markContextsDirty, markUsersDirty } from './write-dirty-users.js';
 import { changesByAction, idsByExactKey, integerOf, moodleIdOf, textOf, updateColumns } from './write-helpers.js';
 import { touchGroups, unenrolUsers } from './write-unenrol.js';
-
-const deleteIds = (tx: Queryable, ctx: WriteContext, table: string, ids: readonly number[]) =>
-  executeIn(tx, (list) => `DELETE FROM {${table}} WHERE id IN (${list})`, [], ids, ctx.budget);
-
-/** `cache_flags` accesslib/dirtycontexts (context::mark_dirty()): sessions reload what they know of them. */
-export async function markContextsDirty(tx: Queryable, ctx: WriteContext, paths: readonly string[]): Promise<void> {
-  const names = [...new Set(paths.filter((p) => p !== ''))].sort();
-  if (names.length === 0) return;
-  const type = 'accesslib/dirtycontexts';
-  const expiry = ctx.now + ctx.site.sessionTimeout;
-  const marked = new Set(
-    (
-      await selectIn<{ name: string }>(
-        tx,
-        (list) => `SELECT name FROM {cache_flags} WHERE flagtype = ? AND name IN (${list})`,
-        [type],
-        names,
-        ctx.budget,
-      )
-    ).map((r) => r.name),
-  );
-  await executeIn(
-    tx,
-    (list) =>
-      `UPDATE {cache_flags} SET timemodified = ?, value = ?, expiry = ? WHERE flagtype = ? AND name IN (${list})`,
-    [ctx.now, '1', expiry, type],
-    names.filter((n) => marked.has(n)),
-    ctx.budget,
-  );
-  await insertMany(
-    tx,
-    'cache_flags',
-    ['flagtype', 'name', 'timemodified', 'value', 'expiry'],
-    names.filter((n) => !marked.has(n)).map((n) => [type, n, ctx.now, '1', expiry]),
-    ctx.budget,
-  );
-}
 
 async function contextPathsOf(tx: Queryable, ctx: WriteContext, methods: Iterable<MoodleCohortEnrolRow>) {
   const contexts = await courseContexts(tx, [...new Set([...methods].map((m) => m.courseid))], ctx.budget);
@@ -205,11 +168,11 @@ async function disableMethods(tx: Queryable, ctx: WriteContext, ids: readonly nu
   if (ids.length === 0) return;
   await executeIn(tx, (list) => `UPDATE {enrol} SET status = 1 WHERE id IN (${list})`, [], ids, ctx.budget);
   const roles = await ownedAssignments(tx, ctx, ids);
-  await deleteIds(
+  await deleteByIds(
     tx,
-    ctx,
     'role_assignments',
     roles.map((r) => r.id),
+    ctx.budget,
   );
   await markUsersDirty(
     tx,
@@ -256,11 +219,11 @@ async function deleteMethods(tx: Queryable, ctx: WriteContext, ids: readonly num
     ),
     { id: 'number', groupid: 'number' },
   );
-  await deleteIds(
+  await deleteByIds(
     tx,
-    ctx,
     'groups_members',
     members.map((m) => m.id),
+    ctx.budget,
   );
   await touchGroups(
     tx,

@@ -19,7 +19,7 @@
  */
 import { InternalError, UserError } from '../errors.js';
 import type { Change } from '../plan/change.js';
-import { executeIn, insertMany, selectIn } from './batches.js';
+import { deleteByIds, executeIn, insertMany, selectIn } from './batches.js';
 import type { Queryable } from './database.js';
 import { typedRows } from './read-categories.js';
 import type { CourseContext, MoodleCohortEnrolRow } from './read-cohort-enrol.js';
@@ -75,9 +75,6 @@ async function ownedRows<T>(tx: Queryable, ctx: WriteContext, table: string, col
     kinds,
   );
 }
-
-const deleteIds = (tx: Queryable, ctx: WriteContext, table: string, ids: readonly number[]) =>
-  executeIn(tx, (list) => `DELETE FROM {${table}} WHERE id IN (${list})`, [], ids, ctx.budget);
 
 function methodOf(site: Site, item: Item): MoodleCohortEnrolRow {
   const method = site.methods.get(item.enrolId);
@@ -212,11 +209,11 @@ async function syncGroups(tx: Queryable, ctx: WriteContext, site: Site, items: r
       synced.has(pair(m.itemid, m.userid)) &&
       groupOf.get(pair(m.itemid, m.userid)) !== m.groupid,
   );
-  await deleteIds(
+  await deleteByIds(
     tx,
-    ctx,
     'groups_members',
     gone.map((m) => m.id),
+    ctx.budget,
   );
   await insertMany(
     tx,
@@ -246,11 +243,11 @@ async function suspend(tx: Queryable, ctx: WriteContext, site: Site, items: read
     'id, userid, itemid, contextid',
     userIds(items),
   );
-  await deleteIds(
+  await deleteByIds(
     tx,
-    ctx,
     'role_assignments',
     held.filter((r) => contextOf.get(pair(r.itemid, r.userid)) === r.contextid).map((r) => r.id),
+    ctx.budget,
   );
   await markUsersDirty(tx, ctx, userIds(items));
 }
@@ -278,17 +275,17 @@ async function removeOwned(tx: Queryable, ctx: WriteContext, items: readonly Ite
       users,
     )
   ).filter((m) => stale.has(pair(m.itemid, m.userid)));
-  await deleteIds(
+  await deleteByIds(
     tx,
-    ctx,
     'role_assignments',
     roles.map((r) => r.id),
+    ctx.budget,
   );
-  await deleteIds(
+  await deleteByIds(
     tx,
-    ctx,
     'groups_members',
     members.map((m) => m.id),
+    ctx.budget,
   );
   await touchGroups(
     tx,

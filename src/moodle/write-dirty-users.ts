@@ -1,25 +1,22 @@
 /**
- * `cache_flags` accesslib/dirtyusers: Moodle's mark that a user's role assignments changed, so that a user
- * logged in now reloads their access on the next page (Moodle's mark_user_dirty()). Every writer that adds or
- * removes a role assignment or an enrolment marks its users: name = user id, value 1, timemodified now,
- * expiry now + sessiontimeout. There is no unique index: an existing mark is refreshed, never duplicated.
+ * `cache_flags` marks of Moodle's access caches: accesslib/dirtyusers (mark_user_dirty(): a user's role
+ * assignments or enrolments changed) and accesslib/dirtycontexts (context::mark_dirty(): a context's
+ * permissions changed), so that sessions open now reload what they know on their next page. Name = user id or
+ * context path, value 1, timemodified now, expiry now + sessiontimeout. There is no unique index: an existing
+ * mark is refreshed, never duplicated.
  */
 import { executeIn, insertMany, selectIn } from './batches.js';
 import type { Queryable } from './database.js';
 import type { WriteContext } from './write-context.js';
 
-const FLAG_TYPE = 'accesslib/dirtyusers';
-
-/** Marks `userIds` dirty (refreshing marks that exist, adding the others). */
-export async function markUsersDirty(tx: Queryable, context: WriteContext, userIds: Iterable<number>): Promise<void> {
-  const ids = [...new Set(userIds)].sort((a, b) => a - b);
-  if (ids.length === 0) return;
-  const names = ids.map(String);
+/** Sets (refreshes or adds) the marks `names` of one flag type. */
+async function markDirty(tx: Queryable, context: WriteContext, flagType: string, names: readonly string[]) {
+  if (names.length === 0) return;
   const expiry = context.now + context.site.sessionTimeout;
   const existing = await selectIn<{ name: string }>(
     tx,
     (list) => `SELECT name FROM {cache_flags} WHERE flagtype = ? AND name IN (${list})`,
-    [FLAG_TYPE],
+    [flagType],
     names,
     context.budget,
   );
@@ -28,7 +25,7 @@ export async function markUsersDirty(tx: Queryable, context: WriteContext, userI
     tx,
     (list) =>
       `UPDATE {cache_flags} SET timemodified = ?, value = ?, expiry = ? WHERE flagtype = ? AND name IN (${list})`,
-    [context.now, '1', expiry, FLAG_TYPE],
+    [context.now, '1', expiry, flagType],
     names.filter((n) => marked.has(n)),
     context.budget,
   );
@@ -36,7 +33,18 @@ export async function markUsersDirty(tx: Queryable, context: WriteContext, userI
     tx,
     'cache_flags',
     ['flagtype', 'name', 'timemodified', 'value', 'expiry'],
-    names.filter((n) => !marked.has(n)).map((n) => [FLAG_TYPE, n, context.now, '1', expiry]),
+    names.filter((n) => !marked.has(n)).map((n) => [flagType, n, context.now, '1', expiry]),
     context.budget,
   );
+}
+
+/** Marks `userIds` dirty (accesslib/dirtyusers). */
+export async function markUsersDirty(tx: Queryable, context: WriteContext, userIds: Iterable<number>): Promise<void> {
+  const ids = [...new Set(userIds)].sort((a, b) => a - b);
+  await markDirty(tx, context, 'accesslib/dirtyusers', ids.map(String));
+}
+
+/** Marks contexts dirty by path (accesslib/dirtycontexts). */
+export async function markContextsDirty(tx: Queryable, context: WriteContext, paths: readonly string[]): Promise<void> {
+  await markDirty(tx, context, 'accesslib/dirtycontexts', [...new Set(paths.filter((p) => p !== ''))].sort());
 }

@@ -29,8 +29,8 @@ import type { Change } from '../plan/change.js';
 import { executeIn, insertMany } from './batches.js';
 import type { Queryable, SqlValue } from './database.js';
 import { CAP_ALLOW, readLevelRows, readRolePermissions, splitCapabilities, splitLevels } from './read-roles.js';
-import { markContextsDirty } from './write-cohort-enrol.js';
 import type { WriteContext } from './write-context.js';
+import { markContextsDirty } from './write-dirty-users.js';
 import {
   asConflict,
   changedColumns,

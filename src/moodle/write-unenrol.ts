@@ -19,7 +19,7 @@
  * An unenrolment whose user_enrolments row is gone already does nothing (Moodle: "weird, user not enrolled").
  * Each step is one statement per chunk of users, whatever the number of users, instances and courses.
  */
-import { executeIn, selectIn } from './batches.js';
+import { deleteByIds, executeIn, selectIn } from './batches.js';
 import type { Queryable } from './database.js';
 import { typedRows } from './read-categories.js';
 import { courseContexts } from './read-cohort-enrol.js';
@@ -153,23 +153,29 @@ export async function unenrolUsers(tx: Queryable, context: WriteContext, list: r
           { id: 'number', userid: 'number', courseid: 'number' },
         ).filter((a) => last.has(pair(a.courseid, a.userid)));
 
-  const deleteIds = (table: string, ids: readonly number[]) =>
-    executeIn(tx, (inList) => `DELETE FROM {${table}} WHERE id IN (${inList})`, [], ids, budget);
-  await deleteIds(
+  await deleteByIds(
+    tx,
     'groups_members',
     goneMemberships.map((gm) => gm.id),
+    budget,
   );
-  await deleteIds(
+  await deleteByIds(
+    tx,
     'role_assignments',
     goneAssignments.map((ra) => ra.id),
+    budget,
   );
-  await deleteIds(
+  await deleteByIds(
+    tx,
     'user_enrolments',
     enrolments.filter((ue) => owner.has(pair(ue.enrolid, ue.userid))).map((ue) => ue.id),
+    budget,
   );
-  await deleteIds(
+  await deleteByIds(
+    tx,
     'user_lastaccess',
     accesses.map((a) => a.id),
+    budget,
   );
   await touchGroups(
     tx,
