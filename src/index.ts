@@ -8,6 +8,9 @@ export { runDemo } from './demo.js';
 export type { Diagnostic, ErrorCode, SourcePosition } from './errors.js';
 export { formatDiagnostic, InternalError, UserError } from './errors.js';
 export { churnDirectory, directoryLdif, generateDirectory, writeDirectoryLdif } from './generate/generate.js';
+export type { Change, ChangeAction, EntityType } from './model/change.js';
+export type { Plan, PlanHeader } from './model/plan.js';
+export type { State, StateObject } from './model/state.js';
 export type { MoodleSnapshot, PlanOptions, PlanResult } from './pipeline.js';
 export {
   checkSpec,
@@ -21,12 +24,11 @@ export {
   statePath,
   withSpecResources,
 } from './pipeline.js';
-export type { Change, ChangeAction, EntityType } from './plan/change.js';
-export type { Plan, PlanSummary } from './plan/plan.js';
+export type { PlanSummary } from './plan/plan.js';
 export { computePlan, summarize } from './plan/plan.js';
 export { HumanPlanView, summaryLine } from './render/human.js';
 export { JsonPlanView } from './render/json.js';
-export type { PlanHeader, PlanView } from './render/view.js';
+export type { PlanView } from './render/view.js';
 export type { CompiledRules, DesiredState, DirectoryEntries } from './rules/rules.js';
 export { compileRules, desiredState } from './rules/rules.js';
 export { compileTemplate } from './rules/template.js';
@@ -37,5 +39,4 @@ export type { LoadedSpec } from './spec/load.js';
 export { loadSpec } from './spec/load.js';
 export type { Spec, SpecInput } from './spec/schema.js';
 export { readState } from './state/read-state.js';
-export type { State, StateObject } from './state/state.js';
 export { TOOL_VERSION } from './version.js';

@@ -7,22 +7,22 @@
  * both call these functions.
  */
 import { basename, extname, isAbsolute, join, resolve } from 'node:path';
-import type { CurrentIndex } from './entities/entity.js';
 import type { EntityReading } from './entities/reading.js';
 import { digestRows, readEntities } from './entities/reading.js';
 import { entityReaders } from './entities/registry.js';
+import type { EntityType } from './model/change.js';
+import type { CurrentIndex } from './model/current.js';
+import type { Plan, PlanHeader } from './model/plan.js';
+import type { State } from './model/state.js';
 import { withApplyLock } from './moodle/apply-lock.js';
 import { openMoodle } from './moodle/connect.js';
 import type { MoodleDatabase } from './moodle/database.js';
 import { EmbeddedDatabase, MEMORY } from './moodle/dialects/embedded.js';
 import type { MoodleSite } from './moodle/site.js';
 import { readSite } from './moodle/site.js';
-import type { EntityType } from './plan/change.js';
 import { checkGuards, DEFAULT_MAX_REMOVALS } from './plan/guards.js';
-import type { Plan } from './plan/plan.js';
 import { computePlan } from './plan/plan.js';
 import type { PlanFingerprints } from './plan/plan-file.js';
-import type { PlanHeader } from './render/view.js';
 import type { CompiledRules, DesiredState, DirectoryEntries } from './rules/rules.js';
 import { compileRules, desiredState, failOnErrors } from './rules/rules.js';
 import type { UserConstraints } from './rules/users.js';
@@ -33,7 +33,6 @@ import type { Source } from './source/source.js';
 import type { LoadedSpec } from './spec/load.js';
 import { checkSpecSemantics } from './spec/semantic.js';
 import { resolveState } from './state/resolve-state.js';
-import type { State } from './state/state.js';
 import { TOOL_VERSION } from './version.js';
 
 const resolveFrom = (dir: string, path: string): string => (isAbsolute(path) ? path : resolve(dir, path));

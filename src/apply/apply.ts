@@ -6,11 +6,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
-import type { DesiredObject } from '../entities/entity.js';
 import type { Diagnostic } from '../errors.js';
 import { UserError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import { takeLockFile } from '../lock-file.js';
+import type { EntityType } from '../model/change.js';
+import type { DesiredObject } from '../model/desired.js';
+import type { State } from '../model/state.js';
 import { withApplyLock } from '../moodle/apply-lock.js';
 import type { MoodleDatabase, Queryable } from '../moodle/database.js';
 import { readMarker, writeMarker } from '../moodle/marker.js';
@@ -26,13 +28,11 @@ import {
   statePath,
   withSpecResources,
 } from '../pipeline.js';
-import type { EntityType } from '../plan/change.js';
 import type { PlanFile } from '../plan/plan-file.js';
 import { planOfFile, staleReasons } from '../plan/plan-file.js';
 import type { LoadedSpec } from '../spec/load.js';
 import { nextState } from '../state/next-state.js';
 import { resolveState } from '../state/resolve-state.js';
-import type { State } from '../state/state.js';
 import { checkStateWritable, discardPending, pendingPath, promotePending, writePending } from '../state/write-state.js';
 import { TOOL_VERSION } from '../version.js';
 import type { PostApplyResult } from './post-apply.js';

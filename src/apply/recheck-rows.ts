@@ -8,9 +8,9 @@
  * - the rows the changes point at (a member's cohort and user, a category's parent) must still exist.
  */
 import type { Diagnostic } from '../errors.js';
+import type { Change, ObjectRef } from '../model/change.js';
 import { selectIn } from '../moodle/batches.js';
 import type { Queryable, SqlValue } from '../moodle/database.js';
-import type { Change, ObjectRef } from '../plan/change.js';
 
 export interface RecheckTable {
   /** Moodle table, without prefix: `course_categories`. */

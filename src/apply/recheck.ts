@@ -5,11 +5,11 @@
  */
 import type { Diagnostic } from '../errors.js';
 import { UserError } from '../errors.js';
+import type { Change } from '../model/change.js';
 import { selectIn } from '../moodle/batches.js';
 import type { Queryable } from '../moodle/database.js';
 import type { MoodleUserRow } from '../moodle/read-users.js';
 import type { MoodleSite } from '../moodle/site.js';
-import type { Change } from '../plan/change.js';
 
 /** Columns whose change since the plan makes it stale (the managed fields are added per spec). */
 const ALWAYS_CHECKED = ['username', 'deleted', 'suspended', 'auth'] as const;

@@ -4,10 +4,11 @@
  */
 import type { IdOf } from '../apply/recheck-rows.js';
 import { recheckRows } from '../apply/recheck-rows.js';
+import type { DesiredObject } from '../model/desired.js';
 import type { MoodleCategoryRow } from '../moodle/read-categories.js';
 import { readCategories } from '../moodle/read-categories.js';
 import { writeCategoryChanges } from '../moodle/write-categories.js';
-import type { DesiredObject, DiffInput, Entity, EntityDiff } from './entity.js';
+import type { DiffInput, Entity, EntityDiff } from './entity.js';
 import type { KeyedDiffSpec } from './keyed-diff.js';
 import { diffKeyed } from './keyed-diff.js';
 

@@ -12,11 +12,13 @@
  */
 import type { IdOf } from '../apply/recheck-rows.js';
 import { recheckRows } from '../apply/recheck-rows.js';
+import type { Change } from '../model/change.js';
+import type { CurrentIndex } from '../model/current.js';
+import type { DesiredObject } from '../model/desired.js';
 import type { MoodleCohortEnrolRow } from '../moodle/read-cohort-enrol.js';
 import { readCohortEnrols } from '../moodle/read-cohort-enrol.js';
 import { writeCohortEnrolChanges } from '../moodle/write-cohort-enrol.js';
-import type { Change } from '../plan/change.js';
-import type { CurrentIndex, DesiredObject, DiffInput, Entity, EntityDiff } from './entity.js';
+import type { DiffInput, Entity, EntityDiff } from './entity.js';
 import type { ExtraDelta, Removal } from './keyed-diff.js';
 import { diffKeyed } from './keyed-diff.js';
 

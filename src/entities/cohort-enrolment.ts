@@ -14,12 +14,14 @@
  */
 import type { IdOf } from '../apply/recheck-rows.js';
 import { recheckRows } from '../apply/recheck-rows.js';
+import type { Change, Fields, ObjectRef } from '../model/change.js';
+import { addressOf, pairKey } from '../model/change.js';
+import type { CurrentIndex } from '../model/current.js';
+import type { DesiredObject } from '../model/desired.js';
 import type { MoodleCohortEnrolmentRow } from '../moodle/read-cohort-enrol.js';
 import { readCohortEnrolments } from '../moodle/read-cohort-enrol.js';
 import { writeCohortEnrolmentChanges } from '../moodle/write-cohort-enrolment.js';
-import type { Change, Fields, ObjectRef } from '../plan/change.js';
-import { addressOf, pairKey } from '../plan/change.js';
-import type { Conflict, CurrentIndex, DesiredObject, DiffInput, Entity, EntityDiff } from './entity.js';
+import type { Conflict, DiffInput, Entity, EntityDiff } from './entity.js';
 import { byKey } from './entity.js';
 import { createChange } from './keyed-diff.js';
 

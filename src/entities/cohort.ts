@@ -5,11 +5,12 @@
  */
 import type { IdOf } from '../apply/recheck-rows.js';
 import { recheckRows } from '../apply/recheck-rows.js';
+import type { DesiredObject } from '../model/desired.js';
 import { CONTEXT_SYSTEM } from '../moodle/read-categories.js';
 import type { MoodleCohortRow } from '../moodle/read-cohorts.js';
 import { readCohorts } from '../moodle/read-cohorts.js';
 import { writeCohortChanges } from '../moodle/write-cohorts.js';
-import type { DesiredObject, DiffInput, Entity, EntityDiff } from './entity.js';
+import type { DiffInput, Entity, EntityDiff } from './entity.js';
 import type { ExtraDelta, Removal } from './keyed-diff.js';
 import { columnValues, diffKeyed } from './keyed-diff.js';
 

@@ -10,16 +10,17 @@
 import type { IdOf } from '../apply/recheck-rows.js';
 import { recheckRows } from '../apply/recheck-rows.js';
 import type { Diagnostic } from '../errors.js';
+import type { Change } from '../model/change.js';
+import { addressOf } from '../model/change.js';
+import type { DesiredObject } from '../model/desired.js';
+import type { StateObject } from '../model/state.js';
 import type { CourseSite } from '../moodle/course-defaults.js';
 import { COURSE_FORMATS, maxSections, unknownDefaultEnrol } from '../moodle/course-defaults.js';
 import type { Queryable } from '../moodle/database.js';
 import type { MoodleCourseRow } from '../moodle/read-courses.js';
 import { coursesByShortname, isSiteCourse, readCourses } from '../moodle/read-courses.js';
 import { writeCourseChanges } from '../moodle/write-courses.js';
-import type { Change } from '../plan/change.js';
-import { addressOf } from '../plan/change.js';
-import type { StateObject } from '../state/state.js';
-import type { Conflict, DesiredObject, DiffInput, Entity, EntityDiff } from './entity.js';
+import type { Conflict, DiffInput, Entity, EntityDiff } from './entity.js';
 import { byKey } from './entity.js';
 import { changedFields, columnValues, createChange } from './keyed-diff.js';
 

@@ -18,14 +18,16 @@
  */
 import type { IdOf } from '../apply/recheck-rows.js';
 import { recheckRows } from '../apply/recheck-rows.js';
+import type { Change, FieldValue } from '../model/change.js';
+import { pairKey } from '../model/change.js';
+import type { CurrentIndex } from '../model/current.js';
+import type { DesiredObject } from '../model/desired.js';
+import type { StateObject } from '../model/state.js';
 import type { MoodleManualEnrolmentRow, MoodleManualInstanceRow } from '../moodle/read-manual-enrolments.js';
 import { CONTEXT_COURSE, readManualEnrolments, readManualInstances } from '../moodle/read-manual-enrolments.js';
 import { readAssignableLevels } from '../moodle/read-role-assignments.js';
 import { writeManualEnrolmentChanges } from '../moodle/write-manual-enrolments.js';
-import type { Change, FieldValue } from '../plan/change.js';
-import { pairKey } from '../plan/change.js';
-import type { StateObject } from '../state/state.js';
-import type { CurrentIndex, DesiredObject, DiffInput, Entity, EntityDiff } from './entity.js';
+import type { DiffInput, Entity, EntityDiff } from './entity.js';
 import type { ExtraDelta, Removal } from './keyed-diff.js';
 import { diffKeyed } from './keyed-diff.js';
 import { roleAssignmentKey } from './role-assignment.js';

@@ -9,46 +9,22 @@
  * interface and never names an entity.
  */
 import type { Diagnostic } from '../errors.js';
+import type { Change, EntityType } from '../model/change.js';
+import type { CurrentIndex } from '../model/current.js';
+import type { DesiredObject } from '../model/desired.js';
+import type { StateObject } from '../model/state.js';
 import type { Queryable } from '../moodle/database.js';
 import type { MoodleSite } from '../moodle/site.js';
 import type { WriteContext } from '../moodle/write-context.js';
-import type { Change, EntityType, Fields, ObjectRef } from '../plan/change.js';
-import type { StateObject } from '../state/state.js';
 
 /** Something in Moodle that prevents the plan (an unmanaged account in the way, a deleted row holding a key). */
 export type Conflict = Diagnostic;
-
-/** One object the directory asks for, computed by the rules. */
-export interface DesiredObject {
-  /** Natural key (see Change.key). */
-  readonly key: string;
-  /** Directory entry it comes from (the first one, when several produce it). */
-  readonly dn: string;
-  /** Managed values, exactly as they should be in Moodle. */
-  readonly values: Fields;
-  /** Objects it points at (a member's cohort and user, a category's parent). */
-  readonly refs?: Readonly<Partial<Record<string, ObjectRef>>>;
-  /** Digest of the directory values it was computed from. */
-  readonly sourceDigest: string;
-  /** Users: the profile (student, teacher, …) whose rules produced it. */
-  readonly profile?: string;
-  /** UAIs of the establishments it belongs to (`scopes`): what a run scoped to some establishments may touch. */
-  readonly establishments?: readonly string[];
-}
 
 export interface EntityDiff {
   readonly changes: readonly Change[];
   readonly conflicts: readonly Conflict[];
   /** Notes for the plan's reader (e.g. a managed row deleted by hand, now forgotten). */
   readonly warnings: readonly string[];
-}
-
-/** Ids and keys of what Moodle holds now, for every entity read so far. */
-export interface CurrentIndex {
-  id(entity: EntityType, key: string): number | undefined;
-  key(entity: EntityType, id: number): string | undefined;
-  /** Ids of the current rows of an entity that have a key. */
-  ids(entity: EntityType): readonly number[];
 }
 
 /** Whether the tool owns an object after this plan: managed in the state, or created/adopted by the plan. */

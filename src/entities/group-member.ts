@@ -8,12 +8,13 @@
  */
 import type { IdOf } from '../apply/recheck-rows.js';
 import { recheckRows } from '../apply/recheck-rows.js';
+import type { Change } from '../model/change.js';
+import { addressOf, pairKey } from '../model/change.js';
+import type { CurrentIndex } from '../model/current.js';
 import type { MoodleGroupMemberRow } from '../moodle/read-groups.js';
 import { readGroupMembers } from '../moodle/read-groups.js';
 import { writeGroupMemberChanges } from '../moodle/write-group-members.js';
-import type { Change } from '../plan/change.js';
-import { addressOf, pairKey } from '../plan/change.js';
-import type { CurrentIndex, DiffInput, Entity, EntityDiff } from './entity.js';
+import type { DiffInput, Entity, EntityDiff } from './entity.js';
 import { byKey } from './entity.js';
 import { createChange } from './keyed-diff.js';
 

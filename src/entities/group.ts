@@ -8,12 +8,14 @@
  */
 import type { IdOf } from '../apply/recheck-rows.js';
 import { recheckRows } from '../apply/recheck-rows.js';
+import type { Change } from '../model/change.js';
+import { pairKey } from '../model/change.js';
+import type { CurrentIndex } from '../model/current.js';
+import type { DesiredObject } from '../model/desired.js';
 import type { GroupSchema, MoodleGroupRow } from '../moodle/read-groups.js';
 import { readGroups } from '../moodle/read-groups.js';
 import { writeGroupChanges } from '../moodle/write-groups.js';
-import type { Change } from '../plan/change.js';
-import { pairKey } from '../plan/change.js';
-import type { Conflict, CurrentIndex, DesiredObject, DiffInput, Entity, EntityDiff } from './entity.js';
+import type { Conflict, DiffInput, Entity, EntityDiff } from './entity.js';
 import type { Removal } from './keyed-diff.js';
 import { diffKeyed } from './keyed-diff.js';
 

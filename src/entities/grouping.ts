@@ -6,12 +6,13 @@
  */
 import type { IdOf } from '../apply/recheck-rows.js';
 import { recheckRows } from '../apply/recheck-rows.js';
+import type { Change } from '../model/change.js';
+import { addressOf, pairKey } from '../model/change.js';
+import type { CurrentIndex } from '../model/current.js';
 import type { MoodleGroupingGroupRow, MoodleGroupingRow } from '../moodle/read-groups.js';
 import { readGroupingGroups, readGroupings } from '../moodle/read-groups.js';
 import { writeGroupingChanges, writeGroupingGroupChanges } from '../moodle/write-groups.js';
-import type { Change } from '../plan/change.js';
-import { addressOf, pairKey } from '../plan/change.js';
-import type { CurrentIndex, DiffInput, Entity, EntityDiff } from './entity.js';
+import type { DiffInput, Entity, EntityDiff } from './entity.js';
 import { byKey } from './entity.js';
 import type { GroupOptions } from './group.js';
 import { courseScopedKey, courseScopedRecheck, diffCourseScoped } from './group.js';

@@ -4,10 +4,11 @@
  * adopt (`<section>.adopt: matching`) or a conflict. What happens to a managed object the directory no longer
  * produces, and the checks proper to one entity (a category's parent, a cohort's context), are the entity's.
  */
-import type { Change, EntityType, Fields, FieldValue, ObjectRef } from '../plan/change.js';
-import { addressOf } from '../plan/change.js';
-import type { StateObject } from '../state/state.js';
-import type { Conflict, DesiredObject, DiffInput, EntityDiff } from './entity.js';
+import type { Change, EntityType, Fields, FieldValue, ObjectRef } from '../model/change.js';
+import { addressOf } from '../model/change.js';
+import type { DesiredObject } from '../model/desired.js';
+import type { StateObject } from '../model/state.js';
+import type { Conflict, DiffInput, EntityDiff } from './entity.js';
 import { byKey } from './entity.js';
 
 export type Refs = Readonly<Partial<Record<string, ObjectRef>>>;

@@ -6,12 +6,14 @@
  */
 import type { IdOf } from '../apply/recheck-rows.js';
 import { recheckRows } from '../apply/recheck-rows.js';
+import type { Change } from '../model/change.js';
+import { addressOf, pairKey } from '../model/change.js';
+import type { CurrentIndex } from '../model/current.js';
+import type { DesiredObject } from '../model/desired.js';
 import type { MoodleProfileDataRow } from '../moodle/read-profile-fields.js';
 import { readProfileData } from '../moodle/read-profile-fields.js';
 import { writeProfileDataChanges } from '../moodle/write-profile-fields.js';
-import type { Change } from '../plan/change.js';
-import { addressOf, pairKey } from '../plan/change.js';
-import type { CurrentIndex, DesiredObject, DiffInput, Entity, EntityDiff } from './entity.js';
+import type { DiffInput, Entity, EntityDiff } from './entity.js';
 import { byKey } from './entity.js';
 import { createChange } from './keyed-diff.js';
 

@@ -4,11 +4,13 @@
  */
 import { createHash } from 'node:crypto';
 import type { Diagnostic } from '../errors.js';
+import type { Change, EntityType } from '../model/change.js';
+import type { CurrentIndex } from '../model/current.js';
+import type { DesiredObject } from '../model/desired.js';
+import type { StateObject } from '../model/state.js';
 import type { MoodleDatabase, Queryable } from '../moodle/database.js';
 import type { WriteContext } from '../moodle/write-context.js';
-import type { Change, EntityType } from '../plan/change.js';
-import type { StateObject } from '../state/state.js';
-import type { CurrentIndex, DesiredObject, Entity, EntityDiff, Ownership, ReadContext } from './entity.js';
+import type { Entity, EntityDiff, Ownership, ReadContext } from './entity.js';
 
 export interface EntityReading {
   readonly type: EntityType;

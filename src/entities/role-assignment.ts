@@ -24,13 +24,15 @@
  */
 import type { IdOf } from '../apply/recheck-rows.js';
 import { recheckRows } from '../apply/recheck-rows.js';
+import type { Change, EntityType } from '../model/change.js';
+import { addressOf, pairKey } from '../model/change.js';
+import type { CurrentIndex } from '../model/current.js';
+import type { DesiredObject } from '../model/desired.js';
+import type { StateObject } from '../model/state.js';
 import type { MoodleRoleAssignmentRow } from '../moodle/read-role-assignments.js';
 import { readAssignableLevels, readRoleAssignments } from '../moodle/read-role-assignments.js';
 import { writeRoleAssignmentChanges } from '../moodle/write-role-assignments.js';
-import type { Change, EntityType } from '../plan/change.js';
-import { addressOf, pairKey } from '../plan/change.js';
-import type { StateObject } from '../state/state.js';
-import type { Conflict, CurrentIndex, DesiredObject, DiffInput, Entity, EntityDiff } from './entity.js';
+import type { Conflict, DiffInput, Entity, EntityDiff } from './entity.js';
 import { byKey } from './entity.js';
 import { createChange } from './keyed-diff.js';
 

@@ -14,6 +14,9 @@
  */
 import { recheckRows } from '../apply/recheck-rows.js';
 import type { Diagnostic } from '../errors.js';
+import type { Change } from '../model/change.js';
+import { addressOf } from '../model/change.js';
+import type { DesiredObject } from '../model/desired.js';
 import type { Queryable } from '../moodle/database.js';
 import type { MoodleRoleRow } from '../moodle/read-roles.js';
 import {
@@ -28,9 +31,7 @@ import {
   systemContextId,
 } from '../moodle/read-roles.js';
 import { writeRoleChanges } from '../moodle/write-roles.js';
-import type { Change } from '../plan/change.js';
-import { addressOf } from '../plan/change.js';
-import type { DesiredObject, DiffInput, Entity, EntityDiff } from './entity.js';
+import type { DiffInput, Entity, EntityDiff } from './entity.js';
 import type { Removal } from './keyed-diff.js';
 import { diffKeyed } from './keyed-diff.js';
 

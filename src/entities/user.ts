@@ -6,14 +6,14 @@
  * from usernames) are never touched.
  */
 import { recheckUsers } from '../apply/recheck.js';
+import type { Change, FieldValue } from '../model/change.js';
+import { addressOf } from '../model/change.js';
+import type { StateObject } from '../model/state.js';
 import type { MoodleUserRow } from '../moodle/read-users.js';
 import { readUsers } from '../moodle/read-users.js';
 import type { MoodleSite } from '../moodle/site.js';
 import { writeUserChanges } from '../moodle/write-users.js';
-import type { Change, FieldValue } from '../plan/change.js';
-import { addressOf } from '../plan/change.js';
 import { userKey } from '../rules/users.js';
-import type { StateObject } from '../state/state.js';
 import type { Conflict, DiffInput, Entity, EntityDiff } from './entity.js';
 import { byKey } from './entity.js';
 import { changedFields } from './keyed-diff.js';

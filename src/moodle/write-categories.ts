@@ -9,7 +9,7 @@
  * re-read by natural key (idnumber), never derived from insertId.
  */
 import { InternalError } from '../errors.js';
-import type { Change } from '../plan/change.js';
+import type { Change } from '../model/change.js';
 import { insertMany, selectIn, updateManyById } from './batches.js';
 import type { Queryable } from './database.js';
 import { CONTEXT_CATEGORY, typedRows } from './read-categories.js';

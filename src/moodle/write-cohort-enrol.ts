@@ -18,7 +18,7 @@
  * Every user whose enrolments or roles change is marked dirty. Statements are multi-row, chunked by the budget.
  */
 import { InternalError } from '../errors.js';
-import type { Change } from '../plan/change.js';
+import type { Change } from '../model/change.js';
 import { deleteByIds, executeIn, insertMany, selectIn } from './batches.js';
 import type { Queryable, SqlValue } from './database.js';
 import { typedRows } from './read-categories.js';

@@ -18,7 +18,7 @@
  * Users whose enrolments or roles change are marked dirty. Statements are multi-row, chunked by the budget.
  */
 import { InternalError, UserError } from '../errors.js';
-import type { Change } from '../plan/change.js';
+import type { Change } from '../model/change.js';
 import { deleteByIds, executeIn, insertMany, selectIn } from './batches.js';
 import type { Queryable } from './database.js';
 import { typedRows } from './read-categories.js';

@@ -11,7 +11,7 @@
  * enrolment instances. Thousands of members cost a few statements (multi-row, chunked by the budget).
  */
 import { InternalError, UserError } from '../errors.js';
-import type { Change } from '../plan/change.js';
+import type { Change } from '../model/change.js';
 import { executeIn, insertMany, selectIn } from './batches.js';
 import type { Queryable, SqlValue } from './database.js';
 import { typedRows } from './read-categories.js';

@@ -4,7 +4,7 @@
  * them (a cohort in a category created a moment earlier, a member of a user just inserted).
  */
 import { InternalError } from '../errors.js';
-import type { EntityType, ObjectRef } from '../plan/change.js';
+import type { EntityType, ObjectRef } from '../model/change.js';
 import type { MoodleSite } from './site.js';
 
 /** Moodle ids of objects by entity and key: the ones the plan read, then the ones this apply creates. */

@@ -20,7 +20,7 @@
  * Many courses cost the same dozen multi-row statements as one; ids are re-read by idnumber.
  */
 import { InternalError, UserError } from '../errors.js';
-import type { Change } from '../plan/change.js';
+import type { Change } from '../model/change.js';
 import { executeIn, insertMany, selectIn, updateManyById } from './batches.js';
 import {
   COURSE_FORMATS,

@@ -6,7 +6,7 @@
  * statements (multi-row, chunked by the budget).
  */
 import { InternalError } from '../errors.js';
-import type { Change } from '../plan/change.js';
+import type { Change } from '../model/change.js';
 import { executeIn, insertMany, selectIn } from './batches.js';
 import type { Queryable } from './database.js';
 import { typedRows } from './read-categories.js';

@@ -15,7 +15,7 @@
  * group is not deleted. Moodle's caches do not see groups written here until a purge (the plan says so).
  */
 import { InternalError, UserError } from '../errors.js';
-import type { Change } from '../plan/change.js';
+import type { Change } from '../model/change.js';
 import { executeIn, insertMany, selectIn } from './batches.js';
 import type { Queryable, SqlValue } from './database.js';
 import { typedRows } from './read-categories.js';

@@ -4,7 +4,7 @@
  * category contexts other rows hang under.
  */
 import { InternalError, UserError } from '../errors.js';
-import type { Change, ChangeAction, EntityType } from '../plan/change.js';
+import type { Change, ChangeAction, EntityType } from '../model/change.js';
 import { selectIn, updateManyById } from './batches.js';
 import type { Queryable, SqlValue } from './database.js';
 import { CONTEXT_CATEGORY, typedRows } from './read-categories.js';

@@ -13,7 +13,7 @@
  * The course may be created by the same apply: its manual instance and context are found at write time.
  */
 import { InternalError, UserError } from '../errors.js';
-import type { Change } from '../plan/change.js';
+import type { Change } from '../model/change.js';
 import { insertMany, selectIn } from './batches.js';
 import type { Queryable } from './database.js';
 import { typedRows } from './read-categories.js';

@@ -10,7 +10,7 @@
  * Ids of inserted rows are re-read by natural key (category name, field shortname, (userid, fieldid)).
  */
 import { InternalError } from '../errors.js';
-import type { Change } from '../plan/change.js';
+import type { Change } from '../model/change.js';
 import { executeIn, insertMany, selectIn } from './batches.js';
 import type { Queryable } from './database.js';
 import { typedRows } from './read-categories.js';

@@ -13,7 +13,7 @@
  * The manual enrolment writer uses the same helpers for its roles (component '').
  */
 import { InternalError, UserError } from '../errors.js';
-import type { Change } from '../plan/change.js';
+import type { Change } from '../model/change.js';
 import { executeIn, insertMany, selectIn } from './batches.js';
 import type { Queryable } from './database.js';
 import { typedRows } from './read-categories.js';

@@ -25,7 +25,7 @@
  * not in that cache; changed permissions of an existing role are seen after a cache purge (the plan says so).
  * A release writes nothing: no Moodle column marks a role as the tool's.
  */
-import type { Change } from '../plan/change.js';
+import type { Change } from '../model/change.js';
 import { executeIn, insertMany } from './batches.js';
 import type { Queryable, SqlValue } from './database.js';
 import { CAP_ALLOW, readLevelRows, readRolePermissions, splitCapabilities, splitLevels } from './read-roles.js';

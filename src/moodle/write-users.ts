@@ -7,7 +7,7 @@
  * holds for some server settings (Galera, MySQL 8's auto-increment defaults break it).
  */
 import { InternalError, UserError } from '../errors.js';
-import type { Change } from '../plan/change.js';
+import type { Change } from '../model/change.js';
 import { executeIn, insertMany, selectIn, updateManyById } from './batches.js';
 import type { Queryable, SqlValue } from './database.js';
 import type { MoodleSite } from './site.js';

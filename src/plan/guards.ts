@@ -3,9 +3,9 @@
  * how to lift it for one run. A broken source must never turn into mass suspensions.
  */
 import { UserError } from '../errors.js';
-import type { StateObject } from '../state/state.js';
-import type { EntityType } from './change.js';
-import type { Plan } from './plan.js';
+import type { EntityType } from '../model/change.js';
+import type { Plan } from '../model/plan.js';
+import type { StateObject } from '../model/state.js';
 
 export interface GuardLimits {
   /** People entries the source returned (0 = the source looks broken). */

@@ -11,12 +11,11 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import writeFileAtomic from 'write-file-atomic';
-import type { DesiredObject } from '../entities/entity.js';
 import { UserError } from '../errors.js';
-import type { PlanHeader } from '../render/view.js';
-import type { SkippedEntry } from '../rules/skipped.js';
-import type { Change, EntityType } from './change.js';
-import type { Plan } from './plan.js';
+import type { Change, EntityType } from '../model/change.js';
+import type { DesiredObject } from '../model/desired.js';
+import type { Plan, PlanHeader } from '../model/plan.js';
+import type { SkippedEntry } from '../model/skipped.js';
 
 export const PLAN_FILE_FORMAT_VERSION = 1;
 

@@ -3,13 +3,16 @@
  * Entities are diffed in ENTITY_ORDER; each sees which objects of the earlier ones the tool owns after this
  * plan (a cohort created now owns its members, a field adopted now owns its data).
  */
-import type { Conflict, CurrentIndex, DesiredObject } from '../entities/entity.js';
+import type { Conflict } from '../entities/entity.js';
 import type { EntityReading } from '../entities/reading.js';
 import { UserError } from '../errors.js';
-import type { SkippedEntry } from '../rules/skipped.js';
-import type { State } from '../state/state.js';
-import type { Change, ChangeAction, EntityType } from './change.js';
-import { ACTION_ORDER } from './change.js';
+import type { Change, ChangeAction, EntityType } from '../model/change.js';
+import { ACTION_ORDER } from '../model/change.js';
+import type { CurrentIndex } from '../model/current.js';
+import type { DesiredObject } from '../model/desired.js';
+import type { Plan } from '../model/plan.js';
+import type { SkippedEntry } from '../model/skipped.js';
+import type { State } from '../model/state.js';
 import { dropDanglingReferences } from './references.js';
 import { scopeChanges } from './scope.js';
 
@@ -25,19 +28,6 @@ export interface PlanInput {
   /** `onDataError`: an object naming one that exists nowhere is left out (skip) or stops the plan (fail). */
   readonly onDataError?: 'skip' | 'fail';
   /** A scoped run's establishments: changes to what others own are left out (plan/scope.ts). */
-  readonly scope?: readonly string[];
-}
-
-export interface Plan {
-  readonly changes: readonly Change[];
-  /** Directory entries (or values) left out, each with its reason. */
-  readonly skipped: readonly SkippedEntry[];
-  readonly warnings: readonly string[];
-  /** Desired objects per entity (for the summary: "41 in the directory"). */
-  readonly desiredCounts: Readonly<Partial<Record<EntityType, number>>>;
-  /** True when the apply writes rows Moodle caches (categories): a cache purge must follow. */
-  readonly purgeNeeded: boolean;
-  /** Set for a run scoped to these establishments (`--establishment`). */
   readonly scope?: readonly string[];
 }
 

@@ -5,10 +5,12 @@
  * with its DN and reason, a data error like any other (`onDataError: fail` stops the run). Objects are checked
  * in ENTITY_ORDER, so an object left out takes the ones that name it along (a group of a left-out course).
  */
-import type { CurrentIndex, DesiredObject } from '../entities/entity.js';
-import type { SkippedEntry } from '../rules/skipped.js';
-import type { EntityType } from './change.js';
-import { ENTITY_ORDER } from './change.js';
+
+import type { EntityType } from '../model/change.js';
+import { ENTITY_ORDER } from '../model/change.js';
+import type { CurrentIndex } from '../model/current.js';
+import type { DesiredObject } from '../model/desired.js';
+import type { SkippedEntry } from '../model/skipped.js';
 
 /** Entities whose references are checked here (the earlier ones check theirs in their diff). */
 const CHECKED: ReadonlySet<EntityType> = new Set(ENTITY_ORDER.slice(ENTITY_ORDER.indexOf('course')));

@@ -6,10 +6,11 @@
  * profile value. A person shared with an establishment out of scope keeps what comes from it: their account and
  * profile values are not changed; their memberships in the run's establishments are.
  */
-import type { DesiredObject } from '../entities/entity.js';
-import type { State } from '../state/state.js';
-import type { Change, EntityType } from './change.js';
-import { addressOf } from './change.js';
+
+import type { Change, EntityType } from '../model/change.js';
+import { addressOf } from '../model/change.js';
+import type { DesiredObject } from '../model/desired.js';
+import type { State } from '../model/state.js';
 
 /** Objects owned through a parent: the parent's entity, and where the parent's key is in theirs. */
 const PARENTS: Readonly<Partial<Record<EntityType, { entity: EntityType; of: (key: string) => string }>>> = {

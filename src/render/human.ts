@@ -5,11 +5,11 @@
 import type { ChalkInstance } from 'chalk';
 import { Chalk } from 'chalk';
 import { diffWordsWithSpace } from 'diff';
-import type { Change, ChangeAction, FieldValue } from '../plan/change.js';
-import { ACTION_ORDER, addressOf } from '../plan/change.js';
-import type { Plan } from '../plan/plan.js';
+import type { Change, ChangeAction, FieldValue } from '../model/change.js';
+import { ACTION_ORDER, addressOf } from '../model/change.js';
+import type { Plan, PlanHeader } from '../model/plan.js';
 import { summarize } from '../plan/plan.js';
-import type { PlanHeader, PlanView } from './view.js';
+import type { PlanView } from './view.js';
 import { ENTITY_TITLES } from './view.js';
 
 export interface HumanViewOptions {

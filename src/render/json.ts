@@ -1,10 +1,10 @@
 /**
  * A machine-readable rendering of a plan for scripts and CI. Versioned: consumers check `format_version`.
  */
-import { addressOf } from '../plan/change.js';
-import type { Plan } from '../plan/plan.js';
+import { addressOf } from '../model/change.js';
+import type { Plan, PlanHeader } from '../model/plan.js';
 import { summarize } from '../plan/plan.js';
-import type { PlanHeader, PlanView } from './view.js';
+import type { PlanView } from './view.js';
 
 export const PLAN_JSON_FORMAT_VERSION = '0.1';
 

@@ -4,12 +4,12 @@
  * blocks, the skipped entries and the warnings. Redaction is the caller's (`redactPlan`): this view prints
  * what it is given.
  */
-import type { Change, ChangeAction, FieldValue } from '../plan/change.js';
-import { ACTION_ORDER, addressOf, ENTITY_ORDER } from '../plan/change.js';
-import type { Plan } from '../plan/plan.js';
-import type { SkippedEntry } from '../rules/skipped.js';
+import type { Change, ChangeAction, FieldValue } from '../model/change.js';
+import { ACTION_ORDER, addressOf, ENTITY_ORDER } from '../model/change.js';
+import type { Plan, PlanHeader } from '../model/plan.js';
+import type { SkippedEntry } from '../model/skipped.js';
 import { summaryLine } from './human.js';
-import type { PlanHeader, PlanView } from './view.js';
+import type { PlanView } from './view.js';
 import { ENTITY_TITLES } from './view.js';
 
 export interface MarkdownViewOptions {

@@ -4,7 +4,7 @@
  * format version, removed or changed only in a major one.
  */
 import type { JSONSchema } from 'json-schema-to-ts';
-import { ACTION_ORDER, ENTITY_ORDER } from '../plan/change.js';
+import { ACTION_ORDER, ENTITY_ORDER } from '../model/change.js';
 
 const fields = {
   type: 'object',

@@ -9,10 +9,10 @@
  * string; `L2M_REDACT_SALT` changes it (then pseudonyms no longer match the default ones).
  */
 import { createHash } from 'node:crypto';
-import type { Change, EntityType, Fields, FieldValue, ObjectRef } from '../plan/change.js';
-import { addressOf, pairKey } from '../plan/change.js';
-import type { Plan } from '../plan/plan.js';
-import type { SkippedEntry } from '../rules/skipped.js';
+import type { Change, EntityType, Fields, FieldValue, ObjectRef } from '../model/change.js';
+import { addressOf, pairKey } from '../model/change.js';
+import type { Plan } from '../model/plan.js';
+import type { SkippedEntry } from '../model/skipped.js';
 
 /** The salt when none is given: public, so pseudonyms are comparable between sites and runs. */
 export const DEFAULT_REDACT_SALT = 'ldap2moodle-redact-v1';

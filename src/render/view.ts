@@ -1,8 +1,8 @@
 /**
  * Rendering is separate from planning: every output format implements one view over the same `Plan`.
  */
-import type { EntityType } from '../plan/change.js';
-import type { Plan } from '../plan/plan.js';
+import type { EntityType } from '../model/change.js';
+import type { Plan, PlanHeader } from '../model/plan.js';
 
 /** Plural titles of the entities, as every view heads their sections. */
 export const ENTITY_TITLES: Readonly<Record<EntityType, string>> = {
@@ -23,12 +23,6 @@ export const ENTITY_TITLES: Readonly<Record<EntityType, string>> = {
   group_member: 'Group members',
   role_assignment: 'Role assignments',
 };
-
-/** What the plan was computed from, for the heading (never holds a secret). */
-export interface PlanHeader {
-  readonly source: string;
-  readonly target: string;
-}
 
 export interface PlanView {
   render(plan: Plan, header: PlanHeader): string;

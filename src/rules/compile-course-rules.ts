@@ -2,7 +2,7 @@
  * Compiling the course rules (courses, groups, cohort-sync methods, manual enrolments, role assignments): each
  * rule's templates, `each` and `when`, checked once with every problem at its spec path.
  */
-import type { FieldValue } from '../plan/change.js';
+import type { FieldValue } from '../model/change.js';
 import type { Spec } from '../spec/schema.js';
 import type { Condition, Problems, TemplateCompiler } from './compile.js';
 import { compileCondition } from './compile.js';

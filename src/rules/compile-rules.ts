@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import type { DesiredObject } from '../entities/entity.js';
 import { UserError } from '../errors.js';
+import type { DesiredObject } from '../model/desired.js';
 import type { SearchRequest } from '../source/source.js';
 import type { LoadedSpec } from '../spec/load.js';
 import type { Spec, UserFieldName } from '../spec/schema.js';

@@ -5,16 +5,17 @@
  * derives what Moodle's cohort sync would enrol (the members of each method's cohort) and leaves out, reported,
  * what cannot be made: two courses with one shortname, a method whose cohort no rule produces.
  */
-import type { DesiredObject } from '../entities/entity.js';
-import type { EntityType, FieldValue, ObjectRef } from '../plan/change.js';
-import { pairKey } from '../plan/change.js';
+
+import type { EntityType, FieldValue, ObjectRef } from '../model/change.js';
+import { pairKey } from '../model/change.js';
+import type { DesiredObject } from '../model/desired.js';
+import type { SkippedEntry } from '../model/skipped.js';
 import type { LdapEntry } from '../source/entry.js';
 import type { CompiledCourseRule } from './compile-course-rules.js';
 import { templatePath } from './compile-course-rules.js';
 import { digestValues } from './digest.js';
 import type { ObjectCollector } from './objects.js';
 import { establishmentsOf, forEachCombination } from './objects.js';
-import type { SkippedEntry } from './skipped.js';
 import type { CompiledTemplate, EvalContext } from './template.js';
 
 const first = (template: CompiledTemplate | undefined, entry: LdapEntry, context: EvalContext): string | undefined =>

@@ -1,6 +1,6 @@
 /** Digests of computed values: what the state records for objects built from many entries. */
 import { createHash } from 'node:crypto';
-import type { Fields } from '../plan/change.js';
+import type { Fields } from '../model/change.js';
 
 export function digestValues(values: Fields): string {
   const hash = createHash('sha256');

@@ -4,14 +4,15 @@
  * Objects with the same key coming from many entries are one object (a class cohort from its 30 students);
  * the same key with different values is a data error reported with both origins, and that object is left out.
  */
-import type { DesiredObject } from '../entities/entity.js';
-import type { EntityType, FieldValue, ObjectRef } from '../plan/change.js';
-import { pairKey } from '../plan/change.js';
+
+import type { EntityType, FieldValue, ObjectRef } from '../model/change.js';
+import { pairKey } from '../model/change.js';
+import type { DesiredObject } from '../model/desired.js';
+import type { SkippedEntry } from '../model/skipped.js';
 import type { LdapEntry } from '../source/entry.js';
 import type { Condition, ConditionSpec, Problems, TemplateCompiler } from './compile.js';
 import { compileCondition } from './compile.js';
 import { digestValues } from './digest.js';
-import type { SkippedEntry } from './skipped.js';
 import type { CompiledTemplate, EvalContext } from './template.js';
 
 export interface ObjectRuleSpec {

@@ -9,10 +9,12 @@
  * Data problems (a structure not in the directory, a value in no known form, a transcoding miss, one cohort
  * idnumber with two names) leave the object out and are listed as skipped, with the entry's DN and the reason.
  */
-import type { DesiredObject } from '../entities/entity.js';
+
 import { UserError } from '../errors.js';
-import type { EntityType } from '../plan/change.js';
-import { ENTITY_ORDER } from '../plan/change.js';
+import type { EntityType } from '../model/change.js';
+import { ENTITY_ORDER } from '../model/change.js';
+import type { DesiredObject } from '../model/desired.js';
+import type { SkippedEntry } from '../model/skipped.js';
 import type { LdapEntry } from '../source/entry.js';
 import { normalizeDn } from '../source/entry.js';
 import type { Spec } from '../spec/schema.js';
@@ -24,7 +26,6 @@ import { collectObjects, establishmentsOf, newCollector } from './objects.js';
 import { buildPersonIndex } from './sdet/people.js';
 import type { StructureIndex } from './sdet/structures.js';
 import { buildStructureIndex } from './sdet/structures.js';
-import type { SkippedEntry } from './skipped.js';
 import type { EvalContext } from './template.js';
 import type { DesiredUser, UserCandidate, UserConstraints } from './users.js';
 import { collectUsers, failOnSkipped } from './users.js';

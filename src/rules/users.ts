@@ -8,11 +8,11 @@
 import { createHash } from 'node:crypto';
 import type { Diagnostic } from '../errors.js';
 import { UserError } from '../errors.js';
+import type { SkippedEntry } from '../model/skipped.js';
 import type { LdapEntry } from '../source/entry.js';
 import { values } from '../source/entry.js';
 import type { Spec, UserFieldName } from '../spec/schema.js';
 import { USER_FIELD_NAMES } from '../spec/schema.js';
-import type { SkippedEntry } from './skipped.js';
 import type { CompiledTemplate, EvalContext } from './template.js';
 import { compileTemplate, TemplateSyntaxError } from './template.js';
 
@@ -39,7 +39,7 @@ export interface UserCandidate {
   readonly profile?: string;
 }
 
-export type { SkippedEntry } from './skipped.js';
+export type { SkippedEntry } from '../model/skipped.js';
 
 /** What the target site imposes on values (read from Moodle, passed in so that rules stay pure). */
 export interface UserConstraints {

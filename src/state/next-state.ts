@@ -2,14 +2,15 @@
  * The state after an apply, computed purely from the state before, the plan, what was desired and the ids
  * the objects have after the apply (those the plan read, plus those the apply created).
  */
-import type { DesiredObject } from '../entities/entity.js';
+
 import type { EntityReading } from '../entities/reading.js';
 import { InternalError } from '../errors.js';
+import type { Change, EntityType } from '../model/change.js';
+import { addressOf } from '../model/change.js';
+import type { DesiredObject } from '../model/desired.js';
+import type { State, StateObject } from '../model/state.js';
+import { STATE_FORMAT_VERSION } from '../model/state.js';
 import type { ObjectIds } from '../moodle/write-context.js';
-import type { Change, EntityType } from '../plan/change.js';
-import { addressOf } from '../plan/change.js';
-import type { State, StateObject } from './state.js';
-import { STATE_FORMAT_VERSION } from './state.js';
 
 export interface NextStateInput {
   readonly previous: State;

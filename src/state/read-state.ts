@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { UserError } from '../errors.js';
-import type { State } from './state.js';
-import { EMPTY_STATE, STATE_FORMAT_VERSION } from './state.js';
+import type { State } from '../model/state.js';
+import { EMPTY_STATE, STATE_FORMAT_VERSION } from '../model/state.js';
 
 /**
  * Reads the state file; a missing file is the empty state of a site never applied to. A file that is not

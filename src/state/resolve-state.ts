@@ -5,11 +5,11 @@
  * a lost, older or foreign state file is refused, never trusted.
  */
 import { UserError } from '../errors.js';
+import type { State } from '../model/state.js';
 import type { MoodleDatabase } from '../moodle/database.js';
 import type { ApplyMarker } from '../moodle/marker.js';
 import { readMarker } from '../moodle/marker.js';
 import { readState } from './read-state.js';
-import type { State } from './state.js';
 import { discardPending, promotePending, readPending } from './write-state.js';
 
 export interface ResolvedState {

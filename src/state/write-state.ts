@@ -14,8 +14,8 @@ import { access, open, readFile, rename, rm, stat, writeFile } from 'node:fs/pro
 import { dirname, join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { UserError } from '../errors.js';
+import type { State } from '../model/state.js';
 import { parseState } from './read-state.js';
-import type { State } from './state.js';
 
 export const pendingPath = (statePath: string): string => `${statePath}.pending`;
 

@@ -8,7 +8,7 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { State } from '../../src/state/state.js';
+import type { State } from '../../src/model/state.js';
 import { generatedUid, generatePeopleLdif, PEOPLE_BASE_DN } from './gen-people.js';
 import { type Workspace, writeSpec } from './spec-files.js';
 import type { Target } from './targets.js';

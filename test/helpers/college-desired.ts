@@ -5,8 +5,8 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DesiredObject } from '../../src/entities/entity.js';
-import type { EntityType } from '../../src/plan/change.js';
+import type { EntityType } from '../../src/model/change.js';
+import type { DesiredObject } from '../../src/model/desired.js';
 import { compileRules, type DesiredState, desiredState } from '../../src/rules/rules.js';
 import type { LdapEntry } from '../../src/source/entry.js';
 import { LdifSource } from '../../src/source/ldif/ldif-source.js';

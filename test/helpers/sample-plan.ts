@@ -2,8 +2,8 @@
  * A hand-built plan with every entity, most actions, skipped entries (one quoting a username, one a data
  * problem) and warnings quoting a user: the input of the Markdown goldens and of the redaction tests.
  */
-import type { Change } from '../../src/plan/change.js';
-import type { Plan } from '../../src/plan/plan.js';
+import type { Change } from '../../src/model/change.js';
+import type { Plan } from '../../src/model/plan.js';
 
 export function change(over: Partial<Change> & Pick<Change, 'action' | 'key'>): Change {
   const entity = over.entity ?? 'user';

@@ -7,13 +7,14 @@
  * Assertions read through the target's own connection on the servers (independent of the code under test);
  * the embedded Moodle admits one connection, so there they read through the opened database.
  */
+
+import type { Change, EntityType, Fields, ObjectRef } from '../../src/model/change.js';
+import { addressOf } from '../../src/model/change.js';
 import { openMoodle } from '../../src/moodle/connect.js';
 import type { MoodleConnectionOptions, MoodleDatabase, Queryable } from '../../src/moodle/database.js';
 import { EmbeddedDatabase } from '../../src/moodle/dialects/embedded.js';
 import { readSite } from '../../src/moodle/site.js';
 import { ObjectIds, type WriteContext } from '../../src/moodle/write-context.js';
-import type { Change, EntityType, Fields, ObjectRef } from '../../src/plan/change.js';
-import { addressOf } from '../../src/plan/change.js';
 import {
   diffSnapshots,
   ID_COLUMNS,

@@ -5,7 +5,7 @@
  */
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Change } from '../../src/plan/change.js';
+import type { Change } from '../../src/model/change.js';
 import {
   type ApplySite,
   applySite,

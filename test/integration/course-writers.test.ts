@@ -7,6 +7,7 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { courseEntity } from '../../src/entities/course.js';
+import type { Change, Fields } from '../../src/model/change.js';
 import type { Queryable } from '../../src/moodle/database.js';
 import { readCourses } from '../../src/moodle/read-courses.js';
 import { readSite } from '../../src/moodle/site.js';
@@ -14,7 +15,6 @@ import { writeCategoryChanges } from '../../src/moodle/write-categories.js';
 import type { WriteContext } from '../../src/moodle/write-context.js';
 import { ObjectIds } from '../../src/moodle/write-context.js';
 import { writeCourseChanges } from '../../src/moodle/write-courses.js';
-import type { Change, Fields } from '../../src/plan/change.js';
 import { checkIntegrity } from '../helpers/integrity.js';
 import { dropStaleTestDatabases } from '../helpers/mariadb.js';
 import {

@@ -8,9 +8,9 @@
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applySpec } from '../../src/apply/apply.js';
-import type { Change } from '../../src/plan/change.js';
+import type { Change } from '../../src/model/change.js';
+import type { State } from '../../src/model/state.js';
 import { loadSpec } from '../../src/spec/load.js';
-import type { State } from '../../src/state/state.js';
 import { afterApply } from '../helpers/apply-specs.js';
 import { dropStaleTestDatabases } from '../helpers/mariadb.js';
 import { COLLEGE_LDIF, collegeUsers, STATE_FILE, type Workspace, workspace, writeSpec } from '../helpers/spec-files.js';

@@ -8,9 +8,11 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { enrolmentEntity } from '../../src/entities/enrolment.js';
-import type { CurrentIndex } from '../../src/entities/entity.js';
 import { roleAssignmentEntity } from '../../src/entities/role-assignment.js';
 import { UserError } from '../../src/errors.js';
+import type { Change, EntityType, Fields } from '../../src/model/change.js';
+import { pairKey } from '../../src/model/change.js';
+import type { CurrentIndex } from '../../src/model/current.js';
 import type { Queryable } from '../../src/moodle/database.js';
 import { readManualEnrolments, readManualInstances } from '../../src/moodle/read-manual-enrolments.js';
 import { readRoleAssignments } from '../../src/moodle/read-role-assignments.js';
@@ -19,8 +21,6 @@ import { ObjectIds, type WriteContext } from '../../src/moodle/write-context.js'
 import { writeManualEnrolmentChanges } from '../../src/moodle/write-manual-enrolments.js';
 import { writeRoleAssignmentChanges } from '../../src/moodle/write-role-assignments.js';
 import { writeUserChanges } from '../../src/moodle/write-users.js';
-import type { Change, EntityType, Fields } from '../../src/plan/change.js';
-import { pairKey } from '../../src/plan/change.js';
 import { checkIntegrity } from '../helpers/integrity.js';
 import { dropStaleTestDatabases } from '../helpers/mariadb.js';
 import {

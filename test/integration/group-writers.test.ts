@@ -8,10 +8,12 @@
  * the statement count of a thousand members are checked too.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { CurrentIndex } from '../../src/entities/entity.js';
 import { groupEntity } from '../../src/entities/group.js';
 import { groupMemberEntity } from '../../src/entities/group-member.js';
 import { UserError } from '../../src/errors.js';
+import type { EntityType } from '../../src/model/change.js';
+import { pairKey } from '../../src/model/change.js';
+import type { CurrentIndex } from '../../src/model/current.js';
 import type { Queryable } from '../../src/moodle/database.js';
 import {
   readGroupingGroups,
@@ -25,8 +27,6 @@ import { ObjectIds, type WriteContext } from '../../src/moodle/write-context.js'
 import { writeGroupMemberChanges } from '../../src/moodle/write-group-members.js';
 import { writeGroupChanges, writeGroupingChanges, writeGroupingGroupChanges } from '../../src/moodle/write-groups.js';
 import { writeUserChanges } from '../../src/moodle/write-users.js';
-import type { EntityType } from '../../src/plan/change.js';
-import { pairKey } from '../../src/plan/change.js';
 import { checkIntegrity } from '../helpers/integrity.js';
 import { dropStaleTestDatabases } from '../helpers/mariadb.js';
 import {

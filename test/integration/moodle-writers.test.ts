@@ -8,6 +8,7 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InternalError, UserError } from '../../src/errors.js';
+import { pairKey } from '../../src/model/change.js';
 import type { Queryable } from '../../src/moodle/database.js';
 import { readCategories } from '../../src/moodle/read-categories.js';
 import { readCohortMembers, readCohorts } from '../../src/moodle/read-cohorts.js';
@@ -17,7 +18,6 @@ import { writeCohortChanges, writeCohortMemberChanges } from '../../src/moodle/w
 import { ObjectIds, type WriteContext } from '../../src/moodle/write-context.js';
 import { writeProfileDataChanges, writeProfileFieldChanges } from '../../src/moodle/write-profile-fields.js';
 import { writeUserChanges } from '../../src/moodle/write-users.js';
-import { pairKey } from '../../src/plan/change.js';
 import { checkIntegrity } from '../helpers/integrity.js';
 import { dropStaleTestDatabases } from '../helpers/mariadb.js';
 import {

@@ -6,7 +6,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { formatDiagnostic, UserError } from '../../src/errors.js';
-import type { Change } from '../../src/plan/change.js';
+import type { Change } from '../../src/model/change.js';
 import { summaryLine } from '../../src/render/human.js';
 import { dropStaleTestDatabases } from '../helpers/mariadb.js';
 import {

@@ -16,9 +16,13 @@
  * role_assignment writer in the same transaction, and a rollback. The integrity checker runs after each write.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { CurrentIndex, DesiredObject } from '../../src/entities/entity.js';
 import { type RoleRow, roleEntity } from '../../src/entities/role.js';
 import { roleAssignmentEntity } from '../../src/entities/role-assignment.js';
+import type { Change, Fields } from '../../src/model/change.js';
+import { addressOf } from '../../src/model/change.js';
+import type { CurrentIndex } from '../../src/model/current.js';
+import type { DesiredObject } from '../../src/model/desired.js';
+import type { StateObject } from '../../src/model/state.js';
 import type { Queryable } from '../../src/moodle/database.js';
 import { joinCapabilities } from '../../src/moodle/read-roles.js';
 import { readSite } from '../../src/moodle/site.js';
@@ -26,9 +30,6 @@ import { ObjectIds, type WriteContext } from '../../src/moodle/write-context.js'
 import { writeRoleAssignmentChanges } from '../../src/moodle/write-role-assignments.js';
 import { writeRoleChanges } from '../../src/moodle/write-roles.js';
 import { writeUserChanges } from '../../src/moodle/write-users.js';
-import type { Change, Fields } from '../../src/plan/change.js';
-import { addressOf } from '../../src/plan/change.js';
-import type { StateObject } from '../../src/state/state.js';
 import { checkIntegrity } from '../helpers/integrity.js';
 import { dropStaleTestDatabases } from '../helpers/mariadb.js';
 import { diffSnapshots, type RefRow, type Writes } from '../helpers/reference-rows.js';

@@ -9,7 +9,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { SkippedEntry } from '../../src/rules/skipped.js';
+import type { SkippedEntry } from '../../src/model/skipped.js';
 import { dropStaleTestDatabases } from '../helpers/mariadb.js';
 import {
   COLLEGE_LDIF,

@@ -3,10 +3,12 @@ import type { CohortEnrolOptions, CohortEnrolRow } from '../../src/entities/coho
 import { diffCohortEnrols, methodKey } from '../../src/entities/cohort-enrol.js';
 import type { CohortEnrolmentOptions, CohortEnrolmentRow } from '../../src/entities/cohort-enrolment.js';
 import { diffCohortEnrolments, removalPolicy } from '../../src/entities/cohort-enrolment.js';
-import type { CurrentIndex, DesiredObject, DiffInput, Ownership } from '../../src/entities/entity.js';
-import type { EntityType, Fields, ObjectRef } from '../../src/plan/change.js';
-import { addressOf, pairKey } from '../../src/plan/change.js';
-import type { StateObject } from '../../src/state/state.js';
+import type { DiffInput, Ownership } from '../../src/entities/entity.js';
+import type { EntityType, Fields, ObjectRef } from '../../src/model/change.js';
+import { addressOf, pairKey } from '../../src/model/change.js';
+import type { CurrentIndex } from '../../src/model/current.js';
+import type { DesiredObject } from '../../src/model/desired.js';
+import type { StateObject } from '../../src/model/state.js';
 
 type Ids = Partial<Record<EntityType, Record<string, number>>>;
 

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { CourseOptions, CourseRow } from '../../src/entities/course.js';
 import { courseEntity, diffCourses } from '../../src/entities/course.js';
-import type { CurrentIndex, DesiredObject, DiffInput, Ownership } from '../../src/entities/entity.js';
+import type { DiffInput, Ownership } from '../../src/entities/entity.js';
+import type { EntityType, Fields } from '../../src/model/change.js';
+import { addressOf } from '../../src/model/change.js';
+import type { CurrentIndex } from '../../src/model/current.js';
+import type { DesiredObject } from '../../src/model/desired.js';
+import type { StateObject } from '../../src/model/state.js';
 import type { CourseSite } from '../../src/moodle/course-defaults.js';
 import {
   defaultEnrolInstances,
@@ -10,9 +15,6 @@ import {
   randomPassword,
   unknownDefaultEnrol,
 } from '../../src/moodle/course-defaults.js';
-import type { EntityType, Fields } from '../../src/plan/change.js';
-import { addressOf } from '../../src/plan/change.js';
-import type { StateObject } from '../../src/state/state.js';
 
 // ---- builders ---------------------------------------------------------------------------------------------
 

@@ -5,9 +5,10 @@
  * reported (two courses with one shortname, a method whose cohort no rule makes, objects naming nothing).
  */
 import { describe, expect, it } from 'vitest';
-import type { CurrentIndex, DesiredObject } from '../../src/entities/entity.js';
 import { UserError } from '../../src/errors.js';
-import type { EntityType } from '../../src/plan/change.js';
+import type { EntityType } from '../../src/model/change.js';
+import type { CurrentIndex } from '../../src/model/current.js';
+import type { DesiredObject } from '../../src/model/desired.js';
 import { dropDanglingReferences } from '../../src/plan/references.js';
 import { collegeDesired, keysOf } from '../helpers/college-desired.js';
 

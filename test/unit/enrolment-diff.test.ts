@@ -1,16 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import type { EnrolmentFacts, EnrolmentOptions, EnrolmentRow } from '../../src/entities/enrolment.js';
 import { diffEnrolments, enrolmentRolesAfter } from '../../src/entities/enrolment.js';
-import type { CurrentIndex, DesiredObject, DiffInput, Ownership } from '../../src/entities/entity.js';
+import type { DiffInput, Ownership } from '../../src/entities/entity.js';
 import type {
   RoleAssignmentFacts,
   RoleAssignmentOptions,
   RoleAssignmentRow,
 } from '../../src/entities/role-assignment.js';
 import { contextOfRow, diffRoleAssignments, roleAssignmentKey } from '../../src/entities/role-assignment.js';
-import type { EntityType, Fields, ObjectRef } from '../../src/plan/change.js';
-import { addressOf, pairKey } from '../../src/plan/change.js';
-import type { StateObject } from '../../src/state/state.js';
+import type { EntityType, Fields, ObjectRef } from '../../src/model/change.js';
+import { addressOf, pairKey } from '../../src/model/change.js';
+import type { CurrentIndex } from '../../src/model/current.js';
+import type { DesiredObject } from '../../src/model/desired.js';
+import type { StateObject } from '../../src/model/state.js';
 
 // ---- builders ---------------------------------------------------------------------------------------------
 

@@ -5,14 +5,16 @@ import type { CohortOptions, CohortRow } from '../../src/entities/cohort.js';
 import { cohortEntity, diffCohorts } from '../../src/entities/cohort.js';
 import type { CohortMemberRow } from '../../src/entities/cohort-member.js';
 import { diffCohortMembers } from '../../src/entities/cohort-member.js';
-import type { CurrentIndex, DesiredObject, DiffInput, Ownership } from '../../src/entities/entity.js';
+import type { DiffInput, Ownership } from '../../src/entities/entity.js';
 import type { ProfileDataRow } from '../../src/entities/profile-data.js';
 import { diffProfileData } from '../../src/entities/profile-data.js';
 import type { ProfileFieldRow } from '../../src/entities/profile-field.js';
 import { diffProfileFields, profileFieldEntity } from '../../src/entities/profile-field.js';
-import type { EntityType, Fields, ObjectRef } from '../../src/plan/change.js';
-import { addressOf } from '../../src/plan/change.js';
-import type { StateObject } from '../../src/state/state.js';
+import type { EntityType, Fields, ObjectRef } from '../../src/model/change.js';
+import { addressOf } from '../../src/model/change.js';
+import type { CurrentIndex } from '../../src/model/current.js';
+import type { DesiredObject } from '../../src/model/desired.js';
+import type { StateObject } from '../../src/model/state.js';
 
 // ---- builders ---------------------------------------------------------------------------------------------
 

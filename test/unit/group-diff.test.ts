@@ -4,16 +4,18 @@
  * ownership of links and members through their grouping or group — plugin-owned members left alone.
  */
 import { describe, expect, it } from 'vitest';
-import type { CurrentIndex, DesiredObject, DiffInput, Ownership } from '../../src/entities/entity.js';
+import type { DiffInput, Ownership } from '../../src/entities/entity.js';
 import type { GroupOptions, GroupRow } from '../../src/entities/group.js';
 import { courseScopedKey, diffGroups } from '../../src/entities/group.js';
 import type { GroupMemberRow } from '../../src/entities/group-member.js';
 import { diffGroupMembers } from '../../src/entities/group-member.js';
 import type { GroupingGroupRow } from '../../src/entities/grouping.js';
 import { diffGroupingGroups, diffGroupings } from '../../src/entities/grouping.js';
-import type { EntityType, Fields, ObjectRef } from '../../src/plan/change.js';
-import { addressOf, pairKey } from '../../src/plan/change.js';
-import type { StateObject } from '../../src/state/state.js';
+import type { EntityType, Fields, ObjectRef } from '../../src/model/change.js';
+import { addressOf, pairKey } from '../../src/model/change.js';
+import type { CurrentIndex } from '../../src/model/current.js';
+import type { DesiredObject } from '../../src/model/desired.js';
+import type { StateObject } from '../../src/model/state.js';
 
 // ---- builders ---------------------------------------------------------------------------------------------
 

@@ -8,10 +8,10 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DesiredObject } from '../../src/entities/entity.js';
 import { UserError } from '../../src/errors.js';
-import type { Change, EntityType } from '../../src/plan/change.js';
-import type { Plan } from '../../src/plan/plan.js';
+import type { Change, EntityType } from '../../src/model/change.js';
+import type { DesiredObject } from '../../src/model/desired.js';
+import type { Plan } from '../../src/model/plan.js';
 import {
   PLAN_FILE_FORMAT_VERSION,
   type PlanFile,

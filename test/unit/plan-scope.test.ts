@@ -4,11 +4,11 @@
  * method makes, profile values); only objects the run's establishments own alone are touched.
  */
 import { describe, expect, it } from 'vitest';
-import type { DesiredObject } from '../../src/entities/entity.js';
-import type { Change, ChangeAction, EntityType } from '../../src/plan/change.js';
-import { addressOf } from '../../src/plan/change.js';
+import type { Change, ChangeAction, EntityType } from '../../src/model/change.js';
+import { addressOf } from '../../src/model/change.js';
+import type { DesiredObject } from '../../src/model/desired.js';
+import { EMPTY_STATE, type State, type StateObject } from '../../src/model/state.js';
 import { scopeChanges } from '../../src/plan/scope.js';
-import { EMPTY_STATE, type State, type StateObject } from '../../src/state/state.js';
 
 const change = (entity: EntityType, key: string, action: ChangeAction = 'update'): Change => ({
   entity,

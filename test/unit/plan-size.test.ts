@@ -4,12 +4,13 @@
  * stack, which the benchmark at 50,000 people once hit).
  */
 import { describe, expect, it } from 'vitest';
-import type { CurrentIndex, DesiredObject } from '../../src/entities/entity.js';
 import type { EntityReading } from '../../src/entities/reading.js';
-import type { Change } from '../../src/plan/change.js';
-import { addressOf } from '../../src/plan/change.js';
+import type { Change } from '../../src/model/change.js';
+import { addressOf } from '../../src/model/change.js';
+import type { CurrentIndex } from '../../src/model/current.js';
+import type { DesiredObject } from '../../src/model/desired.js';
+import { EMPTY_STATE } from '../../src/model/state.js';
 import { computePlan } from '../../src/plan/plan.js';
-import { EMPTY_STATE } from '../../src/state/state.js';
 
 const COUNT = 300_000;
 

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { Change } from '../../src/plan/change.js';
-import { addressOf } from '../../src/plan/change.js';
-import type { Plan } from '../../src/plan/plan.js';
+import type { Change } from '../../src/model/change.js';
+import { addressOf } from '../../src/model/change.js';
+import type { Plan } from '../../src/model/plan.js';
 import { JsonPlanView } from '../../src/render/json.js';
 import { DEFAULT_REDACT_SALT, pseudonym, redactPlan, redactSaltFrom } from '../../src/render/redact.js';
 import { samplePlan } from '../helpers/sample-plan.js';

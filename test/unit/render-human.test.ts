@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Change } from '../../src/plan/change.js';
-import type { Plan } from '../../src/plan/plan.js';
+import type { Change } from '../../src/model/change.js';
+import type { Plan } from '../../src/model/plan.js';
 import { HumanPlanView, summaryLine } from '../../src/render/human.js';
 import { JsonPlanView } from '../../src/render/json.js';
 import { expectGolden } from '../helpers/golden.js';

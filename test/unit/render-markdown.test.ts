@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Plan } from '../../src/plan/plan.js';
+import type { Plan } from '../../src/model/plan.js';
 import { MarkdownPlanView } from '../../src/render/markdown.js';
 import { redactPlan } from '../../src/render/redact.js';
 import { expectGolden } from '../helpers/golden.js';

@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import type { CurrentIndex, DesiredObject, DiffInput } from '../../src/entities/entity.js';
+import type { DiffInput } from '../../src/entities/entity.js';
 import type { RoleFacts, RoleOptions, RoleRow } from '../../src/entities/role.js';
 import { diffRoles } from '../../src/entities/role.js';
 import type { RoleAssignmentFacts, RoleAssignmentRow } from '../../src/entities/role-assignment.js';
 import { diffRoleAssignments, roleAssignmentKey } from '../../src/entities/role-assignment.js';
+import type { EntityType, Fields } from '../../src/model/change.js';
+import { addressOf } from '../../src/model/change.js';
+import type { CurrentIndex } from '../../src/model/current.js';
+import type { DesiredObject } from '../../src/model/desired.js';
+import type { StateObject } from '../../src/model/state.js';
 import { joinCapabilities, permissionList } from '../../src/moodle/read-roles.js';
-import type { EntityType, Fields } from '../../src/plan/change.js';
-import { addressOf } from '../../src/plan/change.js';
-import type { StateObject } from '../../src/state/state.js';
 
 // ---- builders ---------------------------------------------------------------------------------------------
 

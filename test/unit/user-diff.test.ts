@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { UserDiffOptions } from '../../src/entities/user.js';
 import { diffUsers } from '../../src/entities/user.js';
+import type { StateObject } from '../../src/model/state.js';
 import type { MoodleUserRow } from '../../src/moodle/read-users.js';
 import { desiredUsers } from '../../src/rules/users.js';
-import type { StateObject } from '../../src/state/state.js';
 import { MOODLE_CONSTRAINTS, moodleUser, person, rulesFor, userSpec } from '../helpers/builders.js';
 
 const GUEST = moodleUser(1, 'guest');

@@ -1,13 +1,13 @@
 import { Option, UsageError } from 'clipanion';
 import * as t from 'typanion';
+import type { Plan, PlanHeader } from '../../model/plan.js';
 import { planSpec } from '../../pipeline.js';
-import type { Plan } from '../../plan/plan.js';
 import { planFileOf, writePlanFile } from '../../plan/plan-file.js';
 import { HumanPlanView } from '../../render/human.js';
 import { JsonPlanView } from '../../render/json.js';
 import { MarkdownPlanView } from '../../render/markdown.js';
 import { redactPlan, redactSaltFrom } from '../../render/redact.js';
-import type { PlanHeader, PlanView } from '../../render/view.js';
+import type { PlanView } from '../../render/view.js';
 import { TOOL_VERSION } from '../../version.js';
 import { PlanningCommand } from '../base-command.js';
 

@@ -2,10 +2,10 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { Option, UsageError } from 'clipanion';
+import type { State } from '../../model/state.js';
 import { statePath } from '../../pipeline.js';
 import type { LoadedSpec } from '../../spec/load.js';
 import { readState } from '../../state/read-state.js';
-import type { State } from '../../state/state.js';
 import { pendingPath } from '../../state/write-state.js';
 import { SpecCommand } from '../base-command.js';
 

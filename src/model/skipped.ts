@@ -2,7 +2,7 @@
  * What the rules left out, and why: the plan lists every one (an entry that cannot become a user, a class
  * value in no known form, a reference to a structure the directory does not have, a transcoding miss).
  */
-import type { EntityType } from '../plan/change.js';
+import type { EntityType } from './change.js';
 
 export interface SkippedEntry {
   /** The entity the entry (or value) would have produced. */

@@ -4,7 +4,7 @@
  *
  * Ownership lives here: an object is managed because the state says so, never because of a naming guess.
  */
-import type { EntityType, Fields } from '../plan/change.js';
+import type { EntityType, Fields } from './change.js';
 
 export const STATE_FORMAT_VERSION = 1;
 
