@@ -66,10 +66,6 @@ export function diffCategories(input: DiffInput<CategoryRow>, options: CategoryO
 
   const spec: KeyedDiffSpec<CategoryRow> = {
     entity: 'category',
-    section: 'categories',
-    noun: 'category',
-    nouns: 'categories',
-    keyName: 'idnumber',
     keyOf,
     describe: describeCategory,
     compared: ['name', 'description'],
@@ -98,7 +94,6 @@ export function categoryEntity(options: CategoryOptions): Entity<CategoryRow> {
   let idOf: IdOf = () => undefined;
   return {
     type: 'category',
-    title: 'Categories',
     stateful: true,
     read: (db, context) => {
       idOf = (ref) => context.index.id(ref.entity, ref.key);

@@ -140,10 +140,6 @@ export function diffCohortEnrols(input: DiffInput<CohortEnrolRow>, options: Coho
     { ...input, current: rows },
     {
       entity: 'cohort_enrol',
-      section: 'enrolments.cohorts',
-      noun: 'cohort enrolment method',
-      nouns: 'cohort enrolment methods',
-      keyName: 'course/cohort/role',
       keyOf: (row) => row.key,
       describe: (row) => `Moodle enrolment method id ${row.id} (cohort sync in course id ${row.courseid})`,
       compared: ['group'],
@@ -179,7 +175,6 @@ export function cohortEnrolEntity(options: CohortEnrolOptions): Entity<CohortEnr
   };
   return {
     type: 'cohort_enrol',
-    title: 'Cohort enrolment methods',
     stateful: true,
     read: (db, context) => {
       index = context.index;

@@ -231,7 +231,6 @@ export function cohortEnrolmentEntity(options: CohortEnrolmentOptions): Entity<C
   const idOf: IdOf = (ref) => index?.id(ref.entity, ref.key);
   return {
     type: 'cohort_enrolment',
-    title: 'Cohort enrolments',
     stateful: false,
     read: async (db, context) => {
       index = context.index;

@@ -83,7 +83,6 @@ export function cohortMemberEntity(): Entity<CohortMemberRow> {
   const idOf: IdOf = (ref) => index?.id(ref.entity, ref.key);
   return {
     type: 'cohort_member',
-    title: 'Cohort members',
     stateful: false,
     read: async (db, context) => {
       index = context.index;

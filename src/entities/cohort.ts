@@ -88,10 +88,6 @@ export function diffCohorts(input: DiffInput<CohortRow>, options: CohortOptions)
 
   return diffKeyed(input, {
     entity: 'cohort',
-    section: 'cohorts',
-    noun: 'cohort',
-    nouns: 'cohorts',
-    keyName: 'idnumber',
     keyOf,
     describe: describeCohort,
     compared: COMPARED,
@@ -107,7 +103,6 @@ export function cohortEntity(options: CohortOptions): Entity<CohortRow> {
   let idOf: IdOf = () => undefined;
   return {
     type: 'cohort',
-    title: 'Cohorts',
     stateful: true,
     read: (db, context) => {
       idOf = (ref) => context.index.id(ref.entity, ref.key);

@@ -259,7 +259,6 @@ export function courseEntity(options: CourseOptions): Entity<CourseRow> {
   let idOf: IdOf = () => undefined;
   return {
     type: 'course',
-    title: 'Courses',
     stateful: true,
     read: (db, context) => {
       idOf = (ref) => context.index.id(ref.entity, ref.key);

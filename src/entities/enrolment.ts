@@ -169,10 +169,6 @@ export function diffEnrolments(
 
   const result = diffKeyed(input, {
     entity: 'enrolment',
-    section: 'enrolments.manual',
-    noun: 'manual enrolment',
-    nouns: 'manual enrolments',
-    keyName: 'course/user',
     keyOf: (row) => keyOf(row, index),
     describe: (row) => `Moodle manual enrolment id ${row.id} (course id ${row.courseid}, user id ${row.userid})`,
     compared: [],
@@ -234,7 +230,6 @@ export function enrolmentEntity(options: EnrolmentOptions): EnrolmentEntity {
   const instanceOf = (courseId: number): number | undefined => facts.instances.find((i) => i.courseid === courseId)?.id;
   return {
     type: 'enrolment',
-    title: 'Manual enrolments',
     stateful: true,
     read: async (db, context) => {
       index = context.index;

@@ -51,8 +51,6 @@ export interface ReadContext {
 
 export interface Entity<Current> {
   readonly type: EntityType;
-  /** Plural title used by renderers: "Users". */
-  readonly title: string;
   /** False for rows owned through their parent (members through their cohort, data through its field). */
   readonly stateful: boolean;
   /** I/O: the rows of Moodle this entity compares against. */

@@ -95,7 +95,6 @@ export function groupMemberEntity(): Entity<GroupMemberRow> {
   const idOf: IdOf = (ref) => index?.id(ref.entity, ref.key);
   return {
     type: 'group_member',
-    title: 'Group members',
     stateful: false,
     read: (db, context) => {
       index = context.index;

@@ -15,6 +15,7 @@ import type { DesiredObject } from '../model/desired.js';
 import type { GroupSchema, MoodleGroupRow } from '../moodle/read-groups.js';
 import { readGroups } from '../moodle/read-groups.js';
 import { writeGroupChanges } from '../moodle/write-groups.js';
+import { factsOf } from './catalog.js';
 import type { Conflict, DiffInput, Entity, EntityDiff } from './entity.js';
 import type { Removal } from './keyed-diff.js';
 import { diffKeyed } from './keyed-diff.js';
@@ -32,14 +33,8 @@ export interface GroupOptions {
   readonly schema: GroupSchema;
 }
 
-/** What tells groups and groupings apart in the shared diff. */
-export interface CourseScopedKind {
-  readonly entity: 'group' | 'grouping';
-  /** Spec section: `groups`, `groupings`. */
-  readonly section: string;
-  readonly noun: string;
-  readonly nouns: string;
-}
+/** What tells groups and groupings apart in the shared diff: the entity (its nouns and section are in the catalogue). */
+export type CourseScopedKind = 'group' | 'grouping';
 
 /** Columns the rules set on an existing group or grouping (course and idnumber are its key). */
 export const COURSE_SCOPED_COMPARED = ['name', 'description'] as const;
@@ -54,8 +49,9 @@ export function courseScopedKey(row: GroupRow, index: CurrentIndex | undefined):
 export function diffCourseScoped(
   input: DiffInput<GroupRow>,
   options: Pick<GroupOptions, 'adopt' | 'onRemoved'>,
-  kind: CourseScopedKind,
+  entity: CourseScopedKind,
 ): EntityDiff {
+  const kind = factsOf(entity);
   const { index, owned, wanted } = input;
   const keyOf = (row: GroupRow): string | null => courseScopedKey(row, index);
   const courseOf = (row: GroupRow): string => index.key('course', row.courseid) ?? `id ${row.courseid}`;
@@ -117,11 +113,7 @@ export function diffCourseScoped(
   };
 
   const result = diffKeyed(input, {
-    entity: kind.entity,
-    section: kind.section,
-    noun: kind.noun,
-    nouns: kind.nouns,
-    keyName: 'idnumber',
+    entity,
     keyOf,
     describe,
     compared: COURSE_SCOPED_COMPARED,
@@ -130,11 +122,12 @@ export function diffCourseScoped(
     checkExisting: (desired, row) => nameProblem(desired, row),
     removed,
   });
-  return { ...result, conflicts: [...result.conflicts, ...duplicateNames(input.desired, kind)] };
+  return { ...result, conflicts: [...result.conflicts, ...duplicateNames(input.desired, entity)] };
 }
 
 /** Two desired objects of one course with the same name: the rules would make what Moodle refuses. */
-function duplicateNames(desired: readonly DesiredObject[], kind: CourseScopedKind): Conflict[] {
+function duplicateNames(desired: readonly DesiredObject[], entity: CourseScopedKind): Conflict[] {
+  const kind = factsOf(entity);
   const byName = new Map<string, DesiredObject[]>();
   for (const d of desired) {
     const id = JSON.stringify([d.refs?.course?.key ?? '', d.values.name ?? '']);
@@ -152,11 +145,9 @@ function duplicateNames(desired: readonly DesiredObject[], kind: CourseScopedKin
     );
 }
 
-const GROUP_KIND: CourseScopedKind = { entity: 'group', section: 'groups', noun: 'group', nouns: 'groups' };
-
 /** The pure group diff. */
 export function diffGroups(input: DiffInput<GroupRow>, options: Pick<GroupOptions, 'adopt' | 'onRemoved'>) {
-  return diffCourseScoped(input, options, GROUP_KIND);
+  return diffCourseScoped(input, options, 'group');
 }
 
 /** The recheck spec of groups or groupings: their rows, (courseid, idnumber) still free, the course there. */
@@ -184,7 +175,6 @@ export function groupEntity(options: GroupOptions): Entity<GroupRow> {
   const idOf: IdOf = (ref) => index?.id(ref.entity, ref.key);
   return {
     type: 'group',
-    title: 'Groups',
     stateful: true,
     read: (db, context) => {
       index = context.index;

@@ -26,12 +26,7 @@ export type GroupingOptions = GroupOptions;
 
 /** The pure grouping diff. */
 export function diffGroupings(input: DiffInput<GroupingRow>, options: Pick<GroupingOptions, 'adopt' | 'onRemoved'>) {
-  return diffCourseScoped(input, options, {
-    entity: 'grouping',
-    section: 'groups',
-    noun: 'grouping',
-    nouns: 'groupings',
-  });
+  return diffCourseScoped(input, options, 'grouping');
 }
 
 /** The grouping entity of one run. */
@@ -40,7 +35,6 @@ export function groupingEntity(options: GroupingOptions): Entity<GroupingRow> {
   const idOf: IdOf = (ref) => index?.id(ref.entity, ref.key);
   return {
     type: 'grouping',
-    title: 'Groupings',
     stateful: true,
     read: (db, context) => {
       index = context.index;
@@ -140,7 +134,6 @@ export function groupingGroupEntity(): Entity<GroupingGroupRow> {
   const idOf: IdOf = (ref) => index?.id(ref.entity, ref.key);
   return {
     type: 'grouping_group',
-    title: 'Groups of groupings',
     stateful: false,
     read: (db, context) => {
       index = context.index;

@@ -8,6 +8,7 @@ import type { Change, EntityType, Fields, FieldValue, ObjectRef } from '../model
 import { addressOf } from '../model/change.js';
 import type { DesiredObject } from '../model/desired.js';
 import type { StateObject } from '../model/state.js';
+import { factsOf } from './catalog.js';
 import type { Conflict, DiffInput, EntityDiff } from './entity.js';
 import { byKey } from './entity.js';
 
@@ -27,14 +28,8 @@ export interface Removal {
 }
 
 export interface KeyedDiffSpec<Row extends { readonly id: number }> {
+  /** The entity: its spec section, nouns and key name in messages come from the catalogue. */
   readonly entity: EntityType;
-  /** Spec section named in messages: `categories`, `cohorts`, `profileFields`. */
-  readonly section: string;
-  /** Singular and plural nouns: "Moodle category id 7", "several Moodle categories". */
-  readonly noun: string;
-  readonly nouns: string;
-  /** Name of the key column in messages (`idnumber`, `shortname`). */
-  readonly keyName: string;
   /** The row's key; null when it has none (an empty idnumber). */
   readonly keyOf: (row: Row) => string | null;
   /** `Moodle category id 7 "Name" (idnumber X)`. */
@@ -88,6 +83,7 @@ export function diffKeyed<Row extends { readonly id: number }>(
   input: DiffInput<Row>,
   spec: KeyedDiffSpec<Row>,
 ): EntityDiff {
+  const { section, noun, nouns, keyName } = factsOf(spec.entity);
   const byKeyRows = groupByKey(input.current, spec.keyOf);
   const byId = new Map<number, Row>(input.current.map((row) => [row.id, row]));
   const managedById = new Map<number, StateObject>(input.managed.map((m) => [m.id, m]));
@@ -108,7 +104,7 @@ export function diffKeyed<Row extends { readonly id: number }>(
       for (const row of rows) claimed.add(row.id);
       conflicts.push(
         conflict(
-          `${spec.keyName} "${desired.key}" is held by several Moodle ${spec.nouns} (${rows.map(spec.describe).join(', ')}); make it unique in Moodle first`,
+          `${keyName} "${desired.key}" is held by several Moodle ${nouns} (${rows.map(spec.describe).join(', ')}); make it unique in Moodle first`,
         ),
       );
       continue;
@@ -128,7 +124,7 @@ export function diffKeyed<Row extends { readonly id: number }>(
     if (managed === undefined && spec.adopt === 'never') {
       conflicts.push(
         conflict(
-          `${spec.describe(row)} exists and is not managed by ldap2moodle; set ${spec.section}.adopt: matching to take it over`,
+          `${spec.describe(row)} exists and is not managed by ldap2moodle; set ${section}.adopt: matching to take it over`,
         ),
       );
       continue;
@@ -152,7 +148,7 @@ export function diffKeyed<Row extends { readonly id: number }>(
         before,
         after,
         ...refs,
-        reason: `existing unmanaged ${spec.noun} taken over (${spec.section}.adopt: matching)`,
+        reason: `existing unmanaged ${noun} taken over (${section}.adopt: matching)`,
       });
       continue;
     }
@@ -174,7 +170,7 @@ export function diffKeyed<Row extends { readonly id: number }>(
     const row = byId.get(managed.id);
     if (row === undefined) {
       warnings.push(
-        `${managed.address}: Moodle ${spec.noun} id ${managed.id} was deleted outside ldap2moodle; it will be forgotten`,
+        `${managed.address}: Moodle ${noun} id ${managed.id} was deleted outside ldap2moodle; it will be forgotten`,
       );
       continue;
     }

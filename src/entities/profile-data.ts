@@ -92,7 +92,6 @@ export function profileDataEntity(options: ProfileDataOptions): Entity<ProfileDa
   const idOf: IdOf = (ref) => index?.id(ref.entity, ref.key);
   return {
     type: 'profile_data',
-    title: 'Profile data',
     stateful: false,
     read: (db, context) => {
       index = context.index;

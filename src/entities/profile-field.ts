@@ -25,10 +25,6 @@ export const describeProfileField = (row: ProfileFieldRow): string =>
 export function diffProfileFields(input: DiffInput<ProfileFieldRow>, options: ProfileFieldOptions): EntityDiff {
   const result = diffKeyed(input, {
     entity: 'profile_field',
-    section: 'profileFields',
-    noun: 'profile field',
-    nouns: 'profile fields',
-    keyName: 'shortname',
     keyOf,
     describe: describeProfileField,
     compared: ['name', 'locked', 'visible'],
@@ -57,7 +53,6 @@ export function diffProfileFields(input: DiffInput<ProfileFieldRow>, options: Pr
 export function profileFieldEntity(options: ProfileFieldOptions): Entity<ProfileFieldRow> {
   return {
     type: 'profile_field',
-    title: 'Profile fields',
     stateful: true,
     read: async (db) => (await readProfileFields(db)).fields,
     identify: (row) => {

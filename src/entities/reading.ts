@@ -14,7 +14,6 @@ import type { Entity, EntityDiff, Ownership, ReadContext } from './entity.js';
 
 export interface EntityReading {
   readonly type: EntityType;
-  readonly title: string;
   readonly stateful: boolean;
   /** Rows read. */
   readonly rows: number;
@@ -55,7 +54,6 @@ export async function readEntity<Current>(
   }
   return {
     type: entity.type,
-    title: entity.title,
     stateful: entity.stateful,
     rows: current.length,
     ids,

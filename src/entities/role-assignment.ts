@@ -249,7 +249,6 @@ export function roleAssignmentEntity(options: RoleAssignmentOptions): Entity<Rol
   const idOf: IdOf = (ref) => index?.id(ref.entity, ref.key);
   return {
     type: 'role_assignment',
-    title: 'Role assignments',
     stateful: true,
     read: async (db, context) => {
       index = context.index;

@@ -134,10 +134,6 @@ export function diffRoles(input: DiffInput<RoleRow>, options: RoleOptions, facts
 
   const diff = diffKeyed(input, {
     entity: 'role',
-    section: 'roles',
-    noun: 'role',
-    nouns: 'roles',
-    keyName: 'shortname',
     keyOf: (row) => row.shortname,
     describe: describeRole,
     compared: COMPARED,
@@ -213,7 +209,6 @@ export function roleEntity(options: RoleOptions): Entity<RoleRow> {
   let facts: RoleFacts = { capabilities: new Set() };
   return {
     type: 'role',
-    title: 'Roles',
     stateful: true,
     read: async (db, context) => {
       facts = { capabilities: await readCapabilityNames(db) };

@@ -235,7 +235,6 @@ export function diffUsers(input: DiffInput<MoodleUserRow>, options: UserDiffOpti
 export function userEntity(options: UserEntityOptions): Entity<MoodleUserRow> {
   return {
     type: 'user',
-    title: 'Users',
     stateful: true,
     read: (db) => readUsers(db, options.site),
     identify: (row) =>

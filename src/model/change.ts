@@ -20,26 +20,6 @@ export type EntityType =
   | 'group_member'
   | 'role_assignment';
 
-/** Entities in the order they are planned, listed and written: what an object refers to is written first. */
-export const ENTITY_ORDER: readonly EntityType[] = [
-  'role',
-  'category',
-  'profile_field',
-  'user',
-  'profile_data',
-  'cohort',
-  'cohort_member',
-  'course',
-  'group',
-  'grouping',
-  'grouping_group',
-  'cohort_enrol',
-  'cohort_enrolment',
-  'enrolment',
-  'group_member',
-  'role_assignment',
-];
-
 /**
  * `release` hands a managed object back to Moodle's administrators (ownership marker cleared, row kept);
  * `delete` removes the row (memberships, profile data, cohorts when the spec says so).

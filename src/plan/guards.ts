@@ -2,8 +2,8 @@
  * Safety analysers run on every plan, before anything is written. Each refusal has a stable reason and says
  * how to lift it for one run. A broken source must never turn into mass suspensions.
  */
+import { ENTITY_ORDER, factsOf } from '../entities/catalog.js';
 import { UserError } from '../errors.js';
-import type { EntityType } from '../model/change.js';
 import type { Plan } from '../model/plan.js';
 import type { StateObject } from '../model/state.js';
 
@@ -21,29 +21,6 @@ export interface GuardLimits {
 
 export const DEFAULT_MAX_REMOVALS = { count: 100, percent: 10 } as const;
 
-interface Removal {
-  readonly actions: readonly string[];
-  readonly noun: string;
-  /** Removals the percent limit never refuses (a few enrolments change every day; a few users do not leave). */
-  readonly floor: number;
-}
-
-/**
- * Removals of managed objects: what a broken source would cause in bulk. Cohort members follow their cohort,
- * but the enrolments they bring (cohort sync) are counted: a class attribute missing from a broken export must
- * not unenrol a school.
- */
-const REMOVALS: Readonly<Partial<Record<EntityType, Removal>>> = {
-  user: { actions: ['suspend'], noun: 'users', floor: 0 },
-  cohort: { actions: ['delete', 'release'], noun: 'cohorts', floor: 0 },
-  course: { actions: ['suspend'], noun: 'courses (hiding them)', floor: 10 },
-  group: { actions: ['delete'], noun: 'groups', floor: 10 },
-  cohort_enrol: { actions: ['delete', 'suspend'], noun: 'cohort enrolment methods', floor: 10 },
-  cohort_enrolment: { actions: ['delete', 'suspend'], noun: 'cohort enrolments', floor: 10 },
-  enrolment: { actions: ['delete', 'suspend'], noun: 'enrolments', floor: 10 },
-  role_assignment: { actions: ['delete'], noun: 'role assignments', floor: 10 },
-};
-
 /** Throws `PLAN_REFUSED` when the plan looks like the result of a broken source or spec. */
 export function checkGuards(plan: Plan, limits: GuardLimits): void {
   const managedUsers = limits.managed.filter((o) => o.type === 'user').length;
@@ -56,15 +33,17 @@ export function checkGuards(plan: Plan, limits: GuardLimits): void {
         'source or search filter, so nothing is applied. If the directory is really empty, run again with --allow-empty-source.',
     );
   }
-  for (const [entity, removal] of Object.entries(REMOVALS) as [EntityType, Removal][]) {
+  for (const entity of ENTITY_ORDER) {
+    const removal = factsOf(entity).removals;
+    if (removal === null) continue;
     const removals = plan.changes.filter((ch) => ch.entity === entity && removal.actions.includes(ch.action)).length;
     if (removals === 0) continue;
     // Objects owned through a parent (cohort enrolments) are not in the state: count what the plan saw.
     const managed =
-      entity === 'cohort_enrolment'
-        ? (plan.desiredCounts.cohort_enrolment ?? 0) + removals
+      removal.managed === 'plan'
+        ? (plan.desiredCounts[entity] ?? 0) + removals
         : limits.managed.filter((o) => o.type === entity).length;
-    const verb = entity === 'user' ? 'suspend' : 'remove';
+    const { verb } = removal;
     if (limits.allowRemovals !== undefined) {
       if (removals <= limits.allowRemovals) continue;
       throw new UserError(

@@ -3,6 +3,8 @@
  * Entities are diffed in ENTITY_ORDER; each sees which objects of the earlier ones the tool owns after this
  * plan (a cohort created now owns its members, a field adopted now owns its data).
  */
+
+import { factsOf } from '../entities/catalog.js';
 import type { Conflict } from '../entities/entity.js';
 import type { EntityReading } from '../entities/reading.js';
 import { UserError } from '../errors.js';
@@ -30,18 +32,6 @@ export interface PlanInput {
   /** A scoped run's establishments: changes to what others own are left out (plan/scope.ts). */
   readonly scope?: readonly string[];
 }
-
-/**
- * Entities whose SQL-written rows Moodle's caches do not see until a purge: categories (reference-writes §10),
- * courses (listed through the category caches), groups and groupings (the course's groupdata cache, §19).
- */
-const CACHED: ReadonlySet<EntityType> = new Set<EntityType>([
-  'category',
-  'course',
-  'group',
-  'grouping',
-  'grouping_group',
-]);
 
 /** Computes the plan; conflicts with Moodle (an unmanaged account in the way…) fail it, all listed at once. */
 export function computePlan(input: PlanInput): Plan {
@@ -114,14 +104,16 @@ export function computePlan(input: PlanInput): Plan {
     skipped: [...input.skipped, ...checked.skipped],
     warnings,
     desiredCounts,
-    purgeNeeded: planned.some((ch) => CACHED.has(ch.entity) || changesPermissions(ch)),
+    purgeNeeded: planned.some(purgeNeeded),
     ...(input.scope === undefined ? {} : { scope: input.scope }),
   };
 }
 
-/** A role's permissions changed: Moodle's role definitions cache (roledefs) holds the old ones until a purge. */
-const changesPermissions = (ch: Change): boolean =>
-  ch.entity === 'role' && ch.action !== 'create' && ch.after.capabilities !== undefined;
+/** Whether writing a change leaves Moodle's caches stale until a purge (the entity catalogue says which). */
+function purgeNeeded(change: Change): boolean {
+  const { purge } = factsOf(change.entity);
+  return typeof purge === 'boolean' ? purge : purge(change);
+}
 
 export type PlanSummary = Readonly<Record<ChangeAction, number>>;
 

@@ -6,24 +6,11 @@
  * in ENTITY_ORDER, so an object left out takes the ones that name it along (a group of a left-out course).
  */
 
+import { ENTITY_ORDER, factsOf } from '../entities/catalog.js';
 import type { EntityType } from '../model/change.js';
-import { ENTITY_ORDER } from '../model/change.js';
 import type { CurrentIndex } from '../model/current.js';
 import type { DesiredObject } from '../model/desired.js';
 import type { SkippedEntry } from '../model/skipped.js';
-
-/** Entities whose references are checked here (the earlier ones check theirs in their diff). */
-const CHECKED: ReadonlySet<EntityType> = new Set(ENTITY_ORDER.slice(ENTITY_ORDER.indexOf('course')));
-
-const NOUNS: Readonly<Partial<Record<EntityType, string>>> = {
-  category: 'category',
-  course: 'course',
-  group: 'group',
-  grouping: 'grouping',
-  cohort: 'cohort',
-  cohort_enrol: 'enrolment method',
-  user: 'user',
-};
 
 export function dropDanglingReferences(
   desired: ReadonlyMap<EntityType, readonly DesiredObject[]>,
@@ -34,12 +21,12 @@ export function dropDanglingReferences(
   const skipped: SkippedEntry[] = [];
   for (const entity of ENTITY_ORDER) {
     const objects = desired.get(entity) ?? [];
-    const list = CHECKED.has(entity)
+    const list = factsOf(entity).refsCheckedByPlan
       ? objects.filter((object) => {
           for (const [name, ref] of Object.entries(object.refs ?? {})) {
             if (ref === undefined) continue;
             if (keys.get(ref.entity)?.has(ref.key) || index.id(ref.entity, ref.key) !== undefined) continue;
-            const noun = NOUNS[ref.entity] ?? ref.entity;
+            const { noun } = factsOf(ref.entity);
             skipped.push({
               entity,
               dn: object.dn,

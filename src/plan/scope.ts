@@ -7,19 +7,11 @@
  * profile values are not changed; their memberships in the run's establishments are.
  */
 
+import { factsOf } from '../entities/catalog.js';
 import type { Change, EntityType } from '../model/change.js';
 import { addressOf } from '../model/change.js';
 import type { DesiredObject } from '../model/desired.js';
 import type { State } from '../model/state.js';
-
-/** Objects owned through a parent: the parent's entity, and where the parent's key is in theirs. */
-const PARENTS: Readonly<Partial<Record<EntityType, { entity: EntityType; of: (key: string) => string }>>> = {
-  cohort_member: { entity: 'cohort', of: (key) => key.slice(0, key.lastIndexOf('/')) },
-  group_member: { entity: 'group', of: (key) => key.slice(0, key.lastIndexOf('/')) },
-  grouping_group: { entity: 'grouping', of: (key) => key.slice(0, key.lastIndexOf('/')) },
-  cohort_enrolment: { entity: 'cohort_enrol', of: (key) => key.slice(0, key.lastIndexOf('/')) },
-  profile_data: { entity: 'user', of: (key) => key.slice(key.indexOf('/') + 1) },
-};
 
 export interface ScopedChanges {
   readonly kept: readonly Change[];
@@ -40,8 +32,8 @@ export function scopeChanges(
 
   /** The establishments an object belongs to: recorded, else desired; undefined when it belongs to none. */
   const owners = (entity: EntityType, key: string): readonly string[] | undefined => {
-    const parent = PARENTS[entity];
-    if (parent !== undefined) return owners(parent.entity, parent.of(key));
+    const through = factsOf(entity).establishments;
+    if (through !== 'own') return owners(through.entity, partOf(key, through.keyPart));
     // A record made before ownership was recorded says nothing: the desired object does.
     const address = addressOf(entity, key);
     return recorded.get(address) ?? wanted.get(address);
@@ -56,4 +48,9 @@ export function scopeChanges(
     (allowed ? kept : leftOut).push(change);
   }
   return { kept, leftOut };
+}
+
+/** The part of a key that is its parent's key: before the last `/` (a member's container), after the first (a user). */
+function partOf(key: string, part: 'before-last' | 'after-first'): string {
+  return part === 'before-last' ? key.slice(0, key.lastIndexOf('/')) : key.slice(key.indexOf('/') + 1);
 }

@@ -5,6 +5,7 @@
 import type { ChalkInstance } from 'chalk';
 import { Chalk } from 'chalk';
 import { diffWordsWithSpace } from 'diff';
+import { factsOf } from '../entities/catalog.js';
 import type { Change, ChangeAction, FieldValue } from '../model/change.js';
 import { ACTION_ORDER, addressOf } from '../model/change.js';
 import type { Plan, PlanHeader } from '../model/plan.js';
@@ -137,7 +138,7 @@ export class HumanPlanView implements PlanView {
     }
     // What the object points at (a cohort's category, a category's parent): by address, it may be new too.
     for (const [name, ref] of refs) {
-      if (ref === undefined || change.entity === 'cohort_member' || change.entity === 'profile_data') continue;
+      if (ref === undefined || factsOf(change.entity).refsInValues) continue;
       lines.push(`      ${name.padEnd(width)} → ${c.dim(addressOf(ref.entity, ref.key))}`);
     }
     return lines;

@@ -4,8 +4,10 @@
  * blocks, the skipped entries and the warnings. Redaction is the caller's (`redactPlan`): this view prints
  * what it is given.
  */
+
+import { ENTITY_ORDER } from '../entities/catalog.js';
 import type { Change, ChangeAction, FieldValue } from '../model/change.js';
-import { ACTION_ORDER, addressOf, ENTITY_ORDER } from '../model/change.js';
+import { ACTION_ORDER, addressOf } from '../model/change.js';
 import type { Plan, PlanHeader } from '../model/plan.js';
 import type { SkippedEntry } from '../model/skipped.js';
 import { summaryLine } from './human.js';

@@ -4,7 +4,8 @@
  * format version, removed or changed only in a major one.
  */
 import type { JSONSchema } from 'json-schema-to-ts';
-import { ACTION_ORDER, ENTITY_ORDER } from '../model/change.js';
+import { ENTITY_ORDER } from '../entities/catalog.js';
+import { ACTION_ORDER } from '../model/change.js';
 
 const fields = {
   type: 'object',

@@ -10,9 +10,9 @@
  * idnumber with two names) leave the object out and are listed as skipped, with the entry's DN and the reason.
  */
 
+import { ENTITY_ORDER, factsOf } from '../entities/catalog.js';
 import { UserError } from '../errors.js';
 import type { EntityType } from '../model/change.js';
-import { ENTITY_ORDER } from '../model/change.js';
 import type { DesiredObject } from '../model/desired.js';
 import type { SkippedEntry } from '../model/skipped.js';
 import type { LdapEntry } from '../source/entry.js';
@@ -45,27 +45,6 @@ export interface DesiredState {
   /** A scoped run's establishments (`--establishment`): the plan touches nothing of the others. */
   readonly scope?: readonly string[];
 }
-
-/** Which entity a data problem is listed under when several met it (the object it keeps from being made). */
-const RANK: Readonly<Record<EntityType, number>> = {
-  role: 1,
-  user: 0,
-  profile_field: 1,
-  profile_data: 1,
-  category: 2,
-  cohort: 2,
-  cohort_member: 2,
-  // Course-side objects are made from the same values as cohorts (a class value): the first one reported keeps it.
-  course: 2,
-  group: 2,
-  grouping: 2,
-  grouping_group: 2,
-  cohort_enrol: 2,
-  cohort_enrolment: 2,
-  enrolment: 2,
-  group_member: 2,
-  role_assignment: 2,
-};
 
 /** Evaluates an entry's variables: constants, then each variable's templates in order, without repeats. */
 function evaluateVars(entry: LdapEntry, vars: CompiledVars, base: EvalContext): Record<string, readonly string[]> {
@@ -122,7 +101,8 @@ export function desiredState(
       const at = reported.get(id);
       if (at !== undefined) {
         const earlier = skipped[at];
-        if (earlier !== undefined && RANK[entity] > RANK[earlier.entity]) skipped[at] = { ...earlier, entity };
+        if (earlier !== undefined && factsOf(entity).problemRank > factsOf(earlier.entity).problemRank)
+          skipped[at] = { ...earlier, entity };
         return;
       }
       reported.set(id, skipped.length);

@@ -3,6 +3,7 @@
  * the objects have after the apply (those the plan read, plus those the apply created).
  */
 
+import { factsOf } from '../entities/catalog.js';
 import type { EntityReading } from '../entities/reading.js';
 import { InternalError } from '../errors.js';
 import type { Change, EntityType } from '../model/change.js';
@@ -86,10 +87,11 @@ function nextObjects(input: NextStateInput, reading: EntityReading): StateObject
 }
 
 export function nextState(input: NextStateInput): State {
-  const handled = new Set(input.readings.filter((r) => r.stateful).map((r) => r.type));
+  const stateful = input.readings.filter((r) => factsOf(r.type).stateful);
+  const handled = new Set(stateful.map((r) => r.type));
   // Objects of entities this run does not plan (a spec that dropped cohorts…) are kept as they were.
   const others = input.previous.objects.filter((o) => !handled.has(o.type));
-  const objects = input.readings.filter((r) => r.stateful).flatMap((r) => nextObjects(input, r));
+  const objects = stateful.flatMap((r) => nextObjects(input, r));
   return {
     format_version: STATE_FORMAT_VERSION,
     serial: input.previous.serial + 1,

@@ -18,7 +18,6 @@ const COUNT = 300_000;
 function creatingReading(): EntityReading {
   return {
     type: 'cohort_enrolment',
-    title: 'Cohort enrolments',
     stateful: false,
     rows: 0,
     ids: new Map(),

@@ -1,5 +1,5 @@
 import { Option, UsageError } from 'clipanion';
-import { ENTITY_ORDER } from '../../model/change.js';
+import { ENTITY_ORDER } from '../../entities/catalog.js';
 import { SpecCommand } from '../base-command.js';
 import { readCommandState } from './state-show.js';
 
