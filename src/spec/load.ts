@@ -25,7 +25,7 @@ export interface LoadedSpec {
   readonly path: string;
   /** Its directory: callers resolve relative paths in the spec against it. */
   readonly dir: string;
-  /** sha256 (hex) of the file bytes. */
+  /** sha256 (hex) of the file bytes, the bases it extends and the transcoding CSV files it reads. */
   readonly hash: string;
   /**
    * The CSV file of each transcoding that has one, by transcoding name, read here so that compiling the
@@ -114,17 +114,27 @@ async function build(
     spec,
     path: absolute,
     dir,
-    hash: specHash(bytes, merged.files),
+    hash: specHash(bytes, merged.files, csvFiles),
     transcodingFiles: new Map([...csvFiles].map(([name, { path, text }]) => [name, { path, text }])),
     secrets: resolved.secrets,
     positionOf: (jsonPath) => positions.valueAt(pointerSegments(jsonPath)),
   };
 }
 
-/** The spec's digest covers the bases it extends: a preset changed under a spec is a changed spec. */
-function specHash(bytes: Buffer, bases: readonly { readonly bytes: Buffer }[]): string {
+/**
+ * The spec's digest covers the bases it extends and the CSV files its transcodings read: a preset or a
+ * levels.csv changed under a spec is a changed spec (a saved plan made before is stale).
+ */
+function specHash(
+  bytes: Buffer,
+  bases: readonly { readonly bytes: Buffer }[],
+  csvFiles: ReadonlyMap<string, ReadCsvFile>,
+): string {
   const hash = createHash('sha256').update(bytes);
   for (const base of bases) hash.update('\0').update(base.bytes);
+  // Labelled with the table's name, so that moving bytes between a base and a CSV file changes the digest;
+  // nothing is added without CSV files, so the digests of specs that have none are unchanged.
+  for (const [name, csv] of csvFiles) hash.update(`\0csv ${name}\0`).update(csv.bytes);
   return hash.digest('hex');
 }
 

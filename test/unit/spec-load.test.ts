@@ -372,6 +372,20 @@ describe('loadSpec: transcoding CSV files', () => {
       `${spec}:16:11: ${join(dir, 'levels.csv')} line 2: unterminated quote: a quoted cell needs its closing " (at /transcodings/levels)`,
     ]);
   });
+
+  it('hashes their bytes with the spec: a changed levels.csv is a changed spec', async () => {
+    const text = withTranscodings('levels: { csv: levels.csv }');
+    const dir = site('csv-hash', { 'levels.csv': LEVELS, 'ldap2moodle.yaml': text });
+    const spec = join(dir, 'ldap2moodle.yaml');
+    const first = (await loadSpec(spec, { env: {} })).hash;
+    expect(first).not.toBe(createHash('sha256').update(text).digest('hex'));
+    expect((await loadSpec(spec, { env: {} })).hash).toBe(first);
+    writeFileSync(join(dir, 'levels.csv'), LEVELS.replace('Sixième', '6e'));
+    const changed = (await loadSpec(spec, { env: {} })).hash;
+    expect(changed).not.toBe(first);
+    writeFileSync(join(dir, 'levels.csv'), LEVELS);
+    expect((await loadSpec(spec, { env: {} })).hash).toBe(first);
+  });
 });
 
 // Each <name>.yaml has a <name>.txt with its diagnostics; UPDATE_GOLDEN=1 rewrites them (review the diff!).
