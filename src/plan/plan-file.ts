@@ -179,7 +179,8 @@ export function staleReasons(saved: PlanFingerprints, now: PlanFingerprints): st
   if (saved.tool_version !== now.tool_version) {
     reasons.push(`the plan was made by ldap2moodle ${saved.tool_version}, this is ${now.tool_version}`);
   }
-  if (saved.spec_hash !== now.spec_hash) reasons.push('the spec (or a file it extends) changed since the plan');
+  if (saved.spec_hash !== now.spec_hash)
+    reasons.push('the spec (or a file it extends, or a CSV file of its transcodings) changed since the plan');
   if (saved.state.lineage !== now.state.lineage || saved.state.serial !== now.state.serial) {
     reasons.push(
       saved.state.lineage === now.state.lineage || saved.state.lineage === ''

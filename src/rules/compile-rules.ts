@@ -1,14 +1,12 @@
 /**
  * Compiling a spec's rules: every template, condition, transcoding and search the rules use, checked once,
  * with every problem reported at its spec path. The result is what `desiredState` (rules.ts) evaluates.
- * Reads the spec's CSV transcoding files; nothing else.
+ * Reads nothing: the CSV files of transcodings come read with the spec (LoadedSpec.transcodingFiles).
  */
-import { readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
-import { UserError } from '../errors.js';
+import { InternalError, UserError } from '../errors.js';
 import type { DesiredObject } from '../model/desired.js';
 import type { SearchRequest } from '../source/source.js';
-import type { LoadedSpec } from '../spec/load.js';
+import type { LoadedSpec, TranscodingFile } from '../spec/load.js';
 import type { Spec, UserFieldName } from '../spec/schema.js';
 import { USER_FIELD_NAMES } from '../spec/schema.js';
 import type { Condition, PositionOf } from './compile.js';
@@ -104,8 +102,6 @@ function compileUserFields(
   return { match, auth, fields: compiled, attributes: [...attributes].sort() };
 }
 
-const resolveFrom = (dir: string, path: string): string => (isAbsolute(path) ? path : resolve(dir, path));
-
 function searchOf(
   spec: Spec,
   which: 'people' | 'structures',
@@ -132,20 +128,25 @@ function searchOf(
 
 /** Compiles every rule of the spec; all problems at once, each at its spec path. */
 export function compileRules(loaded: LoadedSpec): CompiledRules {
-  return compileSpecRules(loaded.spec, loaded.positionOf, loaded.dir);
+  return compileSpecRules(loaded.spec, loaded.positionOf, loaded.transcodingFiles);
 }
 
-export function compileSpecRules(spec: Spec, positionOf: PositionOf, dir: string): CompiledRules {
+/** `transcodingFiles`: the CSV file of every transcoding that names one, by transcoding name. */
+export function compileSpecRules(
+  spec: Spec,
+  positionOf: PositionOf,
+  transcodingFiles: ReadonlyMap<string, TranscodingFile>,
+): CompiledRules {
   const problems = new Problems(positionOf);
   const transcodings = new Map<string, Transcoding>();
   for (const [name, table] of Object.entries(spec.transcodings ?? {})) {
+    const csv = table.csv === undefined ? undefined : transcodingFiles.get(name);
+    // loadSpec reads every csv it names (or fails): a table without its file is a bug, not a spec problem.
+    if (table.csv !== undefined && csv === undefined) {
+      throw new InternalError(`transcoding "${name}": its CSV file ${table.csv} was not read with the spec`);
+    }
     try {
-      transcodings.set(
-        name,
-        buildTranscoding(name, { ...table, csv: table.csv && resolveFrom(dir, table.csv) }, (path) =>
-          readFileSync(path, 'utf8'),
-        ),
-      );
+      transcodings.set(name, buildTranscoding(name, { ...table, csv }));
     } catch (error) {
       if (!(error instanceof UserError)) throw error;
       for (const d of error.diagnostics) problems.add(`/transcodings/${name}`, d.message);

@@ -1,6 +1,6 @@
 /**
- * Rules: spec + directory entries → the desired Moodle state, every entity at once. Pure once compiled
- * (compiling reads the spec's CSV transcoding files, nothing else).
+ * Rules: spec + directory entries → the desired Moodle state, every entity at once. Pure (the CSV files of
+ * transcodings come read with the spec).
  *
  *   people      → variables ({$uais}…) → profiles → users (their profile's fields) → profile data
  *                 → categories / cohorts of the `from: people` rules (one per `each` combination) → members

@@ -1,6 +1,6 @@
 /**
  * Transcoding tables for the template filter `map("name")`: a value → another, from an inline map and/or a
- * CSV file (columns `from` and `to`). Pure: the file is read through an injected function.
+ * CSV file (columns `from` and `to`). Pure: the file's content comes read with the spec (spec/load.ts).
  *
  * CSV: UTF-8 (a BOM is ignored), RFC 4180 quoting (`"a;b"`, `"say ""hi"""`, line breaks inside quotes),
  * separator `,` or `;` as the header line uses, other columns ignored, blank lines skipped. `from` and `to`
@@ -8,6 +8,7 @@
  */
 import type { Diagnostic } from '../errors.js';
 import { UserError } from '../errors.js';
+import type { TranscodingFile } from '../spec/load.js';
 
 export type UnknownPolicy = 'error' | 'skip' | 'default' | 'keep';
 
@@ -23,8 +24,8 @@ export interface Transcoding {
 
 export interface TranscodingSource {
   readonly values?: Readonly<Record<string, string>>;
-  /** Path of a CSV file, already resolved. */
-  readonly csv?: string;
+  /** The CSV file, as read when the spec was loaded; its path names it in problems. */
+  readonly csv?: TranscodingFile;
   /** Default `error`. */
   readonly onUnknown?: UnknownPolicy;
   readonly default?: string;
@@ -127,11 +128,7 @@ export function readCsv(input: string, file: string): CsvTable {
 }
 
 /** Builds a table; every problem in it is reported at once (UserError SPEC_INVALID, one diagnostic each). */
-export function buildTranscoding(
-  name: string,
-  source: TranscodingSource,
-  readFile: (path: string) => string,
-): Transcoding {
+export function buildTranscoding(name: string, source: TranscodingSource): Transcoding {
   const ignoreCase = source.ignoreCase ?? false;
   const onUnknown = source.onUnknown ?? 'error';
   // NFC too: a CSV saved on a Mac may hold decomposed accents, directory values are composed.
@@ -143,17 +140,7 @@ export function buildTranscoding(
   const entries = new Map<string, string>();
 
   if (source.csv !== undefined) {
-    const file = source.csv;
-    let text: string | undefined;
-    try {
-      text = readFile(file);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      problems.push({ message: `cannot read the transcoding file ${file}: ${code ?? String(error)}` });
-    }
-    if (text !== undefined) {
-      for (const [from, to] of csvEntries(text, file, key, problems)) entries.set(from, to);
-    }
+    for (const [from, to] of csvEntries(source.csv.text, source.csv.path, key, problems)) entries.set(from, to);
   }
 
   if (source.values !== undefined) {

@@ -5,14 +5,14 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { dirname, extname, resolve } from 'node:path';
+import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import type { Document } from 'yaml';
 import { isAlias, isCollection, isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import type { Diagnostic, SourcePosition } from '../errors.js';
 import { UserError } from '../errors.js';
 import { applyDefaults } from './defaults.js';
 import { resolveExtends } from './extends.js';
-import { comparePositions, pointerSegments, SpecPositions } from './positions.js';
+import { comparePositions, displayPath, pointerSegments, SpecPositions } from './positions.js';
 import type { Spec, SpecInput } from './schema.js';
 import { specSchema } from './schema.js';
 import { checkReferences, resolveSecrets } from './secrets.js';
@@ -25,12 +25,25 @@ export interface LoadedSpec {
   readonly path: string;
   /** Its directory: callers resolve relative paths in the spec against it. */
   readonly dir: string;
-  /** sha256 (hex) of the file bytes. */
+  /** sha256 (hex) of the file bytes, the bases it extends and the transcoding CSV files it reads. */
   readonly hash: string;
+  /**
+   * The CSV file of each transcoding that has one, by transcoding name, read here so that compiling the
+   * rules reads nothing: the rules look a table's file up by the name they iterate, and never resolve a path.
+   */
+  readonly transcodingFiles: ReadonlyMap<string, TranscodingFile>;
   /** Every resolved `${env:}`/`${file:}` value, for redacting outputs. */
   readonly secrets: readonly string[];
   /** file:line:column of the value at a JSON pointer (`/users/fields/username`); undefined if not written. */
   positionOf(jsonPath: string): SourcePosition | undefined;
+}
+
+/** A transcoding's CSV file as read when the spec was loaded. */
+export interface TranscodingFile {
+  /** Absolute: the spec's `csv` resolved against the spec's directory. */
+  readonly path: string;
+  /** Its content, decoded as UTF-8 (a BOM is left for the CSV reader). */
+  readonly text: string;
 }
 
 export interface LoadOptions {
@@ -50,11 +63,9 @@ export async function loadSpec(path: string, options: LoadOptions = {}): Promise
   try {
     bytes = await readFile(absolute);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === undefined ? String(error) : (READ_REASONS[code] ?? code);
     throw new UserError(
       'SPEC_READ',
-      `cannot read the spec file ${path} (${absolute}): ${reason}. Check the path; a relative path is relative to the current directory.`,
+      `cannot read the spec file ${path} (${absolute}): ${readReason(error as NodeJS.ErrnoException)}. Check the path; a relative path is relative to the current directory.`,
       [],
       { cause: error },
     );
@@ -67,6 +78,9 @@ const READ_REASONS: Readonly<Record<string, string>> = {
   EACCES: 'permission denied',
   EISDIR: 'it is a directory, not a file',
 };
+
+const readReason = (error: NodeJS.ErrnoException): string =>
+  error.code === undefined ? String(error) : (READ_REASONS[error.code] ?? error.code);
 
 /** Same as `loadSpec`, from text; `file` names it in diagnostics and decides YAML or JSON. */
 export async function parseSpecText(text: string, file: string, options: ParseOptions = {}): Promise<LoadedSpec> {
@@ -94,21 +108,91 @@ async function build(
   }
   // Validation passed, so `data` has the SpecInput shape.
   const resolved = await resolveSecrets(data as SpecInput, { env, dir, positions });
+  const spec = applyDefaults(resolved.value);
+  const csvFiles = await readTranscodingFiles(spec, file, dir, positions);
   return {
-    spec: applyDefaults(resolved.value),
+    spec,
     path: absolute,
     dir,
-    hash: specHash(bytes, merged.files),
+    hash: specHash(bytes, merged.files, csvFiles),
+    transcodingFiles: new Map([...csvFiles].map(([name, { path, text }]) => [name, { path, text }])),
     secrets: resolved.secrets,
     positionOf: (jsonPath) => positions.valueAt(pointerSegments(jsonPath)),
   };
 }
 
-/** The spec's digest covers the bases it extends: a preset changed under a spec is a changed spec. */
-function specHash(bytes: Buffer, bases: readonly { readonly bytes: Buffer }[]): string {
+/**
+ * The spec's digest covers the bases it extends and the CSV files its transcodings read: a preset or a
+ * levels.csv changed under a spec is a changed spec (a saved plan made before is stale).
+ */
+function specHash(
+  bytes: Buffer,
+  bases: readonly { readonly bytes: Buffer }[],
+  csvFiles: ReadonlyMap<string, ReadCsvFile>,
+): string {
   const hash = createHash('sha256').update(bytes);
   for (const base of bases) hash.update('\0').update(base.bytes);
+  // Labelled with the table's name, so that moving bytes between a base and a CSV file changes the digest;
+  // nothing is added without CSV files, so the digests of specs that have none are unchanged.
+  for (const [name, csv] of csvFiles) hash.update(`\0csv ${name}\0`).update(csv.bytes);
   return hash.digest('hex');
+}
+
+interface ReadCsvFile extends TranscodingFile {
+  readonly bytes: Buffer;
+}
+
+/**
+ * Reads the CSV file of every transcoding that names one (relative paths against the spec's directory, where
+ * the spec itself or a base it extends names it). Files unreadable are all reported at once, in one SPEC_READ,
+ * each at its `csv:` key when the spec file writes it.
+ */
+async function readTranscodingFiles(
+  spec: Spec,
+  file: string,
+  dir: string,
+  positions: SpecPositions,
+): Promise<ReadonlyMap<string, ReadCsvFile>> {
+  // Two tables may share a file: it is read once. All reads start at once; a failure is a value, not a throw.
+  const reads = new Map<string, Promise<Buffer | NodeJS.ErrnoException>>();
+  const readOnce = (path: string): Promise<Buffer | NodeJS.ErrnoException> => {
+    const started = reads.get(path) ?? readFile(path).catch((error: NodeJS.ErrnoException) => error);
+    reads.set(path, started);
+    return started;
+  };
+  const tables = Object.entries(spec.transcodings ?? {}).flatMap(([name, table]) => {
+    if (table.csv === undefined) return [];
+    const path = isAbsolute(table.csv) ? table.csv : resolve(dir, table.csv);
+    return [{ name, path, read: readOnce(path) }];
+  });
+  const out = new Map<string, ReadCsvFile>();
+  const problems: Diagnostic[] = [];
+  const unreadable = new Set<string>();
+  for (const { name, path, read } of tables) {
+    const bytes = await read;
+    if (Buffer.isBuffer(bytes)) {
+      out.set(name, { path, text: bytes.toString('utf8'), bytes });
+      continue;
+    }
+    unreadable.add(path);
+    const segments = ['transcodings', name, 'csv'];
+    // A table a base of the spec gives is not written in this file: no position rather than a wrong one.
+    const written = positions.valueAt(segments) !== undefined;
+    problems.push({
+      message: `cannot read the transcoding file ${path}: ${readReason(bytes)}`,
+      path: displayPath(segments),
+      ...(written ? { position: positions.report(segments, 'key') } : {}),
+    });
+  }
+  if (problems.length > 0) {
+    const count = unreadable.size === 1 ? 'the transcoding file' : `${unreadable.size} transcoding files`;
+    throw new UserError(
+      'SPEC_READ',
+      `${file}: cannot read ${count} ${[...unreadable].join(', ')}. A relative csv path is relative to the spec's directory (${dir}).`,
+      problems.sort(comparePositions),
+    );
+  }
+  return out;
 }
 
 interface Parsed {

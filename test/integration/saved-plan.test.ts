@@ -52,7 +52,7 @@ const stateMoved = (from: number, to: number): string =>
   `the state moved from serial ${from} to ${to} (another apply ran since the plan)`;
 const rowsChanged = (entity: string): string =>
   `Moodle's ${entity} rows changed since the plan (edited in Moodle, or by another tool)`;
-const SPEC_CHANGED = 'the spec (or a file it extends) changed since the plan';
+const SPEC_CHANGED = 'the spec (or a file it extends, or a CSV file of its transcodings) changed since the plan';
 
 describe.each(TARGETS)('saved plans on %s', (target) => {
   let s: CollegeSite;
@@ -266,6 +266,18 @@ describe.each(TARGETS)('saved plans on %s', (target) => {
       await writeFile(s.specPath, original);
     }
     // The same bytes again: the plan applies again (checked by the next test with a fresh plan).
+  });
+
+  it('a plan is PLAN_STALE once a CSV file of its transcodings changed, the spec itself unchanged', async () => {
+    const { file } = await savePlan();
+    const levels = s.ws.path('levels.csv');
+    const original = await readFile(levels);
+    await appendFile(levels, '2NDE,Seconde\n');
+    try {
+      await expectStale(file, [SPEC_CHANGED]);
+    } finally {
+      await writeFile(levels, original);
+    }
   });
 
   it('plan --out then apply FILE applies exactly the plan, as a plain apply would', async () => {

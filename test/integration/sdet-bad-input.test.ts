@@ -268,6 +268,35 @@ describe(`bad directory data and bad specs, planned on ${TARGETS[0]}`, () => {
       expect(headline).toContain(`cannot read ${site.ws.path('shared/missing.yaml')}`);
     });
 
+    it('a transcoding CSV file that is missing: SPEC_READ naming it, at its csv: key (validate too)', async () => {
+      const { path, text, run, headline } = await specError(
+        'missing-csv',
+        { edits: [['csv: levels.csv', 'csv: levels-2026.csv']] },
+        'SPEC_READ',
+      );
+      const csv = site.ws.path('levels-2026.csv');
+      expect(headline).toBe(
+        `${path}: cannot read the transcoding file ${csv}. A relative csv path is relative to the spec's directory (${site.ws.dir}).`,
+      );
+      const at = positionOf(text, 'csv: levels-2026.csv');
+      expect(run.stderr).toContain(
+        `  ${path}:${at.line}:${at.column}: cannot read the transcoding file ${csv}: no such file (at /transcodings/levelNames/csv)`,
+      );
+      expect(await site.cli(['validate', '--spec', path, '--no-color'])).toEqual(run);
+    });
+
+    it('a transcoding CSV file with a syntax error: SPEC_INVALID naming the file and the line (validate too)', async () => {
+      const csv = site.ws.path('bad-levels.csv');
+      await writeFile(csv, 'from,to\n6EME,Sixième\n5EME,"Cinquième\n');
+      const { path, text, run } = await specError('bad-csv', { edits: [['csv: levels.csv', 'csv: bad-levels.csv']] });
+      // Where the table is written (its mapping), as for every other problem of a transcoding.
+      const at = positionOf(text, 'csv: bad-levels.csv');
+      expect(run.stderr).toContain(
+        `  ${path}:${at.line}:${at.column}: ${csv} line 3: unterminated quote: a quoted cell needs its closing " (at /transcodings/levelNames)`,
+      );
+      expect(await site.cli(['validate', '--spec', path, '--no-color'])).toEqual(run);
+    });
+
     it('an extends cycle: SPEC_INVALID naming the chain', async () => {
       await writeFile(site.ws.path('cycle-base.yaml'), 'extends: cycle.yaml\n');
       const { path, headline } = await specError('cycle', {

@@ -29,7 +29,7 @@ describe('person, mapPart', () => {
   const run = (source: string, entry: LdapEntry) => {
     const problems: string[] = [];
     const transcodings = new Map([
-      ['relationKinds', buildTranscoding('relationKinds', { values: { '1': 'parent' }, onUnknown: 'error' }, () => '')],
+      ['relationKinds', buildTranscoding('relationKinds', { values: { '1': 'parent' }, onUnknown: 'error' })],
     ]);
     const out = compileTemplate(source).evaluate(entry, {
       people,

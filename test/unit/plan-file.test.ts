@@ -230,7 +230,7 @@ describe('staleReasons', () => {
 
   it('says the spec changed', () => {
     expect(staleReasons(FINGERPRINTS, now({ spec_hash: 'abd' }))).toEqual([
-      'the spec (or a file it extends) changed since the plan',
+      'the spec (or a file it extends, or a CSV file of its transcodings) changed since the plan',
     ]);
   });
 
@@ -279,7 +279,7 @@ describe('staleReasons', () => {
       }),
     ).toEqual([
       'the plan was made by ldap2moodle 1.2.3, this is 2.0.0',
-      'the spec (or a file it extends) changed since the plan',
+      'the spec (or a file it extends, or a CSV file of its transcodings) changed since the plan',
       'the state moved from serial 4 to 9 (another apply ran since the plan)',
       "Moodle's user rows changed since the plan (edited in Moodle, or by another tool)",
     ]);

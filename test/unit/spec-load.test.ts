@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { formatDiagnostic, UserError } from '../../src/errors.js';
+import { checkSpec } from '../../src/pipeline.js';
 import { applyDefaults } from '../../src/spec/defaults.js';
 import { loadSpec, parseSpecText } from '../../src/spec/load.js';
 import type { SpecInput } from '../../src/spec/schema.js';
@@ -281,6 +282,109 @@ describe('loadSpec', () => {
     const error = await failure(parseSpecText(MINIMAL.replace('cas', 'CAS'), 'one.yaml', { env: {} }));
     expect(error.code).toBe('SPEC_INVALID');
     expect(error.message).toBe('one.yaml: 1 problem in the spec');
+  });
+});
+
+describe('loadSpec: transcoding CSV files', () => {
+  const LEVELS = 'from,to\n6EME,Sixième\n5EME,Cinquième\n';
+  /** MINIMAL with `transcodings`, each line indented under it. */
+  const withTranscodings = (...lines: string[]): string =>
+    `${MINIMAL}transcodings:\n${lines.map((l) => `  ${l}\n`).join('')}`;
+  /** A fresh directory in scratch holding `files`. */
+  const site = (name: string, files: Readonly<Record<string, string>>): string => {
+    const dir = join(scratch, name);
+    for (const [file, text] of Object.entries(files)) {
+      mkdirSync(join(dir, file, '..'), { recursive: true });
+      writeFileSync(join(dir, file), text);
+    }
+    return dir;
+  };
+
+  it('reads them when the spec is loaded, relative to its directory, and the rules use their text', async () => {
+    const dir = site('csv-read', {
+      'levels.csv': LEVELS,
+      'ldap2moodle.yaml': withTranscodings('levels: { csv: levels.csv }', 'again: { csv: ./levels.csv }'),
+    });
+    const loaded = await loadSpec(join(dir, 'ldap2moodle.yaml'), { env: {} });
+    expect(loaded.transcodingFiles).toEqual(
+      new Map([
+        ['levels', { path: join(dir, 'levels.csv'), text: LEVELS }],
+        ['again', { path: join(dir, 'levels.csv'), text: LEVELS }],
+      ]),
+    );
+    expect(checkSpec(loaded).transcodings.get('levels')?.lookup('5EME')).toBe('Cinquième');
+  });
+
+  it("resolves a path a base gives against the spec's directory too, not the base's", async () => {
+    const dir = site('csv-base', {
+      'levels.csv': LEVELS,
+      'shared/base.yaml': 'transcodings: { levels: { csv: levels.csv } }\n',
+      'shared/levels.csv': 'from,to\n6EME,not this one\n',
+      'ldap2moodle.yaml': `extends: shared/base.yaml\n${MINIMAL}`,
+    });
+    const loaded = await loadSpec(join(dir, 'ldap2moodle.yaml'), { env: {} });
+    expect(loaded.transcodingFiles.get('levels')).toEqual({ path: join(dir, 'levels.csv'), text: LEVELS });
+  });
+
+  it('reports every unreadable file at once as SPEC_READ, at its csv: key when the spec writes it', async () => {
+    const dir = site('csv-missing', {
+      'levels.csv': LEVELS,
+      'shared/base.yaml': 'transcodings: { fromBase: { csv: base.csv } }\n',
+      'ldap2moodle.yaml': `extends: shared/base.yaml\n${withTranscodings(
+        'subjects:',
+        '  onUnknown: keep',
+        '  csv: subjects.csv',
+        'levels: { csv: levels.csv }',
+        'folder: { values: { a: b }, csv: shared }',
+      )}`,
+    });
+    const spec = join(dir, 'ldap2moodle.yaml');
+    const error = await failure(loadSpec(spec, { env: {} }));
+    expect(error.code).toBe('SPEC_READ');
+    expect(error.message).toBe(
+      `${spec}: cannot read 3 transcoding files ${join(dir, 'base.csv')}, ${join(dir, 'subjects.csv')}, ${join(dir, 'shared')}. ` +
+        `A relative csv path is relative to the spec's directory (${dir}).`,
+    );
+    expect(error.diagnostics.map(formatDiagnostic)).toEqual([
+      `${spec}:19:5: cannot read the transcoding file ${join(dir, 'subjects.csv')}: no such file (at /transcodings/subjects/csv)`,
+      `${spec}:21:31: cannot read the transcoding file ${join(dir, 'shared')}: it is a directory, not a file (at /transcodings/folder/csv)`,
+      // Written in the base, not in the spec file: the path says which table, no position.
+      `cannot read the transcoding file ${join(dir, 'base.csv')}: no such file (at /transcodings/fromBase/csv)`,
+    ]);
+  });
+
+  it('leaves CSV syntax to the rules, which name the file and the line (validate reports it)', async () => {
+    const dir = site('csv-syntax', {
+      'levels.csv': 'from,to\n6EME,"Sixième\n5EME,Cinquième\n',
+      'ldap2moodle.yaml': withTranscodings('levels: { csv: levels.csv }'),
+    });
+    const spec = join(dir, 'ldap2moodle.yaml');
+    const loaded = await loadSpec(spec, { env: {} });
+    let caught: unknown;
+    try {
+      checkSpec(loaded);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(UserError);
+    expect((caught as UserError).code).toBe('SPEC_INVALID');
+    expect((caught as UserError).diagnostics.map(formatDiagnostic)).toEqual([
+      `${spec}:16:11: ${join(dir, 'levels.csv')} line 2: unterminated quote: a quoted cell needs its closing " (at /transcodings/levels)`,
+    ]);
+  });
+
+  it('hashes their bytes with the spec: a changed levels.csv is a changed spec', async () => {
+    const text = withTranscodings('levels: { csv: levels.csv }');
+    const dir = site('csv-hash', { 'levels.csv': LEVELS, 'ldap2moodle.yaml': text });
+    const spec = join(dir, 'ldap2moodle.yaml');
+    const first = (await loadSpec(spec, { env: {} })).hash;
+    expect(first).not.toBe(createHash('sha256').update(text).digest('hex'));
+    expect((await loadSpec(spec, { env: {} })).hash).toBe(first);
+    writeFileSync(join(dir, 'levels.csv'), LEVELS.replace('Sixième', '6e'));
+    const changed = (await loadSpec(spec, { env: {} })).hash;
+    expect(changed).not.toBe(first);
+    writeFileSync(join(dir, 'levels.csv'), LEVELS);
+    expect((await loadSpec(spec, { env: {} })).hash).toBe(first);
   });
 });
 

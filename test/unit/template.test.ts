@@ -225,11 +225,12 @@ describe('collection filters', () => {
 describe('map', () => {
   const levels: LdapEntry = { dn: 'x', attributes: { level: ['6EME', ' 5eme ', '4EME'] } };
   const table = (onUnknown: Transcoding['onUnknown'], extra: { default?: string } = {}): Transcoding =>
-    buildTranscoding(
-      'levels',
-      { values: { '6EME': 'Sixième', '5EME': 'Cinquième' }, onUnknown, ignoreCase: true, ...extra },
-      () => '',
-    );
+    buildTranscoding('levels', {
+      values: { '6EME': 'Sixième', '5EME': 'Cinquième' },
+      onUnknown,
+      ignoreCase: true,
+      ...extra,
+    });
   const mapped = (t: Transcoding) => {
     const { context, problems } = collecting({ transcodings: new Map([['levels', t]]) });
     return { values: compileTemplate('{level|map("levels")}').evaluate(levels, context), problems };

@@ -4,14 +4,17 @@ import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
 import type { TranscodingSource } from '../../src/rules/transcoding.js';
 import { buildTranscoding, readCsv } from '../../src/rules/transcoding.js';
+import type { TranscodingFile } from '../../src/spec/load.js';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/transcoding/${name}`, import.meta.url));
 const readFile = (path: string): string => readFileSync(path, 'utf8');
+/** A fixture CSV file as loadSpec hands it over. */
+const csvFixture = (name: string): TranscodingFile => ({ path: fixture(name), text: readFile(fixture(name)) });
 
 /** The UserError building the table throws (fails the test when it builds). */
-function failure(source: TranscodingSource, read: (path: string) => string = readFile): UserError {
+function failure(source: TranscodingSource): UserError {
   try {
-    buildTranscoding('t', source, read);
+    buildTranscoding('t', source);
   } catch (error) {
     if (error instanceof UserError) return error;
     throw error;
@@ -55,44 +58,43 @@ describe('readCsv', () => {
 
 describe('buildTranscoding', () => {
   it('looks up inline values by trimmed value, case-sensitively unless ignoreCase', () => {
-    const t = buildTranscoding('levels', { values: { ' 6EME': 'Sixième', '5EME': 'Cinquième' } }, readFile);
+    const t = buildTranscoding('levels', { values: { ' 6EME': 'Sixième', '5EME': 'Cinquième' } });
     expect(t.name).toBe('levels');
     expect(t.onUnknown).toBe('error');
     expect(t.lookup('6EME ')).toBe('Sixième');
     expect(t.lookup('5eme')).toBeUndefined();
     expect(t.lookup('toString')).toBeUndefined();
-    const folded = buildTranscoding('levels', { values: { '5EME': 'Cinquième' }, ignoreCase: true }, readFile);
+    const folded = buildTranscoding('levels', { values: { '5EME': 'Cinquième' }, ignoreCase: true });
     expect(folded.lookup(' 5eme')).toBe('Cinquième');
   });
 
   it('reads a CSV file by its from and to columns, whatever their place', () => {
-    const t = buildTranscoding('levels', { csv: fixture('levels.csv'), onUnknown: 'keep' }, readFile);
+    const t = buildTranscoding('levels', { csv: csvFixture('levels.csv'), onUnknown: 'keep' });
     expect(t.onUnknown).toBe('keep');
     expect(t.lookup('5EME')).toBe('Cinquième');
     expect(t.lookup('4"EME')).toBe('Quatrième "bis"');
     expect(t.lookup('3EME')).toBe('Troisième\nannée');
-    const semi = buildTranscoding('uai', { csv: fixture('semicolon.csv') }, readFile);
+    const semi = buildTranscoding('uai', { csv: csvFixture('semicolon.csv') });
     expect(semi.lookup('0613,00')).toBe('Lycée Mistral');
     expect(semi.lookup('061300')).toBeUndefined();
     expect(semi.lookup('045')).toBe('Orléans');
   });
 
   it('merges inline values over the CSV file', () => {
-    const t = buildTranscoding(
-      'levels',
-      { csv: fixture('levels.csv'), values: { '6EME': '6e', '2NDE': 'Seconde' } },
-      readFile,
-    );
+    const t = buildTranscoding('levels', {
+      csv: csvFixture('levels.csv'),
+      values: { '6EME': '6e', '2NDE': 'Seconde' },
+    });
     expect([t.lookup('6EME'), t.lookup('5EME'), t.lookup('2NDE')]).toEqual(['6e', 'Cinquième', 'Seconde']);
   });
 
   it('compares NFC forms', () => {
-    const t = buildTranscoding('x', { values: { 'E\u0301cole': 'école' } }, readFile);
+    const t = buildTranscoding('x', { values: { 'E\u0301cole': 'école' } });
     expect(t.lookup('\u00c9cole')).toBe('école');
   });
 
   it('keeps the default for onUnknown: default, and requires it', () => {
-    const t = buildTranscoding('x', { values: { a: 'b' }, onUnknown: 'default', default: '' }, readFile);
+    const t = buildTranscoding('x', { values: { a: 'b' }, onUnknown: 'default', default: '' });
     expect(t.default).toBe('');
     expect(failure({ values: { a: 'b' }, onUnknown: 'default' }).diagnostics.map((d) => d.message)).toEqual([
       'onUnknown is "default" but no default value is given: add `default: …`',
@@ -100,7 +102,7 @@ describe('buildTranscoding', () => {
   });
 
   it('reports every duplicate with different values, with the file and both lines', () => {
-    const error = failure({ csv: fixture('duplicates.csv') });
+    const error = failure({ csv: csvFixture('duplicates.csv') });
     expect(error.code).toBe('SPEC_INVALID');
     expect(error.message).toBe('transcoding "t": 2 problems');
     const file = fixture('duplicates.csv');
@@ -115,23 +117,24 @@ describe('buildTranscoding', () => {
   });
 
   it('refuses a file without the from and to columns, an unterminated quote, short rows', () => {
-    const noHeader = failure({ csv: fixture('no-header.csv') });
+    const noHeader = failure({ csv: csvFixture('no-header.csv') });
     expect(noHeader.diagnostics.map((d) => d.message)).toEqual([
       `${fixture('no-header.csv')} line 1: the header line has no column "from" and "to" (it names: "source", "target"; separator ",")`,
     ]);
-    const unterminated = failure({ csv: fixture('unterminated.csv') });
+    const unterminated = failure({ csv: csvFixture('unterminated.csv') });
     expect(unterminated.diagnostics[0]?.message).toContain('unterminated.csv line 3: unterminated quote');
-    const short = failure({ csv: 'f.csv' }, () => 'from,to\na\n,x\n');
+    const short = failure({ csv: { path: 'f.csv', text: 'from,to\na\n,x\n' } });
     expect(short.diagnostics.map((d) => d.message)).toEqual([
       'f.csv line 2: 1 cell(s), but "to" is column 2',
       'f.csv line 3: empty "from" value',
     ]);
-    expect(failure({ csv: 'e.csv' }, () => '\n').diagnostics[0]?.message).toContain('e.csv: the file is empty');
+    expect(failure({ csv: { path: 'e.csv', text: '\n' } }).diagnostics[0]?.message).toContain(
+      'e.csv: the file is empty',
+    );
   });
 
-  it('reports an unreadable file and a table with no entries source', () => {
-    const missing = failure({ csv: fixture('missing.csv') });
-    expect(missing.diagnostics[0]?.message).toBe(`cannot read the transcoding file ${fixture('missing.csv')}: ENOENT`);
+  // An unreadable file is loadSpec's to report (spec-load.test.ts): the table gets the file's text.
+  it('reports a table with no entries source', () => {
     expect(failure({}).diagnostics[0]?.message).toBe('transcoding "t" has neither values nor csv');
   });
 });
