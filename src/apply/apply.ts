@@ -37,7 +37,6 @@ import { checkStateWritable, discardPending, pendingPath, promotePending, writeP
 import { TOOL_VERSION } from '../version.js';
 import type { PostApplyResult } from './post-apply.js';
 import { runPostApply } from './post-apply.js';
-import { failIfStale } from './recheck.js';
 
 export interface ApplyOptions extends PlanOptions {
   /**
@@ -324,4 +323,14 @@ async function recheckMarker(tx: Queryable, planned: State, where: string): Prom
         'nothing was written: plan again',
     );
   }
+}
+
+/** Differences found by the rechecks of every entity make the plan stale: nothing is written. */
+export function failIfStale(problems: readonly Diagnostic[]): void {
+  if (problems.length === 0) return;
+  throw new UserError(
+    'PLAN_STALE',
+    `Moodle changed since the plan was computed (${problems.length} difference${problems.length === 1 ? '' : 's'}); nothing was written: plan again`,
+    problems,
+  );
 }

@@ -2,8 +2,6 @@
  * The course category entity, keyed by idnumber. Categories are created and renamed, never moved (a move
  * rewrites the paths of every context below it: left to Moodle) and never deleted (courses live in them).
  */
-import type { IdOf } from '../apply/recheck-rows.js';
-import { recheckRows } from '../apply/recheck-rows.js';
 import type { DesiredObject } from '../model/desired.js';
 import type { MoodleCategoryRow } from '../moodle/read-categories.js';
 import { readCategories } from '../moodle/read-categories.js';
@@ -11,6 +9,7 @@ import { writeCategoryChanges } from '../moodle/write-categories.js';
 import type { DiffInput, Entity, EntityDiff } from './entity.js';
 import type { KeyedDiffSpec } from './keyed-diff.js';
 import { diffKeyed } from './keyed-diff.js';
+import { recheckCatalogued } from './recheck.js';
 
 export type CategoryRow = MoodleCategoryRow;
 
@@ -91,34 +90,16 @@ export function diffCategories(input: DiffInput<CategoryRow>, options: CategoryO
 
 /** The category entity of one run. */
 export function categoryEntity(options: CategoryOptions): Entity<CategoryRow> {
-  let idOf: IdOf = () => undefined;
   return {
     type: 'category',
-    stateful: true,
-    read: (db, context) => {
-      idOf = (ref) => context.index.id(ref.entity, ref.key);
-      return readCategories(db);
-    },
+    read: async (db) => ({ rows: await readCategories(db), facts: undefined }),
     identify: (row) => {
       const key = keyOf(row);
       return key === null ? null : { id: row.id, key };
     },
     diff: (input) => diffCategories(input, options),
-    recheck: (tx, planned, changes, budget) =>
-      recheckRows(
-        tx,
-        {
-          table: 'course_categories',
-          noun: 'category',
-          columns: ['idnumber', 'name', 'description', 'parent', 'path'],
-          naturalKey: { columns: ['idnumber'], of: (ch) => [String(ch.after.idnumber ?? '')] },
-          references: { parent: 'course_categories' },
-        },
-        planned,
-        changes,
-        budget,
-        idOf,
-      ),
+    recheck: (tx, planned, changes, budget, context) =>
+      recheckCatalogued('category', tx, planned, changes, budget, context),
     write: (tx, context, changes) => writeCategoryChanges(tx, context, changes),
   };
 }

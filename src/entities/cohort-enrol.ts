@@ -10,8 +10,6 @@
  * (everyone it enrolled unenrolled), `disable` is update_status(disabled) and the sync right after it (its
  * role assignments removed, enrolments kept), `keep` leaves it.
  */
-import type { IdOf } from '../apply/recheck-rows.js';
-import { recheckRows } from '../apply/recheck-rows.js';
 import type { Change } from '../model/change.js';
 import type { CurrentIndex } from '../model/current.js';
 import type { DesiredObject } from '../model/desired.js';
@@ -21,6 +19,7 @@ import { writeCohortEnrolChanges } from '../moodle/write-cohort-enrol.js';
 import type { DiffInput, Entity, EntityDiff } from './entity.js';
 import type { ExtraDelta, Removal } from './keyed-diff.js';
 import { diffKeyed } from './keyed-diff.js';
+import { recheckCatalogued } from './recheck.js';
 
 export type CohortEnrolRow = MoodleCohortEnrolRow;
 
@@ -164,53 +163,19 @@ function renamed(change: Change): Change {
   return change;
 }
 
-/** The method entity of one run. */
+/** The cohort enrolment method entity of one run. */
 export function cohortEnrolEntity(options: CohortEnrolOptions): Entity<CohortEnrolRow> {
   const names = roleNames(options.roles);
-  let index: CurrentIndex | undefined;
-  const idOf: IdOf = (ref) => index?.id(ref.entity, ref.key);
-  const roleId = (change: Change): number | undefined => {
-    const role = change.after.role;
-    return typeof role === 'string' ? options.roles.get(role) : undefined;
-  };
   return {
     type: 'cohort_enrol',
-    stateful: true,
-    read: (db, context) => {
-      index = context.index;
-      return readCohortEnrols(db);
-    },
-    identify: (row) => {
-      const key = index === undefined ? null : keyOf(row, index, names);
+    read: async (db) => ({ rows: await readCohortEnrols(db), facts: undefined }),
+    identify: (row, { index }) => {
+      const key = keyOf(row, index, names);
       return key === null ? null : { id: row.id, key };
     },
     diff: (input) => diffCohortEnrols(input, options),
-    recheck: (tx, planned, changes, budget) =>
-      recheckRows(
-        tx,
-        {
-          table: 'enrol',
-          noun: 'enrolment method',
-          columns: ['courseid', 'customint1', 'customint2', 'roleid', 'status'],
-          // A cohort sync of the same cohort and role added meanwhile would be a duplicate.
-          naturalKey: {
-            columns: ['courseid', 'enrol', 'customint1', 'roleid'],
-            of: (ch) => {
-              const { course, cohort } = ch.refs ?? {};
-              const ids = [course && idOf(course), cohort && idOf(cohort), roleId(ch)];
-              const [courseId, cohortId, role] = ids;
-              return courseId === undefined || cohortId === undefined || role === undefined
-                ? null
-                : [courseId, 'cohort', cohortId, role];
-            },
-          },
-          references: { course: 'course', cohort: 'cohort', group: 'groups' },
-        },
-        planned,
-        changes,
-        budget,
-        idOf,
-      ),
+    recheck: (tx, planned, changes, budget, context) =>
+      recheckCatalogued('cohort_enrol', tx, planned, changes, budget, context),
     write: (tx, context, changes) => writeCohortEnrolChanges(tx, context, changes),
   };
 }

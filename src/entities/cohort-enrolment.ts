@@ -12,8 +12,6 @@
  * - role assignments and group memberships the method owns (component enrol_cohort) for a user it does not
  *   enrol are deleted, as the sync deletes them.
  */
-import type { IdOf } from '../apply/recheck-rows.js';
-import { recheckRows } from '../apply/recheck-rows.js';
 import type { Change, Fields, ObjectRef } from '../model/change.js';
 import { addressOf, pairKey } from '../model/change.js';
 import type { CurrentIndex } from '../model/current.js';
@@ -24,6 +22,7 @@ import { writeCohortEnrolmentChanges } from '../moodle/write-cohort-enrolment.js
 import type { Conflict, DiffInput, Entity, EntityDiff } from './entity.js';
 import { byKey } from './entity.js';
 import { createChange } from './keyed-diff.js';
+import { recheckCatalogued } from './recheck.js';
 
 export type CohortEnrolmentRow = MoodleCohortEnrolmentRow;
 
@@ -217,52 +216,36 @@ export function diffCohortEnrolments(
   return { changes, conflicts, warnings: [] };
 }
 
-const keyOf = (row: CohortEnrolmentRow, index: CurrentIndex | undefined): string | null => {
+const keyOf = (row: CohortEnrolmentRow, index: CurrentIndex): string | null => {
   if (row.id === null) return null;
-  const method = index?.key('cohort_enrol', row.enrolid);
-  const user = index?.key('user', row.userid);
+  const method = index.key('cohort_enrol', row.enrolid);
+  const user = index.key('user', row.userid);
   return method === undefined || user === undefined ? null : pairKey(method, user);
 };
 
 /** The cohort enrolment entity of one run. */
 export function cohortEnrolmentEntity(options: CohortEnrolmentOptions): Entity<CohortEnrolmentRow> {
-  // The index of the entities read before (methods, users), as given to read(): keys of rows, ids of refs.
-  let index: CurrentIndex | undefined;
-  const idOf: IdOf = (ref) => index?.id(ref.entity, ref.key);
   return {
     type: 'cohort_enrolment',
-    stateful: false,
-    read: async (db, context) => {
-      index = context.index;
-      return readCohortEnrolments(db, context.index.ids('cohort_enrol'), context.budget);
-    },
-    identify: (row) => {
+    // The enrolments the methods read before make (and the cohort members they should make).
+    read: async (db, context) => ({
+      rows: await readCohortEnrolments(db, context.index.ids('cohort_enrol'), context.budget),
+      facts: undefined,
+    }),
+    identify: (row, { index }) => {
       const key = keyOf(row, index);
       return key === null || row.id === null ? null : { id: row.id, key };
     },
     diff: (input) => diffCohortEnrolments(input, options),
-    recheck: (tx, planned, changes, budget) =>
-      recheckRows(
+    recheck: (tx, planned, changes, budget, context) =>
+      recheckCatalogued(
+        'cohort_enrolment',
         tx,
-        {
-          table: 'user_enrolments',
-          noun: 'user enrolment',
-          columns: ['enrolid', 'userid', 'status'],
-          naturalKey: {
-            columns: ['enrolid', 'userid'],
-            of: (ch) => {
-              const { method, user } = ch.refs ?? {};
-              const methodId = method === undefined ? undefined : idOf(method);
-              const userId = user === undefined ? undefined : idOf(user);
-              return methodId === undefined || userId === undefined ? null : [methodId, userId];
-            },
-          },
-          references: { method: 'enrol', user: 'user' },
-        },
+        // Rows without id are members the sync has not enrolled yet: nothing to re-read.
         planned.flatMap((row) => (row.id === null ? [] : [{ ...row, id: row.id }])),
         changes,
         budget,
-        idOf,
+        context,
       ),
     write: (tx, context, changes) => writeCohortEnrolmentChanges(tx, context, changes),
   };

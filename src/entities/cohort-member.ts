@@ -3,8 +3,6 @@
  * members of the cohorts it owns (managed, or created/adopted by this plan), and only those. Members of any
  * other cohort are never touched, even when the directory no longer lists the person.
  */
-import type { IdOf } from '../apply/recheck-rows.js';
-import { recheckRows } from '../apply/recheck-rows.js';
 import type { Change } from '../model/change.js';
 import { addressOf, pairKey } from '../model/change.js';
 import type { CurrentIndex } from '../model/current.js';
@@ -14,6 +12,7 @@ import { writeCohortMemberChanges } from '../moodle/write-cohorts.js';
 import type { DiffInput, Entity, EntityDiff } from './entity.js';
 import { byKey } from './entity.js';
 import { createChange } from './keyed-diff.js';
+import { recheckCatalogued } from './recheck.js';
 
 export type CohortMemberRow = MoodleCohortMemberRow;
 
@@ -70,53 +69,28 @@ export function diffCohortMembers(input: DiffInput<CohortMemberRow>): EntityDiff
   return { changes, conflicts: [], warnings: [] };
 }
 
-const keyOf = (row: CohortMemberRow, index: CurrentIndex | undefined): string | null => {
-  const cohort = index?.key('cohort', row.cohortid);
-  const user = index?.key('user', row.userid);
+const keyOf = (row: CohortMemberRow, index: CurrentIndex): string | null => {
+  const cohort = index.key('cohort', row.cohortid);
+  const user = index.key('user', row.userid);
   return cohort === undefined || user === undefined ? null : pairKey(cohort, user);
 };
 
-/** The membership entity of one run. */
+/** The cohort member entity of one run. */
 export function cohortMemberEntity(): Entity<CohortMemberRow> {
-  // The index of the entities read before (cohorts, users), as given to read(): keys of rows, ids of refs.
-  let index: CurrentIndex | undefined;
-  const idOf: IdOf = (ref) => index?.id(ref.entity, ref.key);
   return {
     type: 'cohort_member',
-    stateful: false,
-    read: async (db, context) => {
-      index = context.index;
-      return readCohortMembers(db, context.index.ids('cohort'), context.budget);
-    },
-    identify: (row) => {
+    // The members of the cohorts read before.
+    read: async (db, context) => ({
+      rows: await readCohortMembers(db, context.index.ids('cohort'), context.budget),
+      facts: undefined,
+    }),
+    identify: (row, { index }) => {
       const key = keyOf(row, index);
       return key === null ? null : { id: row.id, key };
     },
     diff: (input) => diffCohortMembers(input),
-    recheck: (tx, planned, changes, budget) =>
-      recheckRows(
-        tx,
-        {
-          table: 'cohort_members',
-          noun: 'cohort member',
-          columns: ['cohortid', 'userid'],
-          naturalKey: {
-            columns: ['cohortid', 'userid'],
-            of: (ch) => {
-              const cohort = ch.refs?.cohort;
-              const user = ch.refs?.user;
-              const cohortId = cohort === undefined ? undefined : idOf(cohort);
-              const userId = user === undefined ? undefined : idOf(user);
-              return cohortId === undefined || userId === undefined ? null : [cohortId, userId];
-            },
-          },
-          references: { cohort: 'cohort', user: 'user' },
-        },
-        planned,
-        changes,
-        budget,
-        idOf,
-      ),
+    recheck: (tx, planned, changes, budget, context) =>
+      recheckCatalogued('cohort_member', tx, planned, changes, budget, context),
     write: (tx, context, changes) => writeCohortMemberChanges(tx, context, changes),
   };
 }

@@ -3,8 +3,6 @@
  * `component` is the ownership marker Moodle's UI shows (members not editable by hand). A managed cohort the
  * rules no longer produce is released (component cleared, members kept), deleted, or kept: `cohorts.onRemoved`.
  */
-import type { IdOf } from '../apply/recheck-rows.js';
-import { recheckRows } from '../apply/recheck-rows.js';
 import type { DesiredObject } from '../model/desired.js';
 import { CONTEXT_SYSTEM } from '../moodle/read-categories.js';
 import type { MoodleCohortRow } from '../moodle/read-cohorts.js';
@@ -13,6 +11,7 @@ import { writeCohortChanges } from '../moodle/write-cohorts.js';
 import type { DiffInput, Entity, EntityDiff } from './entity.js';
 import type { ExtraDelta, Removal } from './keyed-diff.js';
 import { columnValues, diffKeyed } from './keyed-diff.js';
+import { recheckCatalogued } from './recheck.js';
 
 export type CohortRow = MoodleCohortRow;
 
@@ -100,34 +99,16 @@ export function diffCohorts(input: DiffInput<CohortRow>, options: CohortOptions)
 
 /** The cohort entity of one run. */
 export function cohortEntity(options: CohortOptions): Entity<CohortRow> {
-  let idOf: IdOf = () => undefined;
   return {
     type: 'cohort',
-    stateful: true,
-    read: (db, context) => {
-      idOf = (ref) => context.index.id(ref.entity, ref.key);
-      return readCohorts(db);
-    },
+    read: async (db) => ({ rows: await readCohorts(db), facts: undefined }),
     identify: (row) => {
       const key = keyOf(row);
       return key === null ? null : { id: row.id, key };
     },
     diff: (input) => diffCohorts(input, options),
-    recheck: (tx, planned, changes, budget) =>
-      recheckRows(
-        tx,
-        {
-          table: 'cohort',
-          noun: 'cohort',
-          columns: ['idnumber', 'contextid', ...COMPARED],
-          naturalKey: { columns: ['idnumber'], of: (ch) => [String(ch.after.idnumber ?? '')] },
-          references: { category: 'course_categories' },
-        },
-        planned,
-        changes,
-        budget,
-        idOf,
-      ),
+    recheck: (tx, planned, changes, budget, context) =>
+      recheckCatalogued('cohort', tx, planned, changes, budget, context),
     write: (tx, context, changes) => writeCohortChanges(tx, context, changes),
   };
 }

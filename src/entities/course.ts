@@ -7,8 +7,6 @@
  * Moodle's shortnames are unique (its API checks it; the schema has no unique index): a shortname held by
  * another course, the site course included, is a conflict, never a second holder.
  */
-import type { IdOf } from '../apply/recheck-rows.js';
-import { recheckRows } from '../apply/recheck-rows.js';
 import type { Diagnostic } from '../errors.js';
 import type { Change } from '../model/change.js';
 import { addressOf } from '../model/change.js';
@@ -23,6 +21,7 @@ import { writeCourseChanges } from '../moodle/write-courses.js';
 import type { Conflict, DiffInput, Entity, EntityDiff } from './entity.js';
 import { byKey } from './entity.js';
 import { changedFields, columnValues, createChange } from './keyed-diff.js';
+import { recheckCatalogued } from './recheck.js';
 
 export type CourseRow = MoodleCourseRow;
 
@@ -256,34 +255,16 @@ async function recheckShortnames(tx: Queryable, changes: readonly Change[], budg
 
 /** The course entity of one run. */
 export function courseEntity(options: CourseOptions): Entity<CourseRow> {
-  let idOf: IdOf = () => undefined;
   return {
     type: 'course',
-    stateful: true,
-    read: (db, context) => {
-      idOf = (ref) => context.index.id(ref.entity, ref.key);
-      return readCourses(db);
-    },
+    read: async (db) => ({ rows: await readCourses(db), facts: undefined }),
     identify: (row) => {
       const key = keyOf(row);
       return key === null ? null : { id: row.id, key };
     },
     diff: (input) => diffCourses(input, options),
-    recheck: async (tx, planned, changes, budget) => [
-      ...(await recheckRows(
-        tx,
-        {
-          table: 'course',
-          noun: 'course',
-          columns: ['idnumber', 'shortname', 'fullname', 'category', 'visible'],
-          naturalKey: { columns: ['idnumber'], of: (ch) => [String(ch.after.idnumber ?? '')] },
-          references: { category: 'course_categories' },
-        },
-        planned,
-        changes,
-        budget,
-        idOf,
-      )),
+    recheck: async (tx, planned, changes, budget, context) => [
+      ...(await recheckCatalogued('course', tx, planned, changes, budget, context)),
       ...(await recheckShortnames(tx, changes, budget)),
     ],
     write: (tx, context, changes) => writeCourseChanges(tx, context, changes),

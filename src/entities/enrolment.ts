@@ -16,8 +16,6 @@
  * role_assignment entity which role each enrolment holds after the plan (`roleAfterPlan`, see
  * role-assignment.ts), so that neither removes the other's row.
  */
-import type { IdOf } from '../apply/recheck-rows.js';
-import { recheckRows } from '../apply/recheck-rows.js';
 import type { Change, FieldValue } from '../model/change.js';
 import { pairKey } from '../model/change.js';
 import type { CurrentIndex } from '../model/current.js';
@@ -30,6 +28,7 @@ import { writeManualEnrolmentChanges } from '../moodle/write-manual-enrolments.j
 import type { DiffInput, Entity, EntityDiff } from './entity.js';
 import type { ExtraDelta, Removal } from './keyed-diff.js';
 import { diffKeyed } from './keyed-diff.js';
+import { recheckCatalogued } from './recheck.js';
 import { roleAssignmentKey } from './role-assignment.js';
 
 export type EnrolmentRow = MoodleManualEnrolmentRow;
@@ -55,9 +54,9 @@ export interface EnrolmentFacts {
   readonly pluginEnabled: boolean;
 }
 
-const keyOf = (row: EnrolmentRow, index: CurrentIndex | undefined): string | null => {
-  const course = index?.key('course', row.courseid);
-  const user = index?.key('user', row.userid);
+const keyOf = (row: EnrolmentRow, index: CurrentIndex): string | null => {
+  const course = index.key('course', row.courseid);
+  const user = index.key('user', row.userid);
   return course === undefined || user === undefined ? null : pairKey(course, user);
 };
 
@@ -204,7 +203,8 @@ export function diffEnrolments(
 
 /**
  * The role each manual enrolment the tool holds after this plan gives, by enrolment key: the desired one, or
- * (managed, no longer desired, suspended or kept managed) the one the state recorded.
+ * (managed, no longer desired, suspended or kept managed) the one the state recorded. Handed to the role
+ * assignments (DiffProducts.enrolmentRoles).
  */
 export function enrolmentRolesAfter(input: DiffInput<EnrolmentRow>, diff: EntityDiff): Map<string, string> {
   const roles = new Map<string, string>();
@@ -216,67 +216,40 @@ export function enrolmentRolesAfter(input: DiffInput<EnrolmentRow>, diff: Entity
   return roles;
 }
 
-export interface EnrolmentEntity extends Entity<EnrolmentRow> {
-  /** The role the manual enrolment of `user` in `course` gives after the last plan (for role assignments). */
-  roleAfterPlan(course: string, user: string): string | undefined;
-}
-
 /** The manual enrolment entity of one run. */
-export function enrolmentEntity(options: EnrolmentOptions): EnrolmentEntity {
-  let index: CurrentIndex | undefined;
-  let facts: EnrolmentFacts = { instances: [], roles: new Map(), pluginEnabled: true };
-  let rolesAfter = new Map<string, string>();
-  const idOf: IdOf = (ref) => index?.id(ref.entity, ref.key);
-  const instanceOf = (courseId: number): number | undefined => facts.instances.find((i) => i.courseid === courseId)?.id;
+export function enrolmentEntity(options: EnrolmentOptions): Entity<EnrolmentRow, EnrolmentFacts> {
   return {
     type: 'enrolment',
-    stateful: true,
     read: async (db, context) => {
-      index = context.index;
       const instances = await readManualInstances(db, context.index.ids('course'), context.budget);
-      facts = {
+      const facts: EnrolmentFacts = {
         instances,
         roles: context.site.roles,
         levels: await readAssignableLevels(db),
         pluginEnabled: context.site.enabledEnrol.includes('manual'),
       };
-      return readManualEnrolments(db, instances, context.budget);
+      return { rows: await readManualEnrolments(db, instances, context.budget), facts };
     },
-    identify: (row) => {
+    identify: (row, { index }) => {
       const key = keyOf(row, index);
       return key === null ? null : { id: row.id, key };
     },
-    diff: (input) => {
+    diff: (input, facts) => {
       const diff = diffEnrolments(input, options, facts);
-      rolesAfter = enrolmentRolesAfter(input, diff);
-      return diff;
+      return { ...diff, products: { enrolmentRoles: enrolmentRolesAfter(input, diff) } };
     },
-    roleAfterPlan: (course, user) => rolesAfter.get(pairKey(course, user)),
-    recheck: (tx, planned, changes, budget) =>
-      recheckRows(
+    recheck: (tx, planned, changes, budget, context) => {
+      const instances = firstInstances(context.facts.instances);
+      return recheckCatalogued(
+        'enrolment',
         tx,
-        {
-          table: 'user_enrolments',
-          noun: 'manual enrolment',
-          columns: ['enrolid', 'userid', 'status'],
-          naturalKey: {
-            columns: ['enrolid', 'userid'],
-            of: (ch) => {
-              const course = ch.refs?.course;
-              const user = ch.refs?.user;
-              const courseId = course === undefined ? undefined : idOf(course);
-              const enrolId = courseId === undefined ? undefined : instanceOf(courseId);
-              const userId = user === undefined ? undefined : idOf(user);
-              return enrolId === undefined || userId === undefined ? null : [enrolId, userId];
-            },
-          },
-          references: { course: 'course', user: 'user' },
-        },
         planned,
         changes,
         budget,
-        idOf,
-      ),
+        context,
+        (courseId) => instances.get(courseId)?.id,
+      );
+    },
     write: (tx, context, changes) => writeManualEnrolmentChanges(tx, context, changes),
   };
 }

@@ -6,8 +6,6 @@
  * though a desired member already present through one is satisfied (groups_members is unique per user and
  * group).
  */
-import type { IdOf } from '../apply/recheck-rows.js';
-import { recheckRows } from '../apply/recheck-rows.js';
 import type { Change } from '../model/change.js';
 import { addressOf, pairKey } from '../model/change.js';
 import type { CurrentIndex } from '../model/current.js';
@@ -17,6 +15,7 @@ import { writeGroupMemberChanges } from '../moodle/write-group-members.js';
 import type { DiffInput, Entity, EntityDiff } from './entity.js';
 import { byKey } from './entity.js';
 import { createChange } from './keyed-diff.js';
+import { recheckCatalogued } from './recheck.js';
 
 export type GroupMemberRow = MoodleGroupMemberRow;
 
@@ -82,53 +81,28 @@ export function diffGroupMembers(input: DiffInput<GroupMemberRow>): EntityDiff {
   return { changes, conflicts: [], warnings: [] };
 }
 
-const keyOf = (row: GroupMemberRow, index: CurrentIndex | undefined): string | null => {
-  const group = index?.key('group', row.groupid);
-  const user = index?.key('user', row.userid);
+const keyOf = (row: GroupMemberRow, index: CurrentIndex): string | null => {
+  const group = index.key('group', row.groupid);
+  const user = index.key('user', row.userid);
   return group === undefined || user === undefined ? null : pairKey(group, user);
 };
 
-/** The group membership entity of one run. */
+/** The group member entity of one run. */
 export function groupMemberEntity(): Entity<GroupMemberRow> {
-  // The index of the entities read before (groups, users), as given to read(): keys of rows, ids of refs.
-  let index: CurrentIndex | undefined;
-  const idOf: IdOf = (ref) => index?.id(ref.entity, ref.key);
   return {
     type: 'group_member',
-    stateful: false,
-    read: (db, context) => {
-      index = context.index;
-      return readGroupMembers(db, context.index.ids('group'), context.budget);
-    },
-    identify: (row) => {
+    // The members of the groups read before.
+    read: async (db, context) => ({
+      rows: await readGroupMembers(db, context.index.ids('group'), context.budget),
+      facts: undefined,
+    }),
+    identify: (row, { index }) => {
       const key = keyOf(row, index);
       return key === null ? null : { id: row.id, key };
     },
     diff: (input) => diffGroupMembers(input),
-    recheck: (tx, planned, changes, budget) =>
-      recheckRows(
-        tx,
-        {
-          table: 'groups_members',
-          noun: 'group member',
-          columns: ['groupid', 'userid', 'component', 'itemid'],
-          naturalKey: {
-            columns: ['groupid', 'userid'],
-            of: (ch) => {
-              const group = ch.refs?.group;
-              const user = ch.refs?.user;
-              const groupId = group === undefined ? undefined : idOf(group);
-              const userId = user === undefined ? undefined : idOf(user);
-              return groupId === undefined || userId === undefined ? null : [groupId, userId];
-            },
-          },
-          references: { group: 'groups', user: 'user' },
-        },
-        planned,
-        changes,
-        budget,
-        idOf,
-      ),
+    recheck: (tx, planned, changes, budget, context) =>
+      recheckCatalogued('group_member', tx, planned, changes, budget, context),
     write: (tx, context, changes) => writeGroupMemberChanges(tx, context, changes),
   };
 }

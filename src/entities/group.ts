@@ -6,9 +6,6 @@
  *
  * Groupings (grouping.ts) are keyed and planned the same way: `diffCourseScoped` serves both.
  */
-import type { IdOf } from '../apply/recheck-rows.js';
-import { recheckRows } from '../apply/recheck-rows.js';
-import type { Change } from '../model/change.js';
 import { pairKey } from '../model/change.js';
 import type { CurrentIndex } from '../model/current.js';
 import type { DesiredObject } from '../model/desired.js';
@@ -19,6 +16,7 @@ import { factsOf } from './catalog.js';
 import type { Conflict, DiffInput, Entity, EntityDiff } from './entity.js';
 import type { Removal } from './keyed-diff.js';
 import { diffKeyed } from './keyed-diff.js';
+import { recheckCatalogued } from './recheck.js';
 
 export type GroupRow = MoodleGroupRow;
 
@@ -40,8 +38,8 @@ export type CourseScopedKind = 'group' | 'grouping';
 export const COURSE_SCOPED_COMPARED = ['name', 'description'] as const;
 
 /** `<course key>/<idnumber>` of a row of a keyed course; null for a row without idnumber (never the tool's). */
-export function courseScopedKey(row: GroupRow, index: CurrentIndex | undefined): string | null {
-  const course = index?.key('course', row.courseid);
+export function courseScopedKey(row: GroupRow, index: CurrentIndex): string | null {
+  const course = index.key('course', row.courseid);
   return course === undefined || row.idnumber === '' ? null : pairKey(course, row.idnumber);
 }
 
@@ -150,43 +148,22 @@ export function diffGroups(input: DiffInput<GroupRow>, options: Pick<GroupOption
   return diffCourseScoped(input, options, 'group');
 }
 
-/** The recheck spec of groups or groupings: their rows, (courseid, idnumber) still free, the course there. */
-export function courseScopedRecheck(table: 'groups' | 'groupings', noun: string, idOf: IdOf) {
-  return {
-    table,
-    noun,
-    columns: ['courseid', 'idnumber', ...COURSE_SCOPED_COMPARED],
-    naturalKey: {
-      columns: ['courseid', 'idnumber'] as [string, string],
-      of: (ch: Change) => {
-        const course = ch.refs?.course;
-        const courseId = course === undefined ? undefined : idOf(course);
-        return courseId === undefined ? null : [courseId, String(ch.after.idnumber ?? '')];
-      },
-    },
-    references: { course: 'course' },
-  };
-}
-
 /** The group entity of one run. */
 export function groupEntity(options: GroupOptions): Entity<GroupRow> {
-  // The index of the entities read before (courses), as given to read(): keys of rows, ids of refs.
-  let index: CurrentIndex | undefined;
-  const idOf: IdOf = (ref) => index?.id(ref.entity, ref.key);
   return {
     type: 'group',
-    stateful: true,
-    read: (db, context) => {
-      index = context.index;
-      return readGroups(db, context.index.ids('course'), context.budget);
-    },
-    identify: (row) => {
+    // The groups of the courses read before.
+    read: async (db, context) => ({
+      rows: await readGroups(db, context.index.ids('course'), context.budget),
+      facts: undefined,
+    }),
+    identify: (row, { index }) => {
       const key = courseScopedKey(row, index);
       return key === null ? null : { id: row.id, key };
     },
     diff: (input) => diffGroups(input, options),
-    recheck: (tx, planned, changes, budget) =>
-      recheckRows(tx, courseScopedRecheck('groups', 'group', idOf), planned, changes, budget, idOf),
+    recheck: (tx, planned, changes, budget, context) =>
+      recheckCatalogued('group', tx, planned, changes, budget, context),
     write: (tx, context, changes) => writeGroupChanges(tx, context, changes, options.schema),
   };
 }

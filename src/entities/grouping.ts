@@ -4,8 +4,6 @@
  * own: the tool owns the links of the groupings it owns and still syncs, and only those, as it owns the
  * members of its cohorts.
  */
-import type { IdOf } from '../apply/recheck-rows.js';
-import { recheckRows } from '../apply/recheck-rows.js';
 import type { Change } from '../model/change.js';
 import { addressOf, pairKey } from '../model/change.js';
 import type { CurrentIndex } from '../model/current.js';
@@ -15,8 +13,9 @@ import { writeGroupingChanges, writeGroupingGroupChanges } from '../moodle/write
 import type { DiffInput, Entity, EntityDiff } from './entity.js';
 import { byKey } from './entity.js';
 import type { GroupOptions } from './group.js';
-import { courseScopedKey, courseScopedRecheck, diffCourseScoped } from './group.js';
+import { courseScopedKey, diffCourseScoped } from './group.js';
 import { createChange } from './keyed-diff.js';
+import { recheckCatalogued } from './recheck.js';
 
 export type GroupingRow = MoodleGroupingRow;
 export type GroupingGroupRow = MoodleGroupingGroupRow;
@@ -31,22 +30,20 @@ export function diffGroupings(input: DiffInput<GroupingRow>, options: Pick<Group
 
 /** The grouping entity of one run. */
 export function groupingEntity(options: GroupingOptions): Entity<GroupingRow> {
-  let index: CurrentIndex | undefined;
-  const idOf: IdOf = (ref) => index?.id(ref.entity, ref.key);
   return {
     type: 'grouping',
-    stateful: true,
-    read: (db, context) => {
-      index = context.index;
-      return readGroupings(db, context.index.ids('course'), context.budget);
-    },
-    identify: (row) => {
+    // The groupings of the courses read before.
+    read: async (db, context) => ({
+      rows: await readGroupings(db, context.index.ids('course'), context.budget),
+      facts: undefined,
+    }),
+    identify: (row, { index }) => {
       const key = courseScopedKey(row, index);
       return key === null ? null : { id: row.id, key };
     },
     diff: (input) => diffGroupings(input, options),
-    recheck: (tx, planned, changes, budget) =>
-      recheckRows(tx, courseScopedRecheck('groupings', 'grouping', idOf), planned, changes, budget, idOf),
+    recheck: (tx, planned, changes, budget, context) =>
+      recheckCatalogued('grouping', tx, planned, changes, budget, context),
     write: (tx, context, changes) => writeGroupingChanges(tx, context, changes, options.schema),
   };
 }
@@ -57,9 +54,9 @@ export function groupingEntity(options: GroupingOptions): Entity<GroupingRow> {
  * The key of a link: its grouping's key and the group's idnumber, when the group is one the tool can know (a
  * group with idnumber, of the grouping's own course); null otherwise.
  */
-function linkKey(row: GroupingGroupRow, index: CurrentIndex | undefined): string | null {
-  const grouping = index?.key('grouping', row.groupingid);
-  const group = index?.key('group', row.groupid);
+function linkKey(row: GroupingGroupRow, index: CurrentIndex): string | null {
+  const grouping = index.key('grouping', row.groupingid);
+  const group = index.key('group', row.groupid);
   if (grouping === undefined || group === undefined || row.groupidnumber === null) return null;
   if (row.groupcourse !== row.groupingcourse) return null;
   return pairKey(grouping, row.groupidnumber);
@@ -130,44 +127,20 @@ export function diffGroupingGroups(input: DiffInput<GroupingGroupRow>): EntityDi
 
 /** The grouping-group link entity of one run. */
 export function groupingGroupEntity(): Entity<GroupingGroupRow> {
-  let index: CurrentIndex | undefined;
-  const idOf: IdOf = (ref) => index?.id(ref.entity, ref.key);
   return {
     type: 'grouping_group',
-    stateful: false,
-    read: (db, context) => {
-      index = context.index;
-      return readGroupingGroups(db, context.index.ids('grouping'), context.budget);
-    },
-    identify: (row) => {
+    // The links of the groupings read before.
+    read: async (db, context) => ({
+      rows: await readGroupingGroups(db, context.index.ids('grouping'), context.budget),
+      facts: undefined,
+    }),
+    identify: (row, { index }) => {
       const key = linkKey(row, index);
       return key === null ? null : { id: row.id, key };
     },
     diff: (input) => diffGroupingGroups(input),
-    recheck: (tx, planned, changes, budget) =>
-      recheckRows(
-        tx,
-        {
-          table: 'groupings_groups',
-          noun: 'grouping-group link',
-          columns: ['groupingid', 'groupid'],
-          naturalKey: {
-            columns: ['groupingid', 'groupid'],
-            of: (ch) => {
-              const grouping = ch.refs?.grouping;
-              const group = ch.refs?.group;
-              const groupingId = grouping === undefined ? undefined : idOf(grouping);
-              const groupId = group === undefined ? undefined : idOf(group);
-              return groupingId === undefined || groupId === undefined ? null : [groupingId, groupId];
-            },
-          },
-          references: { grouping: 'groupings', group: 'groups' },
-        },
-        planned,
-        changes,
-        budget,
-        idOf,
-      ),
+    recheck: (tx, planned, changes, budget, context) =>
+      recheckCatalogued('grouping_group', tx, planned, changes, budget, context),
     write: (tx, context, changes) => writeGroupingGroupChanges(tx, context, changes),
   };
 }

@@ -4,11 +4,8 @@
  * is no desired object (the rules drop it), so a stored value then goes. Values of other fields, and of users
  * the tool does not sync, are never touched; nor is the data of a field the spec dropped (the field stays).
  */
-import type { IdOf } from '../apply/recheck-rows.js';
-import { recheckRows } from '../apply/recheck-rows.js';
 import type { Change } from '../model/change.js';
 import { addressOf, pairKey } from '../model/change.js';
-import type { CurrentIndex } from '../model/current.js';
 import type { DesiredObject } from '../model/desired.js';
 import type { MoodleProfileDataRow } from '../moodle/read-profile-fields.js';
 import { readProfileData } from '../moodle/read-profile-fields.js';
@@ -16,6 +13,7 @@ import { writeProfileDataChanges } from '../moodle/write-profile-fields.js';
 import type { DiffInput, Entity, EntityDiff } from './entity.js';
 import { byKey } from './entity.js';
 import { createChange } from './keyed-diff.js';
+import { recheckCatalogued } from './recheck.js';
 
 export type ProfileDataRow = MoodleProfileDataRow;
 
@@ -87,52 +85,21 @@ export function diffProfileData(input: DiffInput<ProfileDataRow>, options: Profi
 
 /** The profile data entity of one run. */
 export function profileDataEntity(options: ProfileDataOptions): Entity<ProfileDataRow> {
-  // The index of the entities read before (fields, users), as given to read(): keys of rows, ids of refs.
-  let index: CurrentIndex | undefined;
-  const idOf: IdOf = (ref) => index?.id(ref.entity, ref.key);
   return {
     type: 'profile_data',
-    stateful: false,
-    read: (db, context) => {
-      index = context.index;
-      const known = context.index;
-      const ids = options.fields.flatMap((shortname) => {
-        const id = known.id('profile_field', shortname);
-        return id === undefined ? [] : [id];
-      });
-      return readProfileData(db, ids, context.budget);
+    read: async (db, context) => {
+      // The values of the fields read before, for the users read before.
+      const ids = options.fields.flatMap((shortname) => context.index.id('profile_field', shortname) ?? []);
+      return { rows: await readProfileData(db, ids, context.budget), facts: undefined };
     },
-    identify: (row) => {
-      const field = index?.key('profile_field', row.fieldid);
-      const user = index?.key('user', row.userid);
+    identify: (row, { index }) => {
+      const field = index.key('profile_field', row.fieldid);
+      const user = index.key('user', row.userid);
       return field === undefined || user === undefined ? null : { id: row.id, key: pairKey(field, user) };
     },
     diff: (input) => diffProfileData(input, options),
-    recheck: (tx, planned, changes, budget) =>
-      recheckRows(
-        tx,
-        {
-          table: 'user_info_data',
-          noun: 'profile value',
-          columns: ['userid', 'fieldid', 'data'],
-          naturalKey: {
-            // Moodle's unique index is (userid, fieldid).
-            columns: ['userid', 'fieldid'],
-            of: (ch) => {
-              const user = ch.refs?.user;
-              const field = ch.refs?.field;
-              const userId = user === undefined ? undefined : idOf(user);
-              const fieldId = field === undefined ? undefined : idOf(field);
-              return userId === undefined || fieldId === undefined ? null : [userId, fieldId];
-            },
-          },
-          references: { field: 'user_info_field', user: 'user' },
-        },
-        planned,
-        changes,
-        budget,
-        idOf,
-      ),
+    recheck: (tx, planned, changes, budget, context) =>
+      recheckCatalogued('profile_data', tx, planned, changes, budget, context),
     write: (tx, context, changes) => writeProfileDataChanges(tx, context, changes),
   };
 }

@@ -2,12 +2,12 @@
  * The custom profile field entity (user_info_field), keyed by shortname. Fields are created and kept in step
  * (name, locked, visible); a field the spec no longer lists stays, and so does its data.
  */
-import { recheckRows } from '../apply/recheck-rows.js';
 import type { MoodleProfileFieldRow } from '../moodle/read-profile-fields.js';
 import { readProfileFields } from '../moodle/read-profile-fields.js';
 import { writeProfileFieldChanges } from '../moodle/write-profile-fields.js';
 import type { DiffInput, Entity, EntityDiff } from './entity.js';
 import { diffKeyed } from './keyed-diff.js';
+import { recheckCatalogued } from './recheck.js';
 
 export type ProfileFieldRow = MoodleProfileFieldRow;
 
@@ -53,26 +53,14 @@ export function diffProfileFields(input: DiffInput<ProfileFieldRow>, options: Pr
 export function profileFieldEntity(options: ProfileFieldOptions): Entity<ProfileFieldRow> {
   return {
     type: 'profile_field',
-    stateful: true,
-    read: async (db) => (await readProfileFields(db)).fields,
+    read: async (db) => ({ rows: (await readProfileFields(db)).fields, facts: undefined }),
     identify: (row) => {
       const key = keyOf(row);
       return key === null ? null : { id: row.id, key };
     },
     diff: (input) => diffProfileFields(input, options),
-    recheck: (tx, planned, changes, budget) =>
-      recheckRows(
-        tx,
-        {
-          table: 'user_info_field',
-          noun: 'profile field',
-          columns: ['shortname', 'name', 'datatype', 'categoryid', 'locked', 'visible'],
-          naturalKey: { columns: ['shortname'], of: (ch) => [String(ch.after.shortname ?? '')] },
-        },
-        planned,
-        changes,
-        budget,
-      ),
+    recheck: (tx, planned, changes, budget, context) =>
+      recheckCatalogued('profile_field', tx, planned, changes, budget, context),
     write: (tx, context, changes) => writeProfileFieldChanges(tx, context, changes),
   };
 }

@@ -1,6 +1,7 @@
 /**
- * An entity together with what was read of Moodle for it. The pipeline holds a list of these, one per entity
- * kind, without knowing their row types: each reading pairs its rows with its own diff, recheck and write.
+ * An entity together with what was read of Moodle for it: a value, made once by `readEntity`. The pipeline
+ * holds a list of these, one per entity kind, without knowing their row and fact types: each reading pairs what
+ * was read with its entity's own diff, recheck and write, and passes it to them as arguments.
  */
 import { createHash } from 'node:crypto';
 import type { Diagnostic } from '../errors.js';
@@ -10,11 +11,10 @@ import type { DesiredObject } from '../model/desired.js';
 import type { StateObject } from '../model/state.js';
 import type { MoodleDatabase, Queryable } from '../moodle/database.js';
 import type { WriteContext } from '../moodle/write-context.js';
-import type { Entity, EntityDiff, Ownership, ReadContext } from './entity.js';
+import type { DiffProducts, Entity, EntityDiff, Ownership, ReadContext, RecheckContext } from './entity.js';
 
 export interface EntityReading {
   readonly type: EntityType;
-  readonly stateful: boolean;
   /** Rows read. */
   readonly rows: number;
   /** Key → id of the current rows that have a key. */
@@ -33,45 +33,49 @@ export interface EntityReading {
     index: CurrentIndex,
     owned: Ownership,
     wanted: (entity: EntityType, key: string) => boolean,
+    products: DiffProducts,
   ): EntityDiff;
   recheck(tx: Queryable, changes: readonly Change[], budget: number): Promise<Diagnostic[]>;
   write(tx: Queryable, context: WriteContext, changes: readonly Change[]): Promise<void>;
 }
 
-export async function readEntity<Current>(
-  entity: Entity<Current>,
+export async function readEntity<Row, Facts>(
+  entity: Entity<Row, Facts>,
   db: Queryable,
   context: ReadContext,
 ): Promise<EntityReading> {
-  const current = await entity.read(db, context);
+  const { rows, facts } = await entity.read(db, context);
+  // The index grows as later entities are read: identify now, with what was read before this one.
+  const known: RecheckContext<Facts> = { facts, index: context.index, site: context.site };
+  const identities = rows.map((row) => entity.identify(row, known));
   const ids = new Map<string, number>();
   const keys = new Map<number, string>();
-  for (const row of current) {
-    const identity = entity.identify(row);
+  for (const identity of identities) {
     if (identity === null) continue;
     ids.set(identity.key, identity.id);
     keys.set(identity.id, identity.key);
   }
   return {
     type: entity.type,
-    stateful: entity.stateful,
-    rows: current.length,
+    rows: rows.length,
     ids,
     keys,
     digestFor: (wanted) =>
       digestRows(
-        current.filter((row) => {
-          const identity = entity.identify(row);
-          return identity !== null && wanted.has(identity.key);
+        rows.filter((_, i) => {
+          const identity = identities[i];
+          return identity !== null && identity !== undefined && wanted.has(identity.key);
         }),
       ),
-    diff: (desired, managed, index, owned, wanted) => entity.diff({ desired, current, managed, index, owned, wanted }),
+    diff: (desired, managed, index, owned, wanted, products) =>
+      entity.diff({ desired, current: rows, managed, index, owned, wanted, products }, facts),
     recheck: (tx, changes, budget) =>
       entity.recheck(
         tx,
-        current,
+        rows,
         changes.filter((ch) => ch.entity === entity.type),
         budget,
+        known,
       ),
     write: (tx, writeContext, changes) =>
       entity.write(
@@ -115,7 +119,7 @@ export async function readEntities(
 export type EntityReader = (db: Queryable, context: ReadContext) => Promise<EntityReading>;
 
 export const readerOf =
-  <Current>(entity: Entity<Current>): EntityReader =>
+  <Row, Facts>(entity: Entity<Row, Facts>): EntityReader =>
   (db, context) =>
     readEntity(entity, db, context);
 

@@ -22,8 +22,6 @@
  * it (a release) and the row stays with the enrolment. The enrolment entity likewise keeps an old role that the
  * rules ask for as a role assignment.
  */
-import type { IdOf } from '../apply/recheck-rows.js';
-import { recheckRows } from '../apply/recheck-rows.js';
 import type { Change, EntityType } from '../model/change.js';
 import { addressOf, pairKey } from '../model/change.js';
 import type { CurrentIndex } from '../model/current.js';
@@ -35,6 +33,7 @@ import { writeRoleAssignmentChanges } from '../moodle/write-role-assignments.js'
 import type { Conflict, DiffInput, Entity, EntityDiff } from './entity.js';
 import { byKey } from './entity.js';
 import { createChange } from './keyed-diff.js';
+import { recheckCatalogued } from './recheck.js';
 
 export type RoleAssignmentRow = MoodleRoleAssignmentRow;
 
@@ -45,8 +44,6 @@ export interface RoleAssignmentOptions {
   readonly onRemoved: RoleAssignmentOnRemoved;
   /** `roleAssignments.component` (default ''): role_assignments.component of the tool's assignments. */
   readonly component: string;
-  /** The role the tool's manual enrolment of `user` in `course` gives after this plan (EnrolmentEntity.roleAfterPlan). */
-  readonly enrolmentRole?: (course: string, user: string) => string | undefined;
   /**
    * Roles the spec declares (role entity), by shortname: the context levels each may be assigned at after this
    * plan (the declaration's `contextlevels`). They are checked instead of Moodle's role_context_levels.
@@ -60,6 +57,12 @@ export interface RoleAssignmentFacts {
   readonly roles: ReadonlyMap<string, number>;
   /** Context levels each role may be assigned at, by role id (role_context_levels). */
   readonly levels: ReadonlyMap<number, ReadonlySet<number>>;
+}
+
+/** What was read: the diff's facts, and the key of each row that carries one. */
+export interface RoleAssignmentReadFacts extends RoleAssignmentFacts {
+  /** Of identical rows, only the first (lowest id) carries the key: the others are the same assignment. */
+  readonly keyed: ReadonlyMap<number, string>;
 }
 
 export const roleAssignmentKey = (context: string, role: string, user: string): string => `${context}/${role}/${user}`;
@@ -191,7 +194,9 @@ export function diffRoleAssignments(
     const course = context.slice('course:'.length);
     const enrolment = pairKey(course, String(user));
     if (!owned('enrolment', enrolment) && !wanted('enrolment', enrolment)) return false;
-    return options.enrolmentRole === undefined || options.enrolmentRole(course, String(user)) === role;
+    // Without the enrolment entity's word on it, any role of the user in the course may be the enrolment's.
+    const { enrolmentRoles } = input.products;
+    return enrolmentRoles === undefined || enrolmentRoles.get(enrolment) === role;
   };
 
   const byId = new Map(input.current.map((row) => [row.id, row]));
@@ -241,49 +246,32 @@ export function diffRoleAssignments(
 }
 
 /** The role assignment entity of one run. */
-export function roleAssignmentEntity(options: RoleAssignmentOptions): Entity<RoleAssignmentRow> {
-  let index: CurrentIndex | undefined;
-  let facts: RoleAssignmentFacts = { roles: new Map(), levels: new Map() };
-  // Of identical rows, only the first (lowest id) carries the key: the others are the same assignment.
-  let keyed = new Map<number, string>();
-  const idOf: IdOf = (ref) => index?.id(ref.entity, ref.key);
+export function roleAssignmentEntity(
+  options: RoleAssignmentOptions,
+): Entity<RoleAssignmentRow, RoleAssignmentReadFacts> {
   return {
     type: 'role_assignment',
-    stateful: true,
     read: async (db, context) => {
-      index = context.index;
-      facts = { roles: context.site.roles, levels: await readAssignableLevels(db) };
+      const levels = await readAssignableLevels(db);
       const rows = await readRoleAssignments(db, context.index.ids('user'), options.component, context.budget);
       const roleNames = reverse(context.site.roles);
+      const keyed = new Map<number, string>();
       const seen = new Set<string>();
-      keyed = new Map();
       for (const row of rows) {
         const key = keyOfRow(row, context.index, roleNames);
         if (key === null || seen.has(key)) continue;
         seen.add(key);
         keyed.set(row.id, key);
       }
-      return rows;
+      return { rows, facts: { roles: context.site.roles, levels, keyed } };
     },
-    identify: (row) => {
-      const key = keyed.get(row.id);
+    identify: (row, { facts }) => {
+      const key = facts.keyed.get(row.id);
       return key === undefined ? null : { id: row.id, key };
     },
-    diff: (input) => diffRoleAssignments(input, options, facts),
-    recheck: (tx, planned, changes, budget) =>
-      recheckRows(
-        tx,
-        {
-          table: 'role_assignments',
-          noun: 'role assignment',
-          columns: ['roleid', 'contextid', 'userid', 'component', 'itemid'],
-          references: { user: 'user', target: 'user', category: 'course_categories', course: 'course' },
-        },
-        planned,
-        changes,
-        budget,
-        idOf,
-      ),
+    diff: (input, facts) => diffRoleAssignments(input, options, facts),
+    recheck: (tx, planned, changes, budget, context) =>
+      recheckCatalogued('role_assignment', tx, planned, changes, budget, context),
     write: (tx, context, changes) => writeRoleAssignmentChanges(tx, context, changes, { component: options.component }),
   };
 }

@@ -12,7 +12,6 @@
  * left in Moodle) and the plan says so. A capability Moodle does not know (not in its `capabilities` table: a
  * plugin not installed, a typo) is a conflict naming it.
  */
-import { recheckRows } from '../apply/recheck-rows.js';
 import type { Diagnostic } from '../errors.js';
 import type { Change } from '../model/change.js';
 import { addressOf } from '../model/change.js';
@@ -34,6 +33,7 @@ import { writeRoleChanges } from '../moodle/write-roles.js';
 import type { DiffInput, Entity, EntityDiff } from './entity.js';
 import type { Removal } from './keyed-diff.js';
 import { diffKeyed } from './keyed-diff.js';
+import { recheckCatalogued } from './recheck.js';
 
 export type RoleRow = MoodleRoleRow;
 
@@ -205,30 +205,17 @@ async function recheckDefinitions(
 }
 
 /** The role entity of one run. */
-export function roleEntity(options: RoleOptions): Entity<RoleRow> {
-  let facts: RoleFacts = { capabilities: new Set() };
+export function roleEntity(options: RoleOptions): Entity<RoleRow, RoleFacts> {
   return {
     type: 'role',
-    stateful: true,
     read: async (db, context) => {
-      facts = { capabilities: await readCapabilityNames(db) };
-      return readRoles(db, context.budget);
+      const facts = { capabilities: await readCapabilityNames(db) };
+      return { rows: await readRoles(db, context.budget), facts };
     },
     identify: (row) => ({ id: row.id, key: row.shortname }),
-    diff: (input) => diffRoles(input, options, facts),
-    recheck: async (tx, planned, changes, budget) => [
-      ...(await recheckRows(
-        tx,
-        {
-          table: 'role',
-          noun: 'role',
-          columns: ['shortname', 'name', 'description', 'archetype'],
-          naturalKey: { columns: ['shortname'], of: (ch) => [String(ch.after.shortname ?? ch.key)] },
-        },
-        planned,
-        changes,
-        budget,
-      )),
+    diff: (input, facts) => diffRoles(input, options, facts),
+    recheck: async (tx, planned, changes, budget, context) => [
+      ...(await recheckCatalogued('role', tx, planned, changes, budget, context)),
       ...(await recheckDefinitions(tx, planned, changes, budget)),
     ],
     write: (tx, context, changes) => writeRoleChanges(tx, context, changes),

@@ -5,15 +5,16 @@
  * over needs `users.adopt: matching`. Site admins and the guest account (read from `mdl_config`, not guessed
  * from usernames) are never touched.
  */
-import { recheckUsers } from '../apply/recheck.js';
 import type { Change, FieldValue } from '../model/change.js';
 import { addressOf } from '../model/change.js';
 import type { StateObject } from '../model/state.js';
 import type { MoodleUserRow } from '../moodle/read-users.js';
 import { readUsers } from '../moodle/read-users.js';
+import { recheckUsers } from '../moodle/recheck-users.js';
 import type { MoodleSite } from '../moodle/site.js';
 import { writeUserChanges } from '../moodle/write-users.js';
 import { userKey } from '../rules/users.js';
+import { CATALOG } from './catalog.js';
 import type { Conflict, DiffInput, Entity, EntityDiff } from './entity.js';
 import { byKey } from './entity.js';
 import { changedFields } from './keyed-diff.js';
@@ -233,17 +234,17 @@ export function diffUsers(input: DiffInput<MoodleUserRow>, options: UserDiffOpti
 
 /** The user entity of one run. */
 export function userEntity(options: UserEntityOptions): Entity<MoodleUserRow> {
+  // The catalogue's columns, and the fields this spec manages.
+  const checked = [...CATALOG.user.recheck.columns, ...options.managedFields];
   return {
     type: 'user',
-    stateful: true,
-    read: (db) => readUsers(db, options.site),
+    read: async (db) => ({ rows: await readUsers(db, options.site), facts: undefined }),
     identify: (row) =>
       row.deleted !== 0
         ? null
         : { id: row.id, key: options.match === 'username' ? userKey('username', row.username) : row.idnumber },
     diff: (input) => diffUsers(input, options),
-    recheck: (tx, planned, changes, budget) =>
-      recheckUsers(tx, options.site, planned, changes, options.managedFields, budget),
+    recheck: (tx, planned, changes, budget) => recheckUsers(tx, options.site, planned, changes, checked, budget),
     write: (tx, context, changes) => writeUserChanges(tx, context, changes),
   };
 }

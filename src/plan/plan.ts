@@ -5,7 +5,7 @@
  */
 
 import { factsOf } from '../entities/catalog.js';
-import type { Conflict } from '../entities/entity.js';
+import type { Conflict, DiffProducts } from '../entities/entity.js';
 import type { EntityReading } from '../entities/reading.js';
 import { UserError } from '../errors.js';
 import type { Change, ChangeAction, EntityType } from '../model/change.js';
@@ -63,11 +63,14 @@ export function computePlan(input: PlanInput): Plan {
   const conflicts: Conflict[] = [];
   const warnings: string[] = [...(input.warnings ?? [])];
   const desiredCounts: Partial<Record<EntityType, number>> = {};
+  // What each diff hands to the ones after it (the catalogue's `uses` order them).
+  let products: DiffProducts = {};
   for (const reading of input.readings) {
     const desired = desiredObjects.get(reading.type) ?? [];
     desiredCounts[reading.type] = desired.length;
     const managed = input.state.objects.filter((o) => o.type === reading.type);
-    const result = reading.diff(desired, managed, input.index, owned, wanted);
+    const result = reading.diff(desired, managed, input.index, owned, wanted, products);
+    if (result.products !== undefined) products = { ...products, ...result.products };
     // Loops, not push(...list): a spread of 100,000+ changes overflows the call stack.
     for (const change of result.changes) changes.push(change);
     for (const conflict of result.conflicts) conflicts.push(conflict);

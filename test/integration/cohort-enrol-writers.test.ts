@@ -286,38 +286,47 @@ async function apply(
     source_digest: 'sha256:m',
     values: {},
   }));
-  const methodRows = await methodEntity.read(run.w.db, { site, budget, index });
+  const { rows: methodRows } = await methodEntity.read(run.w.db, { site, budget, index });
   for (const row of methodRows) {
-    const identity = methodEntity.identify(row);
+    const identity = methodEntity.identify(row, { facts: undefined, index });
     if (identity !== null) ids.set('cohort_enrol', identity.key, identity.id);
   }
-  const methodDiff = methodEntity.diff({
-    desired: methods,
-    current: methodRows,
-    managed,
-    index,
-    owned: () => false,
-    wanted,
-  });
+  const methodDiff = methodEntity.diff(
+    {
+      desired: methods,
+      current: methodRows,
+      managed,
+      index,
+      owned: () => false,
+      wanted,
+      products: {},
+    },
+    undefined,
+  );
   refuse(methodDiff.conflicts);
   const owned = new Set([
     ...run.managed,
     ...methodDiff.changes.filter((c) => c.action === 'create' || c.action === 'adopt').map((c) => c.key),
   ]);
-  const enrolmentRows = await enrolmentEntity.read(run.w.db, { site, budget, index });
-  const enrolmentDiff = enrolmentEntity.diff({
-    desired: enrolments,
-    current: enrolmentRows,
-    managed: [],
-    index,
-    owned: (entity, key) => entity === 'cohort_enrol' && owned.has(key),
-    wanted,
-  });
+  const { rows: enrolmentRows } = await enrolmentEntity.read(run.w.db, { site, budget, index });
+  const enrolmentDiff = enrolmentEntity.diff(
+    {
+      desired: enrolments,
+      current: enrolmentRows,
+      managed: [],
+      index,
+      owned: (entity, key) => entity === 'cohort_enrol' && owned.has(key),
+      wanted,
+      products: {},
+    },
+    undefined,
+  );
   refuse(enrolmentDiff.conflicts);
   await run.w.db.transaction(async (tx) => {
     await before?.(tx, context);
-    expect(await methodEntity.recheck(tx, methodRows, methodDiff.changes, budget)).toEqual([]);
-    expect(await enrolmentEntity.recheck(tx, enrolmentRows, enrolmentDiff.changes, budget)).toEqual([]);
+    const known = { facts: undefined, index, site };
+    expect(await methodEntity.recheck(tx, methodRows, methodDiff.changes, budget, known)).toEqual([]);
+    expect(await enrolmentEntity.recheck(tx, enrolmentRows, enrolmentDiff.changes, budget, known)).toEqual([]);
     await methodEntity.write(tx, context, methodDiff.changes);
     await enrolmentEntity.write(tx, context, enrolmentDiff.changes);
     await after?.(tx);

@@ -317,9 +317,13 @@ describe.each(TARGETS)('course writer on %s', (target) => {
     await run.write(T0, (tx, c) =>
       writeCategoryChanges(tx, c, [change('category', 'create', 'GONE', { idnumber: 'GONE', name: 'Gone' })]),
     );
-    const planned = await entity.read(run.w.db, { site, budget: ctx.budget, index });
+    const { rows: planned } = await entity.read(run.w.db, { site, budget: ctx.budget, index });
     const creates = [newCourse('X', 'X-SHORT'), newCourse('Y', 'Y'), newCourse('Z', 'Z', {}, 'GONE')];
-    expect(await run.w.db.transaction((tx) => entity.recheck(tx, planned, creates, ctx.budget))).toEqual([]);
+    expect(
+      await run.w.db.transaction((tx) =>
+        entity.recheck(tx, planned, creates, ctx.budget, { facts: undefined, index, site }),
+      ),
+    ).toEqual([]);
     await run.w.db.transaction(async (tx) => {
       await tx.execute(
         "INSERT INTO {course} (category, shortname, idnumber, fullname) VALUES (?, 'x-short', 'W', 'W')",
@@ -330,7 +334,9 @@ describe.each(TARGETS)('course writer on %s', (target) => {
       ]);
       await tx.execute("DELETE FROM {course_categories} WHERE idnumber = 'GONE'");
     });
-    const problems = await run.w.db.transaction((tx) => entity.recheck(tx, planned, creates, ctx.budget));
+    const problems = await run.w.db.transaction((tx) =>
+      entity.recheck(tx, planned, creates, ctx.budget, { facts: undefined, index, site }),
+    );
     expect(problems.map((p) => p.message.replace(/id \d+/, 'id N'))).toEqual([
       'course["Y"]: idnumber "Y" was taken by Moodle course id N after the plan',
       'course["Z"]: its category (category "GONE", course_categories id N) no longer exists',

@@ -372,14 +372,15 @@ describe.each(TARGETS)('manual enrolment and role assignment writers on %s', (ta
     ).toEqual([run.ids.get('role_assignment', teacherKey)]);
     const readContext = { site: ctx.site, budget: ctx.budget, index: indexOf(run.ids) };
     const enrolments = enrolmentEntity({ adopt: 'matching', onRemoved: 'suspend' });
-    expect((await enrolments.read(run.w.db, readContext)).map((r) => enrolments.identify(r))).toEqual([
-      { id: ueId, key: pairKey(COURSE, 'tprof') },
-    ]);
+    const enrolled = await enrolments.read(run.w.db, readContext);
+    expect(
+      enrolled.rows.map((r) => enrolments.identify(r, { facts: enrolled.facts, index: readContext.index })),
+    ).toEqual([{ id: ueId, key: pairKey(COURSE, 'tprof') }]);
     const assignments = roleAssignmentEntity({ onRemoved: 'unassign', component: '' });
-    expect((await assignments.read(run.w.db, readContext)).map((r) => assignments.identify(r)?.key)).toEqual([
-      `course:${COURSE}/editingteacher/tprof`,
-      managerKey,
-    ]);
+    const assigned = await assignments.read(run.w.db, readContext);
+    expect(
+      assigned.rows.map((r) => assignments.identify(r, { facts: assigned.facts, index: readContext.index })?.key),
+    ).toEqual([`course:${COURSE}/editingteacher/tprof`, managerKey]);
   });
 
   it('a role change, a suspension, a reactivation, an unenrolment (unenrol_user(), §27)', async () => {
@@ -534,9 +535,9 @@ describe.each(TARGETS)('manual enrolment and role assignment writers on %s', (ta
     await insertRole('student', 'seleve1');
     const readContext = { site: ctx.site, budget: ctx.budget, index: indexOf(run.ids) };
     const entity = roleAssignmentEntity({ onRemoved: 'unassign', component: '' });
-    const rows = await entity.read(run.w.db, readContext);
+    const { rows, facts } = await entity.read(run.w.db, readContext);
     expect(rows.filter((r) => r.userid === uid('seleve1'))).toHaveLength(2);
-    expect(rows.map((r) => entity.identify(r)?.key ?? null)).toEqual([
+    expect(rows.map((r) => entity.identify(r, { facts, index: readContext.index })?.key ?? null)).toEqual([
       studentKey,
       `course:${COURSE}/teacher/tprof`,
       null,
@@ -551,14 +552,18 @@ describe.each(TARGETS)('manual enrolment and role assignment writers on %s', (ta
         values: { context: `course:${COURSE}`, role: 'student', user: 'seleve1' },
       },
     ];
-    const diff = entity.diff({
-      desired: [],
-      current: rows,
-      managed: state,
-      index: readContext.index,
-      owned: () => false,
-      wanted: () => false,
-    });
+    const diff = entity.diff(
+      {
+        desired: [],
+        current: rows,
+        managed: state,
+        index: readContext.index,
+        owned: () => false,
+        wanted: () => false,
+        products: {},
+      },
+      facts,
+    );
     expect(diff.changes.map((c) => [c.action, c.key, c.moodleId])).toEqual([['delete', studentKey, given]]);
     expect(diff.warnings).toEqual([expect.stringContaining('Moodle holds 2 identical role assignments')]);
     const removal = await run.write(T0 + 1, (tx, c) => writeRoleAssignmentChanges(tx, c, diff.changes, NO_COMPONENT));

@@ -269,27 +269,34 @@ describe.each(TARGETS)('group writers on %s', (target) => {
       { id: groupId, courseid: courseId, idnumber: '0750001A-2A', name: '2nde A', description: '' },
     ]);
     const members = groupMemberEntity();
-    const rows = await members.read(run.w.db, { site, budget, index: indexOf(run, ['course', 'user', 'group']) });
+    const memberIndex = indexOf(run, ['course', 'user', 'group']);
+    const { rows } = await members.read(run.w.db, { site, budget, index: memberIndex });
     expect(rows.map((r) => [r.userid, r.component, r.itemid])).toEqual([
       [run.ids.get('user', 'tprof'), '', 0],
       [run.ids.get('user', 'seleve1'), 'enrol_cohort', enrolId],
       [run.ids.get('user', 'seleve2'), 'enrol_cohort', enrolId],
     ]);
     // The directory wants seleve1 (present through the sync) and no longer tprof nor seleve2.
-    const diff = members.diff({
-      desired: [
-        { key: pairKey(GROUP, 'seleve1'), dn: 'cn=x', values: { group: GROUP, user: 'seleve1' }, sourceDigest: 'd' },
-      ],
-      current: rows,
-      managed: [],
-      index: indexOf(run, ['course', 'user', 'group']),
-      owned: (entity, key) => entity === 'group' && key === GROUP,
-      wanted: () => true,
-    });
+    const diff = members.diff(
+      {
+        desired: [
+          { key: pairKey(GROUP, 'seleve1'), dn: 'cn=x', values: { group: GROUP, user: 'seleve1' }, sourceDigest: 'd' },
+        ],
+        current: rows,
+        managed: [],
+        index: indexOf(run, ['course', 'user', 'group']),
+        owned: (entity, key) => entity === 'group' && key === GROUP,
+        wanted: () => true,
+        products: {},
+      },
+      undefined,
+    );
     expect(diff.changes.map((c) => [c.action, c.key, c.moodleId])).toEqual([
       ['delete', pairKey(GROUP, 'tprof'), memberId],
     ]);
-    expect(await members.recheck(run.w.db, rows, diff.changes, budget)).toEqual([]);
+    expect(
+      await members.recheck(run.w.db, rows, diff.changes, budget, { facts: undefined, index: memberIndex, site }),
+    ).toEqual([]);
     // Even a delete naming an enrol_cohort row (a planner bug) leaves it: only rows without component go.
     const cohortRow = rows[1]?.id as number;
     const removed = await run.write(T0 + 3, (tx, ctx) =>
@@ -309,7 +316,8 @@ describe.each(TARGETS)('group writers on %s', (target) => {
 
     // A rename: the name and timemodified only; a renamed-by-hand row makes the plan stale.
     const groups = groupEntity({ adopt: 'never', onRemoved: 'delete', schema });
-    const planned = await groups.read(run.w.db, { site, budget, index: indexOf(run, ['course']) });
+    const groupIndex = indexOf(run, ['course']);
+    const { rows: planned } = await groups.read(run.w.db, { site, budget, index: groupIndex });
     const rename = change('group', 'update', GROUP, { name: '2nde A (maths)' }, { moodleId: groupId });
     const renamed = await run.write(T0 + 4, (tx, ctx) => groups.write(tx, ctx, [rename]));
     expect(Object.keys(renamed)).toEqual(['groups']);
@@ -319,7 +327,8 @@ describe.each(TARGETS)('group writers on %s', (target) => {
         { name: { old: '2nde A', new: '2nde A (maths)' }, timemodified: { old: String(T0 + 3), new: String(T0 + 4) } },
       ],
     ]);
-    expect((await groups.recheck(run.w.db, planned, [rename], budget)).map((p) => p.message)).toEqual([
+    const known = { facts: undefined, index: groupIndex, site };
+    expect((await groups.recheck(run.w.db, planned, [rename], budget, known)).map((p) => p.message)).toEqual([
       `Moodle group id ${groupId}: name is now "2nde A (maths)", the plan saw "2nde A"`,
     ]);
     expect(await run.integrity()).toEqual([]);

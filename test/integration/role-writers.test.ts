@@ -116,16 +116,15 @@ function indexOf(ids: ObjectIds): CurrentIndex {
 async function plan(run: Run, desired: readonly DesiredObject[], managed: readonly StateObject[], adopt = false) {
   const ctx = await run.ctx(T0);
   const entity = roleEntity({ adopt: adopt ? 'matching' : 'never' });
-  const current = await entity.read(run.w.db, { site: ctx.site, budget: ctx.budget, index: indexOf(run.ids) });
-  const diff = entity.diff({
-    desired,
-    current,
-    managed,
-    index: indexOf(run.ids),
-    owned: () => false,
-    wanted: () => false,
-  });
-  return { entity, current, diff };
+  const index = indexOf(run.ids);
+  const { rows: current, facts } = await entity.read(run.w.db, { site: ctx.site, budget: ctx.budget, index });
+  const diff = entity.diff(
+    { desired, current, managed, index, owned: () => false, wanted: () => false, products: {} },
+    facts,
+  );
+  // What the apply's recheck sees of this reading.
+  const known = { facts, index, site: ctx.site };
+  return { entity, current, diff, known };
 }
 
 /** Rows without their id column (ids are the database's), sorted for comparison. */
@@ -265,7 +264,7 @@ describe.each(TARGETS)('role writer on %s', (target) => {
         'tool/policy:acceptbehalf',
       ]),
     };
-    const { entity, current, diff } = await plan(run, [declared(wanted)], [managedRole(roleId, PARENT)]);
+    const { entity, current, diff, known } = await plan(run, [declared(wanted)], [managedRole(roleId, PARENT)]);
     expect(diff.conflicts).toEqual([]);
     expect(diff.changes.map((c) => [c.action, c.moodleId, c.before, c.after])).toEqual([
       [
@@ -284,7 +283,7 @@ describe.each(TARGETS)('role writer on %s', (target) => {
     expect(diff.warnings).toEqual([expect.stringContaining('the changed permissions apply once')]);
 
     const writes = await run.write(T0, async (tx, c) => {
-      expect(await entity.recheck(tx, current, diff.changes, c.budget)).toEqual([]);
+      expect(await entity.recheck(tx, current, diff.changes, c.budget, known)).toEqual([]);
       await entity.write(tx, c, diff.changes);
     });
     const rid = String(roleId);
@@ -354,7 +353,7 @@ describe.each(TARGETS)('role writer on %s', (target) => {
     });
     const ctx = await run.ctx(T0);
     const problems = await run.w.db.transaction((tx) =>
-      adopted.entity.recheck(tx, adopted.current, adopted.diff.changes, ctx.budget),
+      adopted.entity.recheck(tx, adopted.current, adopted.diff.changes, ctx.budget, adopted.known),
     );
     expect(problems.map((p) => p.message)).toEqual([
       `Moodle role id ${adopted.diff.changes[0]?.moodleId}: contextlevels is now "50", the plan saw ""`,
@@ -406,8 +405,9 @@ describe.each(TARGETS)('role writer on %s', (target) => {
     const site = await readSite(run.w.db);
     const ctx = await run.ctx(T0);
     const entity = roleAssignmentEntity({ onRemoved: 'unassign', component: '' });
-    const rows = await entity.read(run.w.db, { site, budget: ctx.budget, index: indexOf(run.ids) });
-    expect(rows.map((r) => entity.identify(r)?.key)).toEqual([key]);
+    const index = indexOf(run.ids);
+    const { rows, facts } = await entity.read(run.w.db, { site, budget: ctx.budget, index });
+    expect(rows.map((r) => entity.identify(r, { facts, index })?.key)).toEqual([key]);
   });
 
   it('a rollback leaves nothing: two roles and an assignment of one', async () => {

@@ -54,6 +54,7 @@ function input<Row>(over: Partial<DiffInput<Row>>): DiffInput<Row> {
     index: indexOver({}),
     owned: ownedKeys({}),
     wanted: () => true,
+    products: {},
     ...over,
   };
 }

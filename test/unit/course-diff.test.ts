@@ -121,6 +121,7 @@ function input(over: Partial<DiffInput<CourseRow>>): DiffInput<CourseRow> {
     index: CATEGORIES,
     owned: nobody,
     wanted: () => true,
+    products: {},
     ...over,
   };
 }
@@ -342,9 +343,12 @@ describe('course diff', () => {
 
   it('changes are sorted by key; the site course has no key', () => {
     const entity = courseEntity(MATCHING);
-    expect(entity.identify(SITE_COURSE)).toBeNull();
-    expect(entity.identify(course(7, '', 'X'))).toBeNull();
-    expect(entity.identify(course(7, 'K', 'X'))).toEqual({ id: 7, key: 'K' });
+    expect(entity.identify(SITE_COURSE, { facts: undefined, index: indexOver({}) })).toBeNull();
+    expect(entity.identify(course(7, '', 'X'), { facts: undefined, index: indexOver({}) })).toBeNull();
+    expect(entity.identify(course(7, 'K', 'X'), { facts: undefined, index: indexOver({}) })).toEqual({
+      id: 7,
+      key: 'K',
+    });
     const result = diffCourses(input({ desired: [want('B', 'B'), want('A', 'A')] }), MATCHING);
     expect(result.changes.map((c) => c.key)).toEqual(['A', 'B']);
   });

@@ -47,6 +47,7 @@ function input<Row>(over: Partial<DiffInput<Row>>): DiffInput<Row> {
     current: [],
     managed: [],
     index: INDEX,
+    products: {},
     owned: ownedKeys({}),
     wanted: () => false,
     ...over,
@@ -470,11 +471,7 @@ describe('diffRoleAssignments', () => {
       ['MATHS/tprof', 'editingteacher'],
       ['FR/seleve1', 'student'],
     ]);
-    const diff = diffRoleAssignments(
-      enrolments,
-      { ...UNASSIGN, enrolmentRole: (course, user) => roles.get(pairKey(course, user)) },
-      LEVELS,
-    );
+    const diff = diffRoleAssignments({ ...enrolments, products: { enrolmentRoles: roles } }, UNASSIGN, LEVELS);
     expect(summary(diff.changes)).toEqual([
       ['release', 'course:FR/student/seleve1', 6, {}, {}],
       ['release', 'course:MATHS/editingteacher/tprof', 3, {}, {}],

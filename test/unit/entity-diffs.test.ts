@@ -59,6 +59,7 @@ function input<Row>(over: Partial<DiffInput<Row>>): DiffInput<Row> {
     index: indexOver({}),
     owned: ownedKeys({}),
     wanted: () => true,
+    products: {},
     ...over,
   };
 }
@@ -353,9 +354,12 @@ describe('category diff', () => {
 
   it('identifies rows by idnumber; rows without one have no key', () => {
     const entity = categoryEntity(NEVER);
-    expect(entity.identify(category(7, 'A', 'A'))).toEqual({ id: 7, key: 'A' });
-    expect(entity.identify(MISC)).toBeNull();
-    expect(entity.identify(category(8, '', 'empty'))).toBeNull();
+    expect(entity.identify(category(7, 'A', 'A'), { facts: undefined, index: indexOver({}) })).toEqual({
+      id: 7,
+      key: 'A',
+    });
+    expect(entity.identify(MISC, { facts: undefined, index: indexOver({}) })).toBeNull();
+    expect(entity.identify(category(8, '', 'empty'), { facts: undefined, index: indexOver({}) })).toBeNull();
   });
 
   it('lists changes sorted by key', () => {
@@ -493,7 +497,9 @@ describe('profile field diff', () => {
   });
 
   it('identifies fields by shortname', () => {
-    expect(profileFieldEntity({ adopt: 'never' }).identify(field(3, 'uai'))).toEqual({ id: 3, key: 'uai' });
+    expect(
+      profileFieldEntity({ adopt: 'never' }).identify(field(3, 'uai'), { facts: undefined, index: indexOver({}) }),
+    ).toEqual({ id: 3, key: 'uai' });
   });
 });
 
@@ -757,8 +763,8 @@ describe('cohort diff', () => {
 
   it('identifies cohorts by idnumber; those without one have no key', () => {
     const entity = cohortEntity(COHORTS);
-    expect(entity.identify(cohort(9, '2A'))).toEqual({ id: 9, key: '2A' });
-    expect(entity.identify(cohort(10, null))).toBeNull();
+    expect(entity.identify(cohort(9, '2A'), { facts: undefined, index: indexOver({}) })).toEqual({ id: 9, key: '2A' });
+    expect(entity.identify(cohort(10, null), { facts: undefined, index: indexOver({}) })).toBeNull();
   });
 });
 

@@ -52,6 +52,7 @@ function input<Row>(over: Partial<DiffInput<Row>>): DiffInput<Row> {
     index: indexOver(COURSES),
     owned: ownedKeys({}),
     wanted: () => true,
+    products: {},
     ...over,
   };
 }

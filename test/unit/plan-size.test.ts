@@ -18,7 +18,6 @@ const COUNT = 300_000;
 function creatingReading(): EntityReading {
   return {
     type: 'cohort_enrolment',
-    stateful: false,
     rows: 0,
     ids: new Map(),
     keys: new Map(),

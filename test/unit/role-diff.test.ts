@@ -20,7 +20,16 @@ const INDEX: CurrentIndex = {
 };
 
 function input<Row>(over: Partial<DiffInput<Row>>): DiffInput<Row> {
-  return { desired: [], current: [], managed: [], index: INDEX, owned: () => false, wanted: () => false, ...over };
+  return {
+    desired: [],
+    current: [],
+    managed: [],
+    index: INDEX,
+    owned: () => false,
+    wanted: () => false,
+    products: {},
+    ...over,
+  };
 }
 
 const PARENT_CAPS = [

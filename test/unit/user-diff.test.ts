@@ -39,7 +39,15 @@ function diff(entries: ReturnType<typeof person>[], current: MoodleUserRow[], st
   const desired = desiredUsers(entries, rulesFor(userSpec({ match: opts.match })), MOODLE_CONSTRAINTS).users;
   const index = { id: () => undefined, key: () => undefined, ids: () => [] };
   return diffUsers(
-    { desired, current: [GUEST, ADMIN, ...current], managed: state, index, owned: () => false, wanted: () => true },
+    {
+      desired,
+      current: [GUEST, ADMIN, ...current],
+      managed: state,
+      index,
+      owned: () => false,
+      wanted: () => true,
+      products: {},
+    },
     opts,
   );
 }
@@ -91,7 +99,7 @@ describe('user diff', () => {
     const index = { id: () => undefined, key: () => undefined, ids: () => [] };
     const current = [GUEST, ADMIN, written(10, 'A1', { middlename: null })];
     const result = diffUsers(
-      { desired, current, managed: [managed(10, 'a1')], index, owned: () => false, wanted: () => true },
+      { desired, current, managed: [managed(10, 'a1')], index, owned: () => false, wanted: () => true, products: {} },
       options(),
     );
     expect(result.changes).toEqual([]);

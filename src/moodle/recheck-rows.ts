@@ -1,35 +1,64 @@
 /**
- * The recheck of one table, for the entities whose rows are plain (categories, profile fields, cohorts,
- * members, profile data), as recheck.ts does for users: inside the apply's transaction, before writing,
+ * The recheck of one entity's table, as the entity catalogue describes it (`recheck`, `table`, `refs`; users
+ * have their own in recheck-users.ts): inside the apply's transaction, before writing,
  *
  * - the rows the changes touch (by moodleId) are read FOR UPDATE and their checked columns compared with what
  *   the plan read: any difference makes the plan stale;
  * - the natural keys of the rows to create must still be free (idnumber, shortname, (cohortid, userid));
  * - the rows the changes point at (a member's cohort and user, a category's parent) must still exist.
  */
+import type { NaturalKeyPart, RecheckFacts } from '../entities/catalog.js';
 import type { Diagnostic } from '../errors.js';
 import type { Change, ObjectRef } from '../model/change.js';
-import { selectIn } from '../moodle/batches.js';
-import type { Queryable, SqlValue } from '../moodle/database.js';
+import { selectIn } from './batches.js';
+import type { Queryable, SqlValue } from './database.js';
 
-export interface RecheckTable {
+export interface RecheckTable extends RecheckFacts {
   /** Moodle table, without prefix: `course_categories`. */
   readonly table: string;
-  /** Noun in messages: "Moodle category id 7". */
-  readonly noun: string;
-  /** Columns the plan depends on; the planned rows carry them under these names. */
-  readonly columns: readonly string[];
-  /** The natural key of created rows: its columns and, per create, their values (null when not known yet). */
-  readonly naturalKey?: {
-    readonly columns: readonly [string, ...string[]];
-    readonly of: (change: Change) => readonly SqlValue[] | null;
-  };
   /** Tables of the rows the changes' refs point at, by ref name: `{ cohort: 'cohort', user: 'user' }`. */
-  readonly references?: Readonly<Record<string, string>>;
+  readonly references: Readonly<Record<string, string>>;
 }
 
 /** Moodle id of a referenced object that existed at planning time (undefined: created by this apply). */
 export type IdOf = (ref: ObjectRef) => number | undefined;
+
+/** What the natural key parts of the catalogue are computed from (ids the plan read). */
+export interface RecheckLookup {
+  readonly idOf: IdOf;
+  /** Role id by shortname. */
+  readonly roleId: (shortname: string) => number | undefined;
+  /** The id of a course's manual enrolment instance, by course id. */
+  readonly manualInstance: (courseId: number) => number | undefined;
+}
+
+/** The values of a create's natural key; null when one of them is not known yet (made by this apply). */
+function naturalKeyOf(
+  parts: readonly NaturalKeyPart[],
+  change: Change,
+  lookup: RecheckLookup,
+): readonly SqlValue[] | null {
+  const values: SqlValue[] = [];
+  for (const part of parts) {
+    let value: SqlValue | undefined;
+    if ('field' in part) value = String(change.after[part.field] ?? '');
+    else if ('literal' in part) value = part.literal;
+    else if ('ref' in part) {
+      const ref = change.refs?.[part.ref];
+      value = ref === undefined ? undefined : lookup.idOf(ref);
+    } else if ('roleOf' in part) {
+      const role = change.after[part.roleOf];
+      value = typeof role === 'string' ? lookup.roleId(role) : undefined;
+    } else {
+      const course = change.refs?.[part.manualInstanceOf];
+      const courseId = course === undefined ? undefined : lookup.idOf(course);
+      value = courseId === undefined ? undefined : lookup.manualInstance(courseId);
+    }
+    if (value === undefined) return null;
+    values.push(value);
+  }
+  return values;
+}
 
 const show = (value: unknown): string => JSON.stringify(value ?? '');
 
@@ -42,14 +71,13 @@ export async function recheckRows<Row extends { readonly id: number }>(
   planned: readonly Row[],
   changes: readonly Change[],
   budget: number,
-  idOf: IdOf = () => undefined,
+  lookup: RecheckLookup,
 ): Promise<Diagnostic[]> {
   const problems: Diagnostic[] = [];
   problems.push(...(await recheckTouched(tx, spec, planned, changes, budget)));
-  if (spec.naturalKey !== undefined)
-    problems.push(...(await recheckKeysFree(tx, spec, spec.naturalKey, changes, budget)));
-  if (spec.references !== undefined)
-    problems.push(...(await recheckReferences(tx, spec.references, changes, budget, idOf)));
+  if (spec.naturalKey !== null)
+    problems.push(...(await recheckKeysFree(tx, spec, spec.naturalKey, changes, budget, lookup)));
+  problems.push(...(await recheckReferences(tx, spec.references, changes, budget, lookup.idOf)));
   return problems;
 }
 
@@ -95,11 +123,12 @@ async function recheckKeysFree(
   key: NonNullable<RecheckTable['naturalKey']>,
   changes: readonly Change[],
   budget: number,
+  lookup: RecheckLookup,
 ): Promise<Diagnostic[]> {
   const wanted = changes
     .filter((ch) => ch.action === 'create')
     .flatMap((ch) => {
-      const values = key.of(ch);
+      const values = naturalKeyOf(key.parts, ch, lookup);
       return values === null ? [] : [{ change: ch, values }];
     });
   const tuple = (values: readonly unknown[]): string => JSON.stringify(values.map((v) => String(v ?? '')));

@@ -1,28 +1,26 @@
 /**
- * Inside the apply's transaction, before writing: the Moodle rows the plan depends on must still hold the
- * values the plan was computed from. Only managed columns count (plus the flags the plan reasons about):
- * `lastaccess`, `lastip` and the like change at every login and must not make a plan stale.
+ * The users' recheck, inside the apply's transaction, before writing: the user rows the plan changes must still
+ * hold the values it was computed from (`checked`: the catalogue's columns and the spec's managed fields;
+ * `lastaccess`, `lastip` and the like change at every login and must not make a plan stale), and the usernames
+ * it creates must still be free — under the database's collation, which the plan's exact comparison is not.
  */
 import type { Diagnostic } from '../errors.js';
 import { UserError } from '../errors.js';
 import type { Change } from '../model/change.js';
-import { selectIn } from '../moodle/batches.js';
-import type { Queryable } from '../moodle/database.js';
-import type { MoodleUserRow } from '../moodle/read-users.js';
-import type { MoodleSite } from '../moodle/site.js';
-
-/** Columns whose change since the plan makes it stale (the managed fields are added per spec). */
-const ALWAYS_CHECKED = ['username', 'deleted', 'suspended', 'auth'] as const;
+import { selectIn } from './batches.js';
+import type { Queryable } from './database.js';
+import type { MoodleUserRow } from './read-users.js';
+import type { MoodleSite } from './site.js';
 
 export async function recheckUsers(
   tx: Queryable,
   site: MoodleSite,
   planned: readonly MoodleUserRow[],
   all: readonly Change[],
-  managedFields: readonly string[],
+  checked: readonly string[],
   budget: number,
 ): Promise<Diagnostic[]> {
-  const columns = [...new Set(['id', ...ALWAYS_CHECKED, ...managedFields])];
+  const columns = [...new Set(['id', ...checked])];
   const byId = new Map(planned.map((row) => [row.id, row]));
   const changes = all.filter((ch) => ch.entity === 'user');
   const ids = changes.flatMap((ch) => (ch.moodleId === null ? [] : [ch.moodleId]));
@@ -79,14 +77,4 @@ export async function recheckUsers(
     );
   }
   return problems;
-}
-
-/** Differences found by the rechecks of every entity make the plan stale: nothing is written. */
-export function failIfStale(problems: readonly Diagnostic[]): void {
-  if (problems.length === 0) return;
-  throw new UserError(
-    'PLAN_STALE',
-    `Moodle changed since the plan was computed (${problems.length} difference${problems.length === 1 ? '' : 's'}); nothing was written: plan again`,
-    problems,
-  );
 }
