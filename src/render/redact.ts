@@ -71,7 +71,14 @@ const ORGANISATIONAL_RDNS: ReadonlySet<string> = new Set(['ou', 'o', 'dc', 'c', 
  * so a value holding a quote or a backslash is still taken whole.
  */
 const QUOTED_VALUE =
-  /\b(username|idnumber|firstname|lastname|middlename|alternatename|email|person) "(.*?)"(?=[ ;,)]|$)/g;
+  /\b(username|idnumber|firstname|lastname|middlename|alternatename|email|person|user) "(.*?)"(?=[ ;,)]|$)/g;
+
+/**
+ * An object left out for naming something that does not exist (plan/references.ts), by its key:
+ * `enrolment "MATHS/f4500111": its course "MATHS" is neither…` (its user, or target user, is a `user "…"` above).
+ */
+const QUOTED_KEY =
+  /\b(profile_data|cohort_member|cohort_enrolment|enrolment|group_member|role_assignment) "((?:[^"\\]|\\.)*)":/g;
 
 /** An address whose key holds a user key, anywhere in a text (warnings, reasons). */
 const USER_ADDRESS =
@@ -151,8 +158,9 @@ class Redactor {
   }
 
   /**
-   * Skipped entries' reasons: values quoted after a user field name, and the people a reason names, are personal
-   * even if no change has them (someone not in the directory, or a person this plan does not change).
+   * Skipped entries' reasons: values quoted after a user field name, the people a reason names and the user part
+   * of the keys it quotes are personal even if no change has them (someone not in the directory, or a person this
+   * plan does not change).
    */
   reason(reason: string): string {
     for (const match of reason.matchAll(QUOTED_VALUE)) {
@@ -161,7 +169,11 @@ class Redactor {
       else if (name === 'person' && value.includes('=')) this.dn(value);
       else this.value(value);
     }
-    return this.text(reason);
+    const keyed = reason.replace(
+      QUOTED_KEY,
+      (_whole, entity: string, key: string) => `${entity} "${this.addressKey(entity as EntityType, key)}":`,
+    );
+    return this.text(keyed);
   }
 
   /** A key holding a user key, pseudonymised in its user part only. */

@@ -185,6 +185,9 @@ describe('redactPlan', () => {
   });
 });
 
+/** How plan/references.ts ends the reason of an object naming something that does not exist. */
+const DANGLING = 'is neither produced by the rules nor in Moodle; it is left out';
+
 describe('redactPlan on the DNs of objects made from people, and people named in reasons', () => {
   const made = (entity: Change['entity'], key: string, dn: string): Change => ({
     entity,
@@ -233,6 +236,18 @@ describe('redactPlan on the DNs of objects made from people, and people named in
         reason: 'username "o"brien" has characters Moodle refuses (allowed: a-z 0-9 _ - @ .)',
       },
       { entity: 'user', dn: structure, reason: 'not a person' },
+      {
+        entity: 'enrolment',
+        dn: person,
+        reason: `enrolment "MATHS/f45001nn": its course "MATHS" ${DANGLING}`,
+        kind: 'data',
+      },
+      {
+        entity: 'role_assignment',
+        dn: person,
+        reason: `role_assignment "user:f45001dd/parent/f45001zz": its target user "f45001dd" ${DANGLING}`,
+        kind: 'data',
+      },
     ],
     warnings: [],
     desiredCounts: {},
@@ -248,7 +263,7 @@ describe('redactPlan on the DNs of objects made from people, and people named in
     expect(redacted.changes.slice(1).map((c) => c.address)).toEqual(plan.changes.slice(1).map((c) => c.address));
   });
 
-  it('pseudonymises the people a reason names (by DN or join key) and values holding a backslash or a quote', () => {
+  it('pseudonymises the people a reason names (by DN, join key or user key) and values holding a backslash or a quote', () => {
     expect(redacted.skipped.map((s) => s.reason)).toEqual([
       `person "uid=${expected('F4500990')},ou=people,dc=ent,dc=example" is not in the directory`,
       `person "${expected('8200990')}" is not in the directory`,
@@ -256,9 +271,11 @@ describe('redactPlan on the DNs of objects made from people, and people named in
       `username "${expected('ent\\lmoulin')}" has characters Moodle refuses (allowed: a-z 0-9 _ - @ .)`,
       `username "${expected('o"brien')}" has characters Moodle refuses (allowed: a-z 0-9 _ - @ .)`,
       'not a person',
+      `enrolment "MATHS/${expected('f45001nn')}": its course "MATHS" ${DANGLING}`,
+      `role_assignment "user:${expected('f45001dd')}/parent/${expected('f45001zz')}": its target user "${expected('f45001dd')}" ${DANGLING}`,
     ]);
     const text = JSON.stringify(redacted);
-    for (const value of ['F4500111', 'F4500990', '8200990', 'F45001mm', 'lmoulin', 'brien']) {
+    for (const value of ['F4500111', 'F4500990', '8200990', 'F45001mm', 'lmoulin', 'brien', 'f45001nn', 'f45001dd']) {
       expect(text).not.toContain(value);
     }
   });
