@@ -55,17 +55,30 @@ const USER_KEYED: ReadonlySet<EntityType> = new Set<EntityType>([
   'role_assignment',
 ]);
 
-/** Entities whose DN is a person's entry (a structure's or group's DN is not personal). */
-const PERSON_ENTITIES: ReadonlySet<EntityType> = new Set<EntityType>(['user', ...USER_KEYED]);
-
 /** A role assignment held in a user's context (a parent's): `user:<user key>`. */
 const USER_CONTEXT = 'user:';
 
-/** RDN attribute types that name organisations, never people: a skipped structure keeps its DN. */
-const ORGANISATIONAL_RDNS: ReadonlySet<string> = new Set(['ou', 'o', 'dc', 'c', 'l', 'st']);
+/**
+ * RDN attribute types that name organisations, never people: a structure keeps its DN (SDET names structures
+ * by their SIREN, a public company number). Any other first RDN may name a person and is pseudonymised.
+ */
+const ORGANISATIONAL_RDNS: ReadonlySet<string> = new Set(['ou', 'o', 'dc', 'c', 'l', 'st', 'entstructuresiren']);
 
-/** A user value as quoted in a skipped entry's reason: `username "Jean Dupont" has characters…`. */
-const QUOTED_FIELD = /\b(username|idnumber|firstname|lastname|middlename|alternatename|email) "((?:[^"\\]|\\.)*)"/g;
+/**
+ * A personal value as quoted in a skipped entry's reason: a user field's (`username "Jean Dupont" has
+ * characters…`) or a person named by DN or join key (`person "uid=…" is not in the directory`). Reasons quote
+ * values as they are, unescaped: the closing quote is the first one followed by a space, `;`, `,`, `)` or the end,
+ * so a value holding a quote or a backslash is still taken whole.
+ */
+const QUOTED_VALUE =
+  /\b(username|idnumber|firstname|lastname|middlename|alternatename|email|person|user) "(.*?)"(?=[ ;,)]|$)/g;
+
+/**
+ * An object left out for naming something that does not exist (plan/references.ts), by its key:
+ * `enrolment "MATHS/f4500111": its course "MATHS" is neither…` (its user, or target user, is a `user "…"` above).
+ */
+const QUOTED_KEY =
+  /\b(profile_data|cohort_member|cohort_enrolment|enrolment|group_member|role_assignment) "((?:[^"\\]|\\.)*)":/g;
 
 /** An address whose key holds a user key, anywhere in a text (warnings, reasons). */
 const USER_ADDRESS =
@@ -112,9 +125,11 @@ class Redactor {
 
   /**
    * `uid=f4500111,ou=people,dc=ent,dc=example` → `uid=u-…,ou=people,dc=ent,dc=example`: only the first RDN's
-   * value names the person; where the entry sits in the tree is kept. The whole DN is remembered too.
+   * value names the person; where the entry sits in the tree is kept. The whole DN is remembered too. The same
+   * rule for every DN, whatever it is the DN of: an object made `from: people` (a class cohort, a course) carries
+   * the DN of the person it was first seen on. A first RDN naming an organisation is kept.
    */
-  dn(dn: string, always: boolean): string {
+  dn(dn: string): string {
     const known = this.values.get(dn);
     if (known !== undefined) return known;
     const end = firstRdnEnd(dn);
@@ -122,7 +137,7 @@ class Redactor {
     const eq = rdn.indexOf('=');
     if (eq < 0) return dn;
     const type = rdn.slice(0, eq).trim().toLowerCase();
-    if (!always && ORGANISATIONAL_RDNS.has(type)) return dn;
+    if (ORGANISATIONAL_RDNS.has(type)) return dn;
     const out = `${rdn.slice(0, eq + 1)}${this.value(rdn.slice(eq + 1))}${dn.slice(end)}`;
     this.values.set(dn, out);
     this.pattern = null;
@@ -142,15 +157,23 @@ class Redactor {
     return addressed.replace(pattern, (found) => this.values.get(found) ?? found);
   }
 
-  /** Skipped entries' reasons: values quoted after a user field name are personal even if no change has them. */
+  /**
+   * Skipped entries' reasons: values quoted after a user field name, the people a reason names and the user part
+   * of the keys it quotes are personal even if no change has them (someone not in the directory, or a person this
+   * plan does not change).
+   */
   reason(reason: string): string {
-    for (const match of reason.matchAll(QUOTED_FIELD)) {
-      const value = parseQuoted(`"${match[2] ?? ''}"`);
-      if (value === undefined) continue;
-      if (match[1] === 'email') this.email(value);
+    for (const match of reason.matchAll(QUOTED_VALUE)) {
+      const [, name, value = ''] = match;
+      if (name === 'email') this.email(value);
+      else if (name === 'person' && value.includes('=')) this.dn(value);
       else this.value(value);
     }
-    return this.text(reason);
+    const keyed = reason.replace(
+      QUOTED_KEY,
+      (_whole, entity: string, key: string) => `${entity} "${this.addressKey(entity as EntityType, key)}":`,
+    );
+    return this.text(keyed);
   }
 
   /** A key holding a user key, pseudonymised in its user part only. */
@@ -188,7 +211,7 @@ export function redactPlan(plan: Plan, secretSalt?: string): Plan {
   const r = new Redactor(secretSalt ?? DEFAULT_REDACT_SALT);
   // Values first (fields, keys, DNs), so that the texts (reasons, warnings) see the whole map.
   const changes = plan.changes.map((change) => redactValues(r, change));
-  const skipped: SkippedEntry[] = plan.skipped.map((s) => ({ ...s, dn: r.dn(s.dn, false) }));
+  const skipped: SkippedEntry[] = plan.skipped.map((s) => ({ ...s, dn: r.dn(s.dn) }));
   const quoted = plan.skipped.map((s) => r.reason(s.reason));
   return {
     ...plan,
@@ -226,7 +249,7 @@ function redactValues(r: Redactor, change: Change): Change {
     ...change,
     key,
     address: key === change.key ? change.address : addressOf(entity, key),
-    dn: change.dn !== null && PERSON_ENTITIES.has(entity) ? r.dn(change.dn, true) : change.dn,
+    dn: change.dn === null ? null : r.dn(change.dn),
     before: change.before === null ? null : fields(change.before),
     after: fields(change.after),
     ...(refs === undefined ? {} : { refs }),

@@ -185,6 +185,102 @@ describe('redactPlan', () => {
   });
 });
 
+/** How plan/references.ts ends the reason of an object naming something that does not exist. */
+const DANGLING = 'is neither produced by the rules nor in Moodle; it is left out';
+
+describe('redactPlan on the DNs of objects made from people, and people named in reasons', () => {
+  const made = (entity: Change['entity'], key: string, dn: string): Change => ({
+    entity,
+    address: addressOf(entity, key),
+    action: 'create',
+    key,
+    moodleId: null,
+    dn,
+    before: null,
+    after: { idnumber: key },
+    sourceDigest: 'd',
+    reason: 'in the directory, not in Moodle',
+  });
+  const person = 'uid=F4500111,ou=people,dc=ent,dc=example';
+  const structure = 'ENTStructureSIREN=19450001400015,ou=structures,dc=ent,dc=example';
+  const plan: Plan = {
+    changes: [
+      made('user', 'f4500111', person),
+      made('cohort', '0450001A-6EME1', person),
+      made('course', '0450001A-6EME1-020700', person),
+      made('category', '0450001A', structure),
+      made('role', 'parent', ''),
+    ],
+    skipped: [
+      {
+        entity: 'role_assignment',
+        dn: person,
+        reason: 'person "uid=F4500990,ou=people,dc=ent,dc=example" is not in the directory',
+        kind: 'data',
+      },
+      { entity: 'role_assignment', dn: person, reason: 'person "8200990" is not in the directory', kind: 'data' },
+      {
+        entity: 'role_assignment',
+        dn: 'uid=F4500221,ou=people,dc=ent,dc=example',
+        reason: 'person "uid=F45001mm,ou=people,dc=ent,dc=example" is not a student (profiles teacher)',
+        kind: 'data',
+      },
+      {
+        entity: 'user',
+        dn: 'uid=ENT\\\\lmoulin,ou=people,dc=ent,dc=example',
+        reason: 'username "ent\\lmoulin" has characters Moodle refuses (allowed: a-z 0-9 _ - @ .)',
+      },
+      {
+        entity: 'user',
+        dn: 'uid=o\\"brien,ou=people,dc=ent,dc=example',
+        reason: 'username "o"brien" has characters Moodle refuses (allowed: a-z 0-9 _ - @ .)',
+      },
+      { entity: 'user', dn: structure, reason: 'not a person' },
+      {
+        entity: 'enrolment',
+        dn: person,
+        reason: `enrolment "MATHS/f45001nn": its course "MATHS" ${DANGLING}`,
+        kind: 'data',
+      },
+      {
+        entity: 'role_assignment',
+        dn: person,
+        reason: `role_assignment "user:f45001dd/parent/f45001zz": its target user "f45001dd" ${DANGLING}`,
+        kind: 'data',
+      },
+    ],
+    warnings: [],
+    desiredCounts: {},
+    purgeNeeded: false,
+  };
+  const redacted = redactPlan(plan);
+
+  it('redacts every change’s DN by one rule: the same person, the same DN; a structure’s DN stays', () => {
+    const dn = `uid=${expected('F4500111')},ou=people,dc=ent,dc=example`;
+    expect(redacted.changes.map((c) => c.dn)).toEqual([dn, dn, dn, structure, '']);
+    expect(redacted.skipped[5]?.dn).toBe(structure);
+    // Their keys and values are not personal.
+    expect(redacted.changes.slice(1).map((c) => c.address)).toEqual(plan.changes.slice(1).map((c) => c.address));
+  });
+
+  it('pseudonymises the people a reason names (by DN, join key or user key) and values holding a backslash or a quote', () => {
+    expect(redacted.skipped.map((s) => s.reason)).toEqual([
+      `person "uid=${expected('F4500990')},ou=people,dc=ent,dc=example" is not in the directory`,
+      `person "${expected('8200990')}" is not in the directory`,
+      `person "uid=${expected('F45001mm')},ou=people,dc=ent,dc=example" is not a student (profiles teacher)`,
+      `username "${expected('ent\\lmoulin')}" has characters Moodle refuses (allowed: a-z 0-9 _ - @ .)`,
+      `username "${expected('o"brien')}" has characters Moodle refuses (allowed: a-z 0-9 _ - @ .)`,
+      'not a person',
+      `enrolment "MATHS/${expected('f45001nn')}": its course "MATHS" ${DANGLING}`,
+      `role_assignment "user:${expected('f45001dd')}/parent/${expected('f45001zz')}": its target user "${expected('f45001dd')}" ${DANGLING}`,
+    ]);
+    const text = JSON.stringify(redacted);
+    for (const value of ['F4500111', 'F4500990', '8200990', 'F45001mm', 'lmoulin', 'brien', 'f45001nn', 'f45001dd']) {
+      expect(text).not.toContain(value);
+    }
+  });
+});
+
 describe('redactPlan on course-side changes', () => {
   const change = (entity: Change['entity'], key: string, after: Change['after'], refs: Change['refs']): Change => ({
     entity,
