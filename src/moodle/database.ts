@@ -104,8 +104,8 @@ export interface MoodleDatabase extends Queryable {
   close(): Promise<void>;
 }
 
-/** Connection settings, secrets already resolved. */
-export interface MoodleConnectionOptions {
+/** Connection settings of a database server, secrets already resolved. */
+export interface ServerConnectionOptions {
   readonly driver: 'mariadb' | 'mysql' | 'postgres';
   readonly host: string;
   readonly port: number;
@@ -118,3 +118,17 @@ export interface MoodleConnectionOptions {
   /** Seconds to wait for a row lock before the statement fails (and the apply retries). */
   readonly lockTimeout?: number;
 }
+
+/** `path` of an embedded Moodle that lives in memory only (nothing kept after `close`). */
+export const MEMORY = ':memory:';
+
+/** The embedded Moodle (PGlite, in-process). */
+export interface EmbeddedConnectionOptions {
+  readonly driver: 'embedded';
+  /** Its directory, already resolved against the spec's (created on first use), or `MEMORY`. */
+  readonly path: string;
+  readonly prefix: string;
+}
+
+/** What `openMoodle` opens: a server's database, or the embedded Moodle. */
+export type MoodleConnectionOptions = ServerConnectionOptions | EmbeddedConnectionOptions;

@@ -13,11 +13,11 @@ import { PGlite, types } from '@electric-sql/pglite';
 import { InternalError, UserError } from '../../errors.js';
 import { takeLockFile } from '../../lock-file.js';
 import type { AdvisoryLockAttempt, Queryable, Row } from '../database.js';
+import { MEMORY } from '../database.js';
 import { EMBEDDED_FORMAT, loadSnapshot, PGLITE_VERSION } from './embedded-snapshot.js';
 import type { RawRunner } from './postgres-common.js';
 import { PostgresFamilyDatabase, queryable, toSafeNumber } from './postgres-common.js';
 
-export const MEMORY = ':memory:';
 const STAMP = 'ldap2moodle-embedded.json';
 const LOCK = 'ldap2moodle.lock';
 

@@ -17,10 +17,10 @@ import type {
   AdvisoryLockAttempt,
   ColumnInfo,
   ExecuteResult,
-  MoodleConnectionOptions,
   MoodleDatabase,
   Queryable,
   Row,
+  ServerConnectionOptions,
   SqlValue,
   TableInfo,
 } from '../database.js';
@@ -65,7 +65,7 @@ export class MysqlDatabase implements MoodleDatabase {
   /** Settings of every connection, the pool's and the dedicated lock sessions'. */
   private readonly connectionOptions: ConnectionOptions;
 
-  constructor(options: MoodleConnectionOptions) {
+  constructor(options: ServerConnectionOptions) {
     if (!PREFIX_PATTERN.test(options.prefix)) {
       throw new InternalError(`table prefix ${JSON.stringify(options.prefix)} must match [a-z0-9_]*`);
     }

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { InternalError } from '../../errors.js';
-import type { AdvisoryLockAttempt, MoodleConnectionOptions, Queryable, Row } from '../database.js';
+import type { AdvisoryLockAttempt, Queryable, Row, ServerConnectionOptions } from '../database.js';
 import type { RawRunner } from './postgres-common.js';
 import { PostgresFamilyDatabase, queryable, SCHEMA_NAME, toSafeNumber } from './postgres-common.js';
 
@@ -38,7 +38,7 @@ export class PostgresDatabase extends PostgresFamilyDatabase {
   /** Settings of every connection, the pool's and the dedicated lock sessions'. */
   private readonly clientConfig: pg.ClientConfig;
 
-  constructor(options: MoodleConnectionOptions) {
+  constructor(options: ServerConnectionOptions) {
     super();
     const schema = options.schema ?? 'public';
     if (!SCHEMA_NAME.test(schema)) throw new InternalError(`invalid schema name ${JSON.stringify(schema)}`);
