@@ -99,6 +99,17 @@ export interface MoodleDatabase extends Queryable {
   tryAdvisoryLock(name: string): Promise<AdvisoryLockAttempt>;
   /** The server session holding the advisory lock `name` (MariaDB connection id, PostgreSQL pid), or null. */
   advisoryLockSession(name: string): Promise<number | null>;
+  /**
+   * How an administrator finds the server session that holds the advisory lock `name` (`session`, when known)
+   * and ends it, in the server's own terms, for messages: "find it with …, and end it with …". No session can
+   * release another's advisory lock, so ending the holder's session is the only way out of a hung apply.
+   */
+  lockSessionAdvice(name: string, session: number | null): string;
+  /**
+   * True when having the database open already keeps every other process out (the embedded Moodle's directory
+   * lock): it has no advisory lock, and a killed process leaves nothing in it to unlock.
+   */
+  readonly exclusive: boolean;
   /** Statements sent so far on this database (for tests and benchmarks: no per-row round trips). */
   readonly statementCount: number;
   close(): Promise<void>;

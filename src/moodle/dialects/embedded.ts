@@ -147,6 +147,13 @@ export class EmbeddedDatabase extends PostgresFamilyDatabase {
     return null;
   }
 
+  /** Never needed: no other process can have this Moodle open, let alone hold a lock in it. */
+  lockSessionAdvice(_name: string, _session: number | null): string {
+    return `end the process that has ${this.location} open (its directory's ${LOCK} file names it)`;
+  }
+
+  readonly exclusive = true;
+
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     // PGlite runs the callback exclusively, committing when it resolves and rolling back when it throws.
     return this.pg.transaction(async (tx) => {

@@ -157,6 +157,15 @@ export class MysqlDatabase implements MoodleDatabase {
     return row?.holder === null || row?.holder === undefined ? null : Number(row.holder);
   }
 
+  lockSessionAdvice(name: string, session: number | null): string {
+    return (
+      `find it with \`SELECT IS_USED_LOCK('${mysqlLockName(name)}')\` (the connection id) and ` +
+      `\`SHOW PROCESSLIST\`, and end it with \`KILL ${session ?? 'ID'}\``
+    );
+  }
+
+  readonly exclusive = false;
+
   /** Opens (and prepares) one connection now, so that connection errors surface at open time. */
   async ping(): Promise<void> {
     const conn = await this.acquire();

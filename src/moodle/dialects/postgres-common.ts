@@ -176,6 +176,8 @@ export abstract class PostgresFamilyDatabase implements MoodleDatabase {
   abstract transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   abstract tryAdvisoryLock(name: string): Promise<AdvisoryLockAttempt>;
   abstract advisoryLockSession(name: string): Promise<number | null>;
+  abstract lockSessionAdvice(name: string, session: number | null): string;
+  abstract readonly exclusive: boolean;
   abstract close(): Promise<void>;
 
   get statementCount(): number {

@@ -127,6 +127,16 @@ export class PostgresDatabase extends PostgresFamilyDatabase {
     return rows[0] === undefined ? null : Number(rows[0].pid);
   }
 
+  lockSessionAdvice(_name: string, session: number | null): string {
+    const pid = session ?? 'PID';
+    return (
+      `find it with \`SELECT pid, application_name, client_addr, backend_start FROM pg_stat_activity WHERE pid = ${pid}\` ` +
+      `(pg_locks lists it as an advisory lock), and end it with \`SELECT pg_terminate_backend(${pid})\``
+    );
+  }
+
+  readonly exclusive = false;
+
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     if (!this.guarded.has(client)) {
