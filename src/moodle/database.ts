@@ -13,8 +13,6 @@ export interface ExecuteResult {
 }
 
 export interface Queryable {
-  /** Which SQL dialect the statements are for (the few fragments that differ are chosen by it). */
-  readonly dialect: DialectName;
   /** Runs a SELECT and returns its rows; integer columns come back as JS numbers. */
   query<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
   execute(sql: string, params?: readonly SqlValue[]): Promise<ExecuteResult>;
@@ -43,8 +41,6 @@ export interface ColumnInfo {
   /** Maximum length in characters for char/varchar columns; null for every other type. */
   readonly maxLength: number | null;
 }
-
-export type DialectName = 'mariadb' | 'mysql' | 'postgres' | 'embedded';
 
 /**
  * What `tryAdvisoryLock` found. `exclusive`: the database admits one process at a time already (the embedded

@@ -84,7 +84,6 @@ async function lockDirectory(path: string): Promise<string> {
 }
 
 export class EmbeddedDatabase extends PostgresFamilyDatabase {
-  readonly dialect = 'embedded' as const;
   readonly description: string;
   readonly location: string;
   protected readonly direct: Queryable;
@@ -100,7 +99,7 @@ export class EmbeddedDatabase extends PostgresFamilyDatabase {
     this.description = `embedded://${where}`;
     this.location = `the embedded Moodle ${where}`;
     this.lockScope = where;
-    this.direct = queryable('embedded', runner(pg), prefix, () => {
+    this.direct = queryable(runner(pg), prefix, () => {
       this.counter.statements += 1;
     });
   }
@@ -158,7 +157,7 @@ export class EmbeddedDatabase extends PostgresFamilyDatabase {
     // PGlite runs the callback exclusively, committing when it resolves and rolling back when it throws.
     return this.pg.transaction(async (tx) => {
       let open = true;
-      const inner = queryable('embedded', runner(tx), this.prefix, () => {
+      const inner = queryable(runner(tx), this.prefix, () => {
         if (!open) throw new InternalError('a statement was run on a transaction that has already ended');
         this.counter.statements += 1;
       });

@@ -51,7 +51,8 @@ function isGaleraRefusal(error: unknown): boolean {
 }
 
 export class MysqlDatabase implements MoodleDatabase {
-  readonly dialect: 'mariadb' | 'mysql';
+  /** MySQL and MariaDB differ in the few settings noted where they are made. */
+  private readonly flavour: 'mariadb' | 'mysql';
   readonly prefix: string;
   readonly description: string;
   readonly location: string;
@@ -69,7 +70,7 @@ export class MysqlDatabase implements MoodleDatabase {
     if (!PREFIX_PATTERN.test(options.prefix)) {
       throw new InternalError(`table prefix ${JSON.stringify(options.prefix)} must match [a-z0-9_]*`);
     }
-    this.dialect = options.driver === 'mysql' ? 'mysql' : 'mariadb';
+    this.flavour = options.driver === 'mysql' ? 'mysql' : 'mariadb';
     this.prefix = options.prefix;
     this.lockTimeout = options.lockTimeout ?? 10;
     this.description = `${options.driver}://${options.user}@${options.host}:${options.port}/${options.database}`;
@@ -113,7 +114,7 @@ export class MysqlDatabase implements MoodleDatabase {
         return { status: 'busy' };
       }
       // The holder record's writes must not wait on anyone's row locks (0 = no wait; MySQL's minimum is 1 s).
-      await conn.query('SET SESSION innodb_lock_wait_timeout = ?', [this.dialect === 'mysql' ? 1 : 0]);
+      await conn.query('SET SESSION innodb_lock_wait_timeout = ?', [this.flavour === 'mysql' ? 1 : 0]);
     } catch (error) {
       conn.destroy();
       if (isGaleraRefusal(error)) return { status: 'unsupported', reason: (error as Error).message };
@@ -121,7 +122,6 @@ export class MysqlDatabase implements MoodleDatabase {
     }
     let released = false;
     const session: Queryable = {
-      dialect: this.dialect,
       query: async <R extends Row = Row>(sql: string, params: readonly SqlValue[] = []) => {
         this.counter.statements += 1;
         return runQuery<R>(conn, this.prefix, sql, params);
@@ -242,7 +242,6 @@ export class MysqlDatabase implements MoodleDatabase {
       if (!open) throw new InternalError('a statement was run on a transaction that has already ended');
     };
     const tx: Queryable = {
-      dialect: this.dialect,
       query: async <R extends Row = Row>(sql: string, params: readonly SqlValue[] = []) => {
         guard();
         this.counter.statements += 1;

@@ -26,7 +26,6 @@ function runner(client: pg.Pool | pg.ClientBase): RawRunner {
 }
 
 export class PostgresDatabase extends PostgresFamilyDatabase {
-  readonly dialect = 'postgres' as const;
   readonly prefix: string;
   readonly description: string;
   readonly location: string;
@@ -66,7 +65,7 @@ export class PostgresDatabase extends PostgresFamilyDatabase {
     this.pool = new pg.Pool({ ...this.clientConfig, max: POOL_SIZE });
     // An idle client's error (server restart) must not crash the process; the next query reports it.
     this.pool.on('error', () => undefined);
-    this.direct = queryable('postgres', runner(this.pool), this.prefix, () => {
+    this.direct = queryable(runner(this.pool), this.prefix, () => {
       this.counter.statements += 1;
     });
   }
@@ -95,7 +94,7 @@ export class PostgresDatabase extends PostgresFamilyDatabase {
       throw error;
     }
     let released = false;
-    const session = queryable('postgres', runner(client), this.prefix, () => {
+    const session = queryable(runner(client), this.prefix, () => {
       this.counter.statements += 1;
     });
     return {
@@ -147,7 +146,7 @@ export class PostgresDatabase extends PostgresFamilyDatabase {
       this.guarded.add(client);
     }
     let open = true;
-    const inner = queryable('postgres', runner(client), this.prefix, () => {
+    const inner = queryable(runner(client), this.prefix, () => {
       if (!open) throw new InternalError('a statement was run on a transaction that has already ended');
       this.counter.statements += 1;
     });
