@@ -17,7 +17,7 @@ import type { State } from './model/state.js';
 import { withApplyLock } from './moodle/apply-lock.js';
 import { openMoodle } from './moodle/connect.js';
 import type { MoodleDatabase } from './moodle/database.js';
-import { EmbeddedDatabase, MEMORY } from './moodle/dialects/embedded.js';
+import { MEMORY } from './moodle/database.js';
 import type { MoodleSite } from './moodle/site.js';
 import { readSite } from './moodle/site.js';
 import { checkGuards, DEFAULT_MAX_REMOVALS } from './plan/guards.js';
@@ -75,7 +75,11 @@ export function openSpecMoodle(loaded: LoadedSpec): Promise<MoodleDatabase> {
   const { moodle } = loaded.spec;
   if (moodle.driver === 'embedded') {
     const path = moodle.path ?? MEMORY;
-    return EmbeddedDatabase.open(path === MEMORY ? MEMORY : resolveFrom(loaded.dir, path), moodle.prefix);
+    return openMoodle({
+      driver: 'embedded',
+      path: path === MEMORY ? MEMORY : resolveFrom(loaded.dir, path),
+      prefix: moodle.prefix,
+    });
   }
   const postgres = moodle.driver === 'postgres';
   return openMoodle({

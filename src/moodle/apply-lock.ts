@@ -23,7 +23,6 @@ import { UserError } from '../errors.js';
 import type { LoadedSpec } from '../spec/load.js';
 import { TOOL_VERSION } from '../version.js';
 import type { MoodleDatabase, Queryable } from './database.js';
-import { mysqlLockName } from './dialects/mysql.js';
 import { MARKER_PLUGIN } from './marker.js';
 
 /** `config_plugins` name of the Galera lock row. */
@@ -291,21 +290,37 @@ export async function withApplyLock<T>(db: MoodleDatabase, loaded: LoadedSpec, f
 export interface ForceUnlockResult {
   /** What was removed, for the command's report. */
   readonly removed: readonly string[];
+  /** When nothing was removed: why, as a sentence for the report. */
+  readonly nothingRemoved?: string;
 }
+
+/** What is left to report when the lock went away between reading it and removing it. */
+const RELEASED_MEANWHILE = 'The lock was released meanwhile: nothing to remove.';
 
 /**
  * `force-unlock LOCK_ID`: removes the Galera lock row or the recorded holder whose id is `lockId`. Refuses,
  * naming the current holder, when the id does not match; refuses too when the advisory lock is still held by a
- * live session, which no other session can release: it says how to find and end that session.
+ * live session, which no other session can release: it says how to find and end that session. A database that
+ * is exclusive (the embedded Moodle) was opened, so no other process has it: nothing can be left to remove.
  */
 export async function forceUnlock(db: MoodleDatabase, lockId: string): Promise<ForceUnlockResult> {
+  if (db.exclusive) {
+    return {
+      removed: [],
+      nothingRemoved:
+        `${db.location} is locked only while a process has it open (its directory lock file), and none has: ` +
+        'nothing to unlock.',
+    };
+  }
   const rows = await readLockRows(db);
   const removed: string[] = [];
+  const result = (): ForceUnlockResult =>
+    removed.length === 0 ? { removed, nothingRemoved: RELEASED_MEANWHILE } : { removed };
   if (rows.lock !== null && rows.lock.holder?.id === lockId) {
     if ((await deleteRow(db, LOCK_ROW, rows.lock.value)) > 0) {
       removed.push(`the lock row (config_plugins ${MARKER_PLUGIN}/${LOCK_ROW}) of ${describeHolder(rows.lock.holder)}`);
     }
-    return { removed };
+    return result();
   }
   if (rows.recorded !== null && rows.recorded.holder?.id === lockId) {
     const holder = rows.recorded.holder;
@@ -313,12 +328,7 @@ export async function forceUnlock(db: MoodleDatabase, lockId: string): Promise<F
     const attempt = await db.tryAdvisoryLock(name);
     if (attempt.status === 'busy') {
       const session = await db.advisoryLockSession(name);
-      const how =
-        db.dialect === 'postgres'
-          ? `find it with \`SELECT pid, application_name, client_addr, backend_start FROM pg_stat_activity WHERE pid = ${session ?? 'PID'}\` ` +
-            `(pg_locks lists it as an advisory lock), and end it with \`SELECT pg_terminate_backend(${session ?? 'PID'})\``
-          : `find it with \`SELECT IS_USED_LOCK('${mysqlName(db, name)}')\` (the connection id) and ` +
-            `\`SHOW PROCESSLIST\`, and end it with \`KILL ${session ?? 'ID'}\``;
+      const how = db.lockSessionAdvice(name, session);
       throw new UserError(
         'MOODLE_LOCKED',
         `${describeHolder(holder)} is still held by a live database session${session === null ? '' : ` (${session})`} ` +
@@ -335,7 +345,7 @@ export async function forceUnlock(db: MoodleDatabase, lockId: string): Promise<F
     } finally {
       if (attempt.status === 'acquired') await attempt.release();
     }
-    return { removed };
+    return result();
   }
   const current = [rows.lock, rows.recorded]
     .filter((r) => r !== null)
@@ -347,9 +357,4 @@ export async function forceUnlock(db: MoodleDatabase, lockId: string): Promise<F
       : `${lockId} is not the current lock of ${db.location} (${db.description}), which is ${current.join('; and ')}: ` +
           'nothing was removed. Check the id in the MOODLE_LOCKED message.',
   );
-}
-
-/** The GET_LOCK name for the message (digested when long), computed as the dialect does. */
-function mysqlName(db: MoodleDatabase, name: string): string {
-  return db.dialect === 'mariadb' || db.dialect === 'mysql' ? mysqlLockName(name) : name;
 }

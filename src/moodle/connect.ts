@@ -1,9 +1,11 @@
 /**
- * Opens the Moodle database named in the spec, turning driver errors into `MOODLE_CONNECT` errors that say
- * where the tool tried to connect and what to check. Messages never carry the password.
+ * Opens the Moodle database named in the spec, whichever dialect it is: the one place that picks a dialect.
+ * A server's driver errors become `MOODLE_CONNECT` errors that say where the tool tried to connect and what to
+ * check (messages never carry the password); the embedded Moodle reports its own (its directory, its lock).
  */
 import { UserError } from '../errors.js';
-import type { MoodleConnectionOptions, MoodleDatabase } from './database.js';
+import type { MoodleConnectionOptions, MoodleDatabase, ServerConnectionOptions } from './database.js';
+import { EmbeddedDatabase } from './dialects/embedded.js';
 import { MysqlDatabase, PREFIX_PATTERN } from './dialects/mysql.js';
 import { PostgresDatabase } from './dialects/postgres.js';
 import { SCHEMA_NAME } from './dialects/postgres-common.js';
@@ -16,6 +18,7 @@ export async function openMoodle(options: MoodleConnectionOptions): Promise<Mood
         `(as in $CFG->prefix of config.php, e.g. "mdl_"); check moodle.prefix.`,
     );
   }
+  if (options.driver === 'embedded') return EmbeddedDatabase.open(options.path, options.prefix);
   if (options.schema !== undefined && !SCHEMA_NAME.test(options.schema)) {
     throw new UserError(
       'MOODLE_CONNECT',
@@ -32,7 +35,7 @@ export async function openMoodle(options: MoodleConnectionOptions): Promise<Mood
   return db;
 }
 
-function connectError(options: MoodleConnectionOptions, error: unknown): UserError {
+function connectError(options: ServerConnectionOptions, error: unknown): UserError {
   const where = `${options.host}:${options.port}`;
   const code = errorCode(error);
   const usingPassword = options.password !== undefined && options.password !== '' ? 'yes' : 'no';

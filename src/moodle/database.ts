@@ -13,8 +13,6 @@ export interface ExecuteResult {
 }
 
 export interface Queryable {
-  /** Which SQL dialect the statements are for (the few fragments that differ are chosen by it). */
-  readonly dialect: DialectName;
   /** Runs a SELECT and returns its rows; integer columns come back as JS numbers. */
   query<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
   execute(sql: string, params?: readonly SqlValue[]): Promise<ExecuteResult>;
@@ -43,8 +41,6 @@ export interface ColumnInfo {
   /** Maximum length in characters for char/varchar columns; null for every other type. */
   readonly maxLength: number | null;
 }
-
-export type DialectName = 'mariadb' | 'mysql' | 'postgres' | 'embedded';
 
 /**
  * What `tryAdvisoryLock` found. `exclusive`: the database admits one process at a time already (the embedded
@@ -99,13 +95,24 @@ export interface MoodleDatabase extends Queryable {
   tryAdvisoryLock(name: string): Promise<AdvisoryLockAttempt>;
   /** The server session holding the advisory lock `name` (MariaDB connection id, PostgreSQL pid), or null. */
   advisoryLockSession(name: string): Promise<number | null>;
+  /**
+   * How an administrator finds the server session that holds the advisory lock `name` (`session`, when known)
+   * and ends it, in the server's own terms, for messages: "find it with …, and end it with …". No session can
+   * release another's advisory lock, so ending the holder's session is the only way out of a hung apply.
+   */
+  lockSessionAdvice(name: string, session: number | null): string;
+  /**
+   * True when having the database open already keeps every other process out (the embedded Moodle's directory
+   * lock): it has no advisory lock, and a killed process leaves nothing in it to unlock.
+   */
+  readonly exclusive: boolean;
   /** Statements sent so far on this database (for tests and benchmarks: no per-row round trips). */
   readonly statementCount: number;
   close(): Promise<void>;
 }
 
-/** Connection settings, secrets already resolved. */
-export interface MoodleConnectionOptions {
+/** Connection settings of a database server, secrets already resolved. */
+export interface ServerConnectionOptions {
   readonly driver: 'mariadb' | 'mysql' | 'postgres';
   readonly host: string;
   readonly port: number;
@@ -118,3 +125,17 @@ export interface MoodleConnectionOptions {
   /** Seconds to wait for a row lock before the statement fails (and the apply retries). */
   readonly lockTimeout?: number;
 }
+
+/** `path` of an embedded Moodle that lives in memory only (nothing kept after `close`). */
+export const MEMORY = ':memory:';
+
+/** The embedded Moodle (PGlite, in-process). */
+export interface EmbeddedConnectionOptions {
+  readonly driver: 'embedded';
+  /** Its directory, already resolved against the spec's (created on first use), or `MEMORY`. */
+  readonly path: string;
+  readonly prefix: string;
+}
+
+/** What `openMoodle` opens: a server's database, or the embedded Moodle. */
+export type MoodleConnectionOptions = ServerConnectionOptions | EmbeddedConnectionOptions;

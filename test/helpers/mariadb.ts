@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import type { Connection } from 'mysql2/promise';
 import mysql from 'mysql2/promise';
 import { openMoodle } from '../../src/moodle/connect.js';
-import type { MoodleConnectionOptions, MoodleDatabase } from '../../src/moodle/database.js';
+import type { MoodleDatabase, ServerConnectionOptions } from '../../src/moodle/database.js';
 
 const DUMP = new URL('../fixtures/moodle/4.5/mariadb/core.sql', import.meta.url);
 /**
@@ -106,7 +106,7 @@ async function loadDump(name: string, prefix: string): Promise<void> {
 
 export interface TestMoodle {
   readonly name: string;
-  readonly options: MoodleConnectionOptions;
+  readonly options: ServerConnectionOptions;
   /** Opened through `openMoodle`, on the fresh database. */
   readonly db: MoodleDatabase;
   /** Admin connection with `USE <name>` done, for assertions and test set-up. */
@@ -132,7 +132,7 @@ export async function createMoodleDatabase(options: { prefix?: string } = {}): P
     await loadDump(name, prefix);
     const loadMs = performance.now() - started;
     const server = mariadbServer();
-    const connection: MoodleConnectionOptions = {
+    const connection: ServerConnectionOptions = {
       driver: 'mariadb',
       host: server.host,
       port: server.port,

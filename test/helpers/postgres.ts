@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { openMoodle } from '../../src/moodle/connect.js';
-import type { MoodleConnectionOptions, MoodleDatabase } from '../../src/moodle/database.js';
+import type { MoodleDatabase, ServerConnectionOptions } from '../../src/moodle/database.js';
 
 const DUMP = new URL('../fixtures/moodle/4.5/postgres/core.sql', import.meta.url);
 /**
@@ -99,7 +99,7 @@ function template(schema: string): Promise<string> {
 
 export interface PostgresMoodle {
   readonly name: string;
-  readonly options: MoodleConnectionOptions;
+  readonly options: ServerConnectionOptions;
   readonly db: MoodleDatabase;
   /** A plain client on the test database (search_path = the Moodle schema), for assertions. */
   readonly admin: pg.Client;
@@ -127,7 +127,7 @@ export async function createPostgresMoodle(opts: { schema?: string; prefix?: str
     await admin.end();
   }
   const server = postgresServer();
-  const options: MoodleConnectionOptions = {
+  const options: ServerConnectionOptions = {
     driver: 'postgres',
     host: server.host,
     port: server.port,

@@ -7,7 +7,7 @@
  */
 import type { Connection } from 'mysql2/promise';
 import type pg from 'pg';
-import type { MoodleConnectionOptions } from '../../src/moodle/database.js';
+import type { ServerConnectionOptions } from '../../src/moodle/database.js';
 import { adminConnection, createMoodleDatabase } from './mariadb.js';
 import { createPostgresMoodle, pgAdmin } from './postgres.js';
 import type { Snapshot } from './reference-rows.js';
@@ -76,7 +76,7 @@ export interface Target extends SqlReader {
 
 /** The `moodle` section for a server database (the server's password, if any, written literally). */
 export function moodleSection(
-  options: MoodleConnectionOptions,
+  options: ServerConnectionOptions,
   overrides: Record<string, unknown> = {},
 ): Record<string, unknown> {
   const { driver, host, port, database, user, password, prefix, schema } = options;

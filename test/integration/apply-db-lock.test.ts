@@ -5,10 +5,10 @@
 import { hostname } from 'node:os';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { HeldApplyLock } from '../../src/moodle/apply-lock.js';
-import { acquireApplyLock, applyLockName } from '../../src/moodle/apply-lock.js';
-import type { MoodleDatabase } from '../../src/moodle/database.js';
-import { mysqlLockName } from '../../src/moodle/dialects/mysql.js';
-import { postgresLockKey } from '../../src/moodle/dialects/postgres.js';
+import { acquireApplyLock, applyLockName, forceUnlock } from '../../src/moodle/apply-lock.js';
+import type { MoodleDatabase, ServerConnectionOptions } from '../../src/moodle/database.js';
+import { MysqlDatabase, mysqlLockName } from '../../src/moodle/dialects/mysql.js';
+import { PostgresDatabase, postgresLockKey } from '../../src/moodle/dialects/postgres.js';
 import { openSpecMoodle } from '../../src/pipeline.js';
 import type { ApplySite } from '../helpers/apply-specs.js';
 import { applySite, people, usersSection } from '../helpers/apply-specs.js';
@@ -173,6 +173,12 @@ describe.each(TARGETS)('the apply lock on %s', (target) => {
       expect(live.stderr).toContain(
         target === 'mariadb' ? `KILL ${session}` : `SELECT pg_terminate_backend(${session})`,
       );
+      // How to find that session, in the server's terms (the GET_LOCK name as the server knows it).
+      expect(live.stderr).toContain(
+        target === 'mariadb'
+          ? `SELECT IS_USED_LOCK('${mysqlLockName(applyLockName(db))}')\` (the connection id) and \`SHOW PROCESSLIST\``
+          : `FROM pg_stat_activity WHERE pid = ${session}\``,
+      );
       expect(await lockRows(s)).toHaveLength(1);
 
       // The holder's session ends (its process hung, an administrator kills it): only the record is left.
@@ -229,6 +235,27 @@ describe.each(TARGETS)('the apply lock on %s', (target) => {
     expect(run.stdout).toContain('nothing to unlock');
   });
 
+  it.skipIf(server)(
+    'embedded: forceUnlock itself says there is nothing to unlock; the Moodle stays usable',
+    async () => {
+      const s = await site(target);
+      await s.t.release();
+      const db = await openSpecMoodle(await s.load());
+      try {
+        expect(db.exclusive).toBe(true);
+        const result = await forceUnlock(db, 'any-id');
+        expect(result.removed).toEqual([]);
+        expect(result.nothingRemoved).toBe(
+          `${db.location} is locked only while a process has it open (its directory lock file), and none has: ` +
+            'nothing to unlock.',
+        );
+      } finally {
+        await db.close();
+      }
+      expect((await s.apply()).applied).toBe(true);
+    },
+  );
+
   it.skipIf(!server)('a row left by a dead process of this host is taken over', async () => {
     const s = await site(target);
     const dead = {
@@ -272,5 +299,50 @@ describe('lock names', () => {
     expect(applyLockName({ lockScope: 'moodle/mdl_' })).not.toBe(applyLockName({ lockScope: 'moodle/m2_' }));
     expect(postgresLockKey('ldap2moodle:m/public/mdl_')).not.toBe(postgresLockKey('ldap2moodle:m/other/mdl_'));
     expect(postgresLockKey('x')).toBe(postgresLockKey('x'));
+  });
+});
+
+describe('how to end the session holding the lock, per server dialect', () => {
+  // Never connected: the pools connect on first use only.
+  const options = (driver: ServerConnectionOptions['driver']): ServerConnectionOptions => ({
+    driver,
+    host: '127.0.0.1',
+    port: 1,
+    database: 'd'.repeat(64),
+    user: 'u',
+    prefix: 'mdl_',
+  });
+
+  it('MariaDB/MySQL: IS_USED_LOCK on the GET_LOCK name (digested when long), SHOW PROCESSLIST, KILL', async () => {
+    const db = new MysqlDatabase(options('mariadb'));
+    try {
+      expect(db.exclusive).toBe(false);
+      const name = applyLockName(db);
+      expect(name.length).toBeGreaterThan(64);
+      expect(db.lockSessionAdvice(name, 42)).toBe(
+        `find it with \`SELECT IS_USED_LOCK('${mysqlLockName(name)}')\` (the connection id) and \`SHOW PROCESSLIST\`, ` +
+          'and end it with `KILL 42`',
+      );
+      expect(mysqlLockName(name)).toHaveLength(64);
+      expect(db.lockSessionAdvice(name, null)).toMatch(/`KILL ID`$/);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('PostgreSQL: pg_stat_activity and pg_terminate_backend on the pid', async () => {
+    const db = new PostgresDatabase(options('postgres'));
+    try {
+      expect(db.exclusive).toBe(false);
+      const name = applyLockName(db);
+      expect(db.lockSessionAdvice(name, 4242)).toBe(
+        'find it with `SELECT pid, application_name, client_addr, backend_start FROM pg_stat_activity WHERE pid = 4242` ' +
+          '(pg_locks lists it as an advisory lock), and end it with `SELECT pg_terminate_backend(4242)`',
+      );
+      expect(db.lockSessionAdvice(name, null)).toContain('WHERE pid = PID` ');
+      expect(db.lockSessionAdvice(name, null)).toMatch(/`SELECT pg_terminate_backend\(PID\)`$/);
+    } finally {
+      await db.close();
+    }
   });
 });

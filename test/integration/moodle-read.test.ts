@@ -2,7 +2,7 @@ import { createServer } from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InternalError, UserError } from '../../src/errors.js';
 import { openMoodle } from '../../src/moodle/connect.js';
-import type { MoodleConnectionOptions } from '../../src/moodle/database.js';
+import type { ServerConnectionOptions } from '../../src/moodle/database.js';
 import { MysqlDatabase } from '../../src/moodle/dialects/mysql.js';
 import { readUsers } from '../../src/moodle/read-users.js';
 import { readSite } from '../../src/moodle/site.js';
@@ -49,7 +49,7 @@ async function closedPort(): Promise<number> {
   return address.port;
 }
 
-function serverOptions(overrides: Partial<MoodleConnectionOptions>): MoodleConnectionOptions {
+function serverOptions(overrides: Partial<ServerConnectionOptions>): ServerConnectionOptions {
   const s = mariadbServer();
   return {
     driver: 'mariadb',

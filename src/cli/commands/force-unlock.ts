@@ -33,16 +33,9 @@ export class ForceUnlockCommand extends SpecCommand {
     // The embedded Moodle refuses to open while a live process holds its directory: that error says who.
     const db = await openSpecMoodle(loaded);
     try {
-      if (db.dialect === 'embedded') {
-        stdout.write(
-          `${db.location} is locked only while a process has it open (its directory lock file), and none has: ` +
-            'nothing to unlock.\n',
-        );
-        return 0;
-      }
-      const { removed } = await forceUnlock(db, this.lockId);
+      const { removed, nothingRemoved } = await forceUnlock(db, this.lockId);
       for (const what of removed) stdout.write(`Removed ${what}.\n`);
-      if (removed.length === 0) stdout.write('The lock was released meanwhile: nothing to remove.\n');
+      if (nothingRemoved !== undefined) stdout.write(`${nothingRemoved}\n`);
       return 0;
     } finally {
       await db.close();

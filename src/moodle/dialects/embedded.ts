@@ -13,11 +13,11 @@ import { PGlite, types } from '@electric-sql/pglite';
 import { InternalError, UserError } from '../../errors.js';
 import { takeLockFile } from '../../lock-file.js';
 import type { AdvisoryLockAttempt, Queryable, Row } from '../database.js';
+import { MEMORY } from '../database.js';
 import { EMBEDDED_FORMAT, loadSnapshot, PGLITE_VERSION } from './embedded-snapshot.js';
 import type { RawRunner } from './postgres-common.js';
 import { PostgresFamilyDatabase, queryable, toSafeNumber } from './postgres-common.js';
 
-export const MEMORY = ':memory:';
 const STAMP = 'ldap2moodle-embedded.json';
 const LOCK = 'ldap2moodle.lock';
 
@@ -84,7 +84,6 @@ async function lockDirectory(path: string): Promise<string> {
 }
 
 export class EmbeddedDatabase extends PostgresFamilyDatabase {
-  readonly dialect = 'embedded' as const;
   readonly description: string;
   readonly location: string;
   protected readonly direct: Queryable;
@@ -100,7 +99,7 @@ export class EmbeddedDatabase extends PostgresFamilyDatabase {
     this.description = `embedded://${where}`;
     this.location = `the embedded Moodle ${where}`;
     this.lockScope = where;
-    this.direct = queryable('embedded', runner(pg), prefix, () => {
+    this.direct = queryable(runner(pg), prefix, () => {
       this.counter.statements += 1;
     });
   }
@@ -147,11 +146,18 @@ export class EmbeddedDatabase extends PostgresFamilyDatabase {
     return null;
   }
 
+  /** Never needed: no other process can have this Moodle open, let alone hold a lock in it. */
+  lockSessionAdvice(_name: string, _session: number | null): string {
+    return `end the process that has ${this.location} open (its directory's ${LOCK} file names it)`;
+  }
+
+  readonly exclusive = true;
+
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     // PGlite runs the callback exclusively, committing when it resolves and rolling back when it throws.
     return this.pg.transaction(async (tx) => {
       let open = true;
-      const inner = queryable('embedded', runner(tx), this.prefix, () => {
+      const inner = queryable(runner(tx), this.prefix, () => {
         if (!open) throw new InternalError('a statement was run on a transaction that has already ended');
         this.counter.statements += 1;
       });

@@ -17,10 +17,10 @@ import type {
   AdvisoryLockAttempt,
   ColumnInfo,
   ExecuteResult,
-  MoodleConnectionOptions,
   MoodleDatabase,
   Queryable,
   Row,
+  ServerConnectionOptions,
   SqlValue,
   TableInfo,
 } from '../database.js';
@@ -51,7 +51,8 @@ function isGaleraRefusal(error: unknown): boolean {
 }
 
 export class MysqlDatabase implements MoodleDatabase {
-  readonly dialect: 'mariadb' | 'mysql';
+  /** MySQL and MariaDB differ in the few settings noted where they are made. */
+  private readonly flavour: 'mariadb' | 'mysql';
   readonly prefix: string;
   readonly description: string;
   readonly location: string;
@@ -65,11 +66,11 @@ export class MysqlDatabase implements MoodleDatabase {
   /** Settings of every connection, the pool's and the dedicated lock sessions'. */
   private readonly connectionOptions: ConnectionOptions;
 
-  constructor(options: MoodleConnectionOptions) {
+  constructor(options: ServerConnectionOptions) {
     if (!PREFIX_PATTERN.test(options.prefix)) {
       throw new InternalError(`table prefix ${JSON.stringify(options.prefix)} must match [a-z0-9_]*`);
     }
-    this.dialect = options.driver === 'mysql' ? 'mysql' : 'mariadb';
+    this.flavour = options.driver === 'mysql' ? 'mysql' : 'mariadb';
     this.prefix = options.prefix;
     this.lockTimeout = options.lockTimeout ?? 10;
     this.description = `${options.driver}://${options.user}@${options.host}:${options.port}/${options.database}`;
@@ -113,7 +114,7 @@ export class MysqlDatabase implements MoodleDatabase {
         return { status: 'busy' };
       }
       // The holder record's writes must not wait on anyone's row locks (0 = no wait; MySQL's minimum is 1 s).
-      await conn.query('SET SESSION innodb_lock_wait_timeout = ?', [this.dialect === 'mysql' ? 1 : 0]);
+      await conn.query('SET SESSION innodb_lock_wait_timeout = ?', [this.flavour === 'mysql' ? 1 : 0]);
     } catch (error) {
       conn.destroy();
       if (isGaleraRefusal(error)) return { status: 'unsupported', reason: (error as Error).message };
@@ -121,7 +122,6 @@ export class MysqlDatabase implements MoodleDatabase {
     }
     let released = false;
     const session: Queryable = {
-      dialect: this.dialect,
       query: async <R extends Row = Row>(sql: string, params: readonly SqlValue[] = []) => {
         this.counter.statements += 1;
         return runQuery<R>(conn, this.prefix, sql, params);
@@ -156,6 +156,15 @@ export class MysqlDatabase implements MoodleDatabase {
     ]);
     return row?.holder === null || row?.holder === undefined ? null : Number(row.holder);
   }
+
+  lockSessionAdvice(name: string, session: number | null): string {
+    return (
+      `find it with \`SELECT IS_USED_LOCK('${mysqlLockName(name)}')\` (the connection id) and ` +
+      `\`SHOW PROCESSLIST\`, and end it with \`KILL ${session ?? 'ID'}\``
+    );
+  }
+
+  readonly exclusive = false;
 
   /** Opens (and prepares) one connection now, so that connection errors surface at open time. */
   async ping(): Promise<void> {
@@ -233,7 +242,6 @@ export class MysqlDatabase implements MoodleDatabase {
       if (!open) throw new InternalError('a statement was run on a transaction that has already ended');
     };
     const tx: Queryable = {
-      dialect: this.dialect,
       query: async <R extends Row = Row>(sql: string, params: readonly SqlValue[] = []) => {
         guard();
         this.counter.statements += 1;

@@ -7,7 +7,6 @@ import { InternalError, UserError } from '../../errors.js';
 import type {
   AdvisoryLockAttempt,
   ColumnInfo,
-  DialectName,
   ExecuteResult,
   MoodleDatabase,
   Queryable,
@@ -104,12 +103,7 @@ export function toSafeNumber(column: string, value: unknown): unknown {
 }
 
 /** Builds the `Queryable` of one connection (or transaction) from its statement runner. */
-export function queryable(
-  dialect: 'postgres' | 'embedded',
-  run: RawRunner,
-  prefix: string,
-  count: () => void,
-): Queryable {
+export function queryable(run: RawRunner, prefix: string, count: () => void): Queryable {
   const runSql = async (sql: string, params: readonly SqlValue[]): Promise<RawResult> => {
     const text = toPositional(sql, prefix, params);
     try {
@@ -119,7 +113,6 @@ export function queryable(
     }
   };
   return {
-    dialect,
     async query<T extends Row = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
       count();
       return (await runSql(sql, params)).rows as T[];
@@ -164,7 +157,6 @@ export async function describePostgresColumns(db: Queryable, table: string): Pro
  * with `queryable`), how transactions open and how it closes.
  */
 export abstract class PostgresFamilyDatabase implements MoodleDatabase {
-  abstract readonly dialect: DialectName;
   abstract readonly prefix: string;
   abstract readonly description: string;
   abstract readonly location: string;
@@ -176,6 +168,8 @@ export abstract class PostgresFamilyDatabase implements MoodleDatabase {
   abstract transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   abstract tryAdvisoryLock(name: string): Promise<AdvisoryLockAttempt>;
   abstract advisoryLockSession(name: string): Promise<number | null>;
+  abstract lockSessionAdvice(name: string, session: number | null): string;
+  abstract readonly exclusive: boolean;
   abstract close(): Promise<void>;
 
   get statementCount(): number {

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { InternalError } from '../../errors.js';
-import type { AdvisoryLockAttempt, MoodleConnectionOptions, Queryable, Row } from '../database.js';
+import type { AdvisoryLockAttempt, Queryable, Row, ServerConnectionOptions } from '../database.js';
 import type { RawRunner } from './postgres-common.js';
 import { PostgresFamilyDatabase, queryable, SCHEMA_NAME, toSafeNumber } from './postgres-common.js';
 
@@ -26,7 +26,6 @@ function runner(client: pg.Pool | pg.ClientBase): RawRunner {
 }
 
 export class PostgresDatabase extends PostgresFamilyDatabase {
-  readonly dialect = 'postgres' as const;
   readonly prefix: string;
   readonly description: string;
   readonly location: string;
@@ -38,7 +37,7 @@ export class PostgresDatabase extends PostgresFamilyDatabase {
   /** Settings of every connection, the pool's and the dedicated lock sessions'. */
   private readonly clientConfig: pg.ClientConfig;
 
-  constructor(options: MoodleConnectionOptions) {
+  constructor(options: ServerConnectionOptions) {
     super();
     const schema = options.schema ?? 'public';
     if (!SCHEMA_NAME.test(schema)) throw new InternalError(`invalid schema name ${JSON.stringify(schema)}`);
@@ -66,7 +65,7 @@ export class PostgresDatabase extends PostgresFamilyDatabase {
     this.pool = new pg.Pool({ ...this.clientConfig, max: POOL_SIZE });
     // An idle client's error (server restart) must not crash the process; the next query reports it.
     this.pool.on('error', () => undefined);
-    this.direct = queryable('postgres', runner(this.pool), this.prefix, () => {
+    this.direct = queryable(runner(this.pool), this.prefix, () => {
       this.counter.statements += 1;
     });
   }
@@ -95,7 +94,7 @@ export class PostgresDatabase extends PostgresFamilyDatabase {
       throw error;
     }
     let released = false;
-    const session = queryable('postgres', runner(client), this.prefix, () => {
+    const session = queryable(runner(client), this.prefix, () => {
       this.counter.statements += 1;
     });
     return {
@@ -127,6 +126,16 @@ export class PostgresDatabase extends PostgresFamilyDatabase {
     return rows[0] === undefined ? null : Number(rows[0].pid);
   }
 
+  lockSessionAdvice(_name: string, session: number | null): string {
+    const pid = session ?? 'PID';
+    return (
+      `find it with \`SELECT pid, application_name, client_addr, backend_start FROM pg_stat_activity WHERE pid = ${pid}\` ` +
+      `(pg_locks lists it as an advisory lock), and end it with \`SELECT pg_terminate_backend(${pid})\``
+    );
+  }
+
+  readonly exclusive = false;
+
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     if (!this.guarded.has(client)) {
@@ -137,7 +146,7 @@ export class PostgresDatabase extends PostgresFamilyDatabase {
       this.guarded.add(client);
     }
     let open = true;
-    const inner = queryable('postgres', runner(client), this.prefix, () => {
+    const inner = queryable(runner(client), this.prefix, () => {
       if (!open) throw new InternalError('a statement was run on a transaction that has already ended');
       this.counter.statements += 1;
     });
