@@ -84,6 +84,10 @@ export const TOUCHED_TABLES = [
   'mdl_groupings',
   'mdl_groupings_groups',
   'mdl_cache_flags',
+  'mdl_role',
+  'mdl_role_context_levels',
+  'mdl_role_capabilities',
+  'mdl_user_lastaccess',
 ];
 
 /** A fresh Moodle on one target and an empty workspace for one test. */
