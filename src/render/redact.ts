@@ -9,6 +9,7 @@
  * string; `L2M_REDACT_SALT` changes it (then pseudonyms no longer match the default ones).
  */
 import { createHash } from 'node:crypto';
+import { CATALOG, ENTITY_ORDER, factsOf } from '../entities/catalog.js';
 import type { Change, EntityType, Fields, FieldValue, ObjectRef } from '../model/change.js';
 import { addressOf, pairKey } from '../model/change.js';
 import type { Plan } from '../model/plan.js';
@@ -34,26 +35,9 @@ export function pseudonym(value: string, salt: string = DEFAULT_REDACT_SALT): st
     .slice(0, 8)}`;
 }
 
-/** User columns holding personal values; the others (auth, institution, city, suspended…) are not. */
-const PERSONAL_USER_FIELDS: ReadonlySet<string> = new Set([
-  'username',
-  'idnumber',
-  'firstname',
-  'lastname',
-  'middlename',
-  'alternatename',
-  'email',
-]);
-
-/** Entities whose key ends with a user key (`<field or container>/<user>`) and whose `user` value is one. */
-const USER_KEYED: ReadonlySet<EntityType> = new Set<EntityType>([
-  'profile_data',
-  'cohort_member',
-  'cohort_enrolment',
-  'enrolment',
-  'group_member',
-  'role_assignment',
-]);
+/** Entities whose keys hold a user key, from the catalogue's personal-data facts: the user's, and the others'. */
+const USER_KEYS: readonly EntityType[] = ENTITY_ORDER.filter((e) => factsOf(e).personal.key !== 'none');
+const KEYED_WITH_USER: readonly EntityType[] = USER_KEYS.filter((e) => typeof factsOf(e).personal.key === 'object');
 
 /** A role assignment held in a user's context (a parent's): `user:<user key>`. */
 const USER_CONTEXT = 'user:';
@@ -70,19 +54,19 @@ const ORGANISATIONAL_RDNS: ReadonlySet<string> = new Set(['ou', 'o', 'dc', 'c', 
  * values as they are, unescaped: the closing quote is the first one followed by a space, `;`, `,`, `)` or the end,
  * so a value holding a quote or a backslash is still taken whole.
  */
-const QUOTED_VALUE =
-  /\b(username|idnumber|firstname|lastname|middlename|alternatename|email|person|user) "(.*?)"(?=[ ;,)]|$)/g;
+const QUOTED_VALUE = new RegExp(
+  `\\b(${[...Object.keys(CATALOG.user.personal.fields), 'person', 'user'].join('|')}) "(.*?)"(?=[ ;,)]|$)`,
+  'g',
+);
 
 /**
  * An object left out for naming something that does not exist (plan/references.ts), by its key:
  * `enrolment "MATHS/f4500111": its course "MATHS" is neither…` (its user, or target user, is a `user "…"` above).
  */
-const QUOTED_KEY =
-  /\b(profile_data|cohort_member|cohort_enrolment|enrolment|group_member|role_assignment) "((?:[^"\\]|\\.)*)":/g;
+const QUOTED_KEY = new RegExp(`\\b(${KEYED_WITH_USER.join('|')}) "((?:[^"\\\\]|\\\\.)*)":`, 'g');
 
 /** An address whose key holds a user key, anywhere in a text (warnings, reasons). */
-const USER_ADDRESS =
-  /\b(user|profile_data|cohort_member|cohort_enrolment|enrolment|group_member|role_assignment)\[("(?:[^"\\]|\\.)*")\]/g;
+const USER_ADDRESS = new RegExp(`\\b(${USER_KEYS.join('|')})\\[("(?:[^"\\\\]|\\\\.)*")\\]`, 'g');
 
 /**
  * The map of personal values seen in a plan → their pseudonyms, and the text replacer built from it. One map
@@ -118,9 +102,12 @@ class Redactor {
     return out;
   }
 
-  field(name: string, value: FieldValue): FieldValue {
-    if (typeof value !== 'string' || !PERSONAL_USER_FIELDS.has(name)) return value;
-    return name === 'email' ? this.email(value) : this.value(value);
+  /** A value of a change, pseudonymised as the entity's catalogue facts say (`personal.fields`). */
+  field(entity: EntityType, name: string, value: FieldValue): FieldValue {
+    const kind = factsOf(entity).personal.fields[name];
+    if (typeof value !== 'string' || kind === undefined) return value;
+    if (kind === 'email') return this.email(value);
+    return kind === 'context' ? this.context(value) : this.value(value);
   }
 
   /**
@@ -165,7 +152,7 @@ class Redactor {
   reason(reason: string): string {
     for (const match of reason.matchAll(QUOTED_VALUE)) {
       const [, name, value = ''] = match;
-      if (name === 'email') this.email(value);
+      if (name !== undefined && CATALOG.user.personal.fields[name] === 'email') this.email(value);
       else if (name === 'person' && value.includes('=')) this.dn(value);
       else this.value(value);
     }
@@ -176,12 +163,22 @@ class Redactor {
     return this.text(keyed);
   }
 
-  /** A key holding a user key, pseudonymised in its user part only. */
-  addressKey(entity: EntityType, key: string, pairedWith?: string): string {
-    if (entity === 'user') return this.value(key);
-    const at = splitAt(entity, key, pairedWith);
+  /**
+   * A key holding a user key, pseudonymised in its user part only (`personal.key`): the whole key, or the part
+   * after its container's key (when known: keys may hold a `/` themselves), else after the first or last `/`.
+   */
+  addressKey(entity: EntityType, key: string, container?: string): string {
+    const personal = factsOf(entity).personal.key;
+    if (personal === 'none') return key;
+    if (personal === 'user') return this.value(key);
+    const at =
+      container !== undefined && key.startsWith(`${container}/`)
+        ? container.length
+        : personal.userAfter === 'first'
+          ? key.indexOf('/')
+          : key.lastIndexOf('/');
     if (at < 0) return key;
-    const head = entity === 'role_assignment' ? this.context(key.slice(0, at)) : key.slice(0, at);
+    const head = personal.head === 'context' ? this.context(key.slice(0, at)) : key.slice(0, at);
     return pairKey(head, this.value(key.slice(at + 1)));
   }
 
@@ -223,17 +220,10 @@ export function redactPlan(plan: Plan, secretSalt?: string): Plan {
 
 function redactValues(r: Redactor, change: Change): Change {
   const { entity } = change;
-  const pairedWith = pairedKeyOf(change);
-  const key = entity === 'user' || USER_KEYED.has(entity) ? r.addressKey(entity, change.key, pairedWith) : change.key;
+  const key = r.addressKey(entity, change.key, containerKeyOf(change));
   const fields = (values: Fields): Fields => {
     const out: Record<string, FieldValue> = {};
-    for (const [name, value] of Object.entries(values)) {
-      if (entity === 'user') out[name] = r.field(name, value);
-      else if (USER_KEYED.has(entity) && name === 'user' && typeof value === 'string') out[name] = r.value(value);
-      else if (entity === 'role_assignment' && name === 'context' && typeof value === 'string') {
-        out[name] = r.context(value);
-      } else out[name] = value;
-    }
+    for (const [name, value] of Object.entries(values)) out[name] = r.field(entity, name, value);
     return out;
   };
   const refs =
@@ -256,19 +246,14 @@ function redactValues(r: Redactor, change: Change): Change {
   };
 }
 
-/** The cohort (or field) part of a pair key, when the change says it: keys may hold a `/` themselves. */
-function pairedKeyOf(change: Change): string | undefined {
-  const ref = change.entity === 'cohort_member' ? change.refs?.cohort : change.refs?.field;
+/** The key of the object a change's key starts with (`personal.key.container`), when the change names it. */
+function containerKeyOf(change: Change): string | undefined {
+  const personal = factsOf(change.entity).personal.key;
+  if (typeof personal !== 'object' || personal.container === undefined) return undefined;
+  const ref = change.refs?.[personal.container];
   if (ref !== undefined) return ref.key;
-  const named = change.before?.cohort ?? change.after.cohort;
-  return change.entity === 'cohort_member' && typeof named === 'string' ? named : undefined;
-}
-
-/** Where a pair key splits: after the known first part; else the first `/` of profile data (a shortname has
- * none), the last of a membership (a username has none, a cohort idnumber may). */
-function splitAt(entity: EntityType, key: string, pairedWith?: string): number {
-  if (pairedWith !== undefined && key.startsWith(`${pairedWith}/`)) return pairedWith.length;
-  return entity === 'profile_data' ? key.indexOf('/') : key.lastIndexOf('/');
+  const named = change.before?.[personal.container] ?? change.after[personal.container];
+  return typeof named === 'string' ? named : undefined;
 }
 
 /** End of the first RDN: the first comma not escaped by a backslash (RFC 4514). */
