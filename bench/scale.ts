@@ -17,17 +17,18 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { applySpec } from '../src/apply/apply.js';
 import { generateDirectory, writeDirectoryLdif } from '../src/generate/generate.js';
 import {
+  applySpec,
   openSource,
   openSpecMoodle,
   planFromInputs,
   planSpec,
   readEntries,
   readMoodle,
+  readSite,
   statePath,
-} from '../src/pipeline.js';
+} from '../src/index.js';
 import { compileRules } from '../src/rules/rules.js';
 import { loadSpec } from '../src/spec/load.js';
 import { resolveState } from '../src/state/resolve-state.js';
@@ -148,7 +149,7 @@ async function runOne(size: number, source: SourceKind, ldif: string): Promise<R
     let state: Awaited<ReturnType<typeof resolveState>>;
     try {
       const before = db.statementCount;
-      [snapshot, moodleRead] = await timed(() => readMoodle(db, loaded, rules));
+      [snapshot, moodleRead] = await timed(async () => readMoodle(db, loaded, rules, await readSite(db)));
       readStatements = db.statementCount - before;
       state = await resolveState(db, statePath(loaded), { repair: false });
     } finally {

@@ -57,7 +57,8 @@ export function violations(edges) {
       out.add(`${from} imports ${to}: src/model/ imports nothing of the project`);
     else if (from === 'entities/catalog.ts' && !to.startsWith('model/'))
       out.add(`${from} imports ${to}: the entity catalogue imports only src/model/`);
-    else if (b > a) out.add(`${from} imports ${to}: a later stage (${LAYERS[b].join(', ')} after ${LAYERS[a].join(', ')})`);
+    else if (b > a)
+      out.add(`${from} imports ${to}: a later stage (${LAYERS[b].join(', ')} after ${LAYERS[a].join(', ')})`);
     if (to.startsWith('moodle/dialects/') && !from.startsWith('moodle/'))
       out.add(`${from} imports ${to}: dialects are only imported inside src/moodle/`);
   }
@@ -96,7 +97,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const found = violations(importGraph(root));
   for (const line of found) process.stderr.write(`${line}\n`);
   if (found.length > 0) {
-    process.stderr.write(`${found.length} import${found.length === 1 ? '' : 's'} against the direction of the pipeline\n`);
+    process.stderr.write(
+      `${found.length} import${found.length === 1 ? '' : 's'} against the direction of the pipeline\n`,
+    );
     process.exit(1);
   }
   process.stdout.write('imports follow the pipeline: no stage imports a later one\n');

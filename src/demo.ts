@@ -6,10 +6,10 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { commitPlan } from './apply/apply.js';
+import { commitPlan } from './apply/commit.js';
 import { UserError } from './errors.js';
-import type { PlanResult } from './pipeline.js';
-import { readAndPlan, withSpecResources } from './pipeline.js';
+import type { PlanResult } from './pipeline/plan.js';
+import { readAndPlan, withSpecResources } from './pipeline/plan.js';
 import type { PlanView } from './render/view.js';
 import { loadSpec } from './spec/load.js';
 
@@ -55,7 +55,7 @@ export async function runDemo(dir: string, view: PlanView, out: DemoOutput): Pro
     const first = await readAndPlan(loaded, source, db, { repair: true }, rules);
     out.write(view.render(first.plan, first.header));
     out.write('\nApplying it (as `ldap2moodle apply --auto-approve` would)…\n');
-    await commitPlan(loaded, db, first, {});
+    await commitPlan(loaded.hash, db, first, {});
     const [users] = await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM {user} WHERE auth = ? AND deleted = 0', [
       loaded.spec.users.auth,
     ]);

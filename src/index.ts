@@ -1,42 +1,86 @@
 /**
- * ldap2moodle's library API: what the CLI is a thin shell over, and what tests and other tools call.
+ * ldap2moodle's library API: what the CLI is a thin shell over (it imports nothing else), and what tests and
+ * other tools call. Grouped as the pipeline runs: spec → source → rules → Moodle → plan → render → apply → state.
  */
-export type { ApplyOptions, ApplyResult } from './apply/apply.js';
-export { applySpec, commitPlan } from './apply/apply.js';
+
+// Apply and state.
+export type { CommitInput, CommitOptions } from './apply/commit.js';
+export { commitPlan } from './apply/commit.js';
+export type { PostApplyResult } from './apply/post-apply.js';
+export { formatPostApplyReport, postApplySucceeded } from './apply/post-apply.js';
 export type { DemoResult } from './demo.js';
 export { runDemo } from './demo.js';
+export type { EntityFacts } from './entities/catalog.js';
+export { CATALOG, ENTITY_ORDER, factsOf } from './entities/catalog.js';
+// Moodle.
+export type { MoodleSnapshot } from './entities/read-moodle.js';
+export { readMoodle } from './entities/read-moodle.js';
+// Errors, shared types and the entity catalogue.
 export type { Diagnostic, ErrorCode, SourcePosition } from './errors.js';
 export { formatDiagnostic, InternalError, UserError } from './errors.js';
-export { churnDirectory, directoryLdif, generateDirectory, writeDirectoryLdif } from './generate/generate.js';
-export type { Change, ChangeAction, EntityType } from './model/change.js';
+// Synthetic directories (tests, benchmarks, `generate`).
+export type { ChurnOptions, ChurnSummary, Directory, GenerateOptions } from './generate/generate.js';
+export {
+  churnDirectory,
+  directoryLdif,
+  generateDirectory,
+  MIN_PEOPLE_PER_ESTABLISHMENT,
+  PEOPLE_PER_ESTABLISHMENT,
+  writeDirectoryLdif,
+} from './generate/generate.js';
+export type { Change, ChangeAction, EntityType, Fields, FieldValue, ObjectRef } from './model/change.js';
+export { addressOf } from './model/change.js';
+export type { DesiredObject } from './model/desired.js';
 export type { Plan, PlanHeader } from './model/plan.js';
+export type { SkippedEntry } from './model/skipped.js';
 export type { State, StateObject } from './model/state.js';
-export type { MoodleSnapshot, PlanOptions, PlanResult } from './pipeline.js';
+export type { ForceUnlockResult } from './moodle/apply-lock.js';
+export { forceUnlock } from './moodle/apply-lock.js';
+export { openMoodle, openSpecMoodle } from './moodle/connect.js';
+export type { MoodleDatabase, Queryable } from './moodle/database.js';
+export { readSite } from './moodle/site.js';
+// The whole job.
+export type { ApplyOptions, ApplyResult } from './pipeline/apply.js';
+export { applyPlanFile, applySpec } from './pipeline/apply.js';
+export type { PlanOptions, PlanResult } from './pipeline/plan.js';
 export {
   checkSpec,
-  openSource,
-  openSpecMoodle,
   planFromInputs,
   planSpec,
   readAndPlan,
   readEntries,
-  readMoodle,
-  statePath,
+  userConstraints,
   withSpecResources,
-} from './pipeline.js';
+} from './pipeline/plan.js';
 export type { PlanSummary } from './plan/plan.js';
 export { computePlan, summarize } from './plan/plan.js';
+// Plan (pure), saved plans.
+export type { PlanFile, PlanFingerprints } from './plan/plan-file.js';
+export { planFileOf, planOfFile, readPlanFile, staleReasons, writePlanFile } from './plan/plan-file.js';
+// Render.
 export { HumanPlanView, summaryLine } from './render/human.js';
 export { JsonPlanView } from './render/json.js';
+export { MarkdownPlanView } from './render/markdown.js';
+export { DEFAULT_REDACT_SALT, pseudonym, redactPlan, redactSaltFrom } from './render/redact.js';
+export type { PlanFormat, PlanOutputRequest } from './render/render-plan.js';
+export { PLAN_FORMATS, renderPlan } from './render/render-plan.js';
 export type { PlanView } from './render/view.js';
+// Rules (pure).
 export type { CompiledRules, DesiredState, DirectoryEntries } from './rules/rules.js';
 export { compileRules, desiredState } from './rules/rules.js';
 export { compileTemplate } from './rules/template.js';
 export { compileUserRules, desiredUsers } from './rules/users.js';
+// Source.
 export type { LdapEntry } from './source/entry.js';
+export { readLdifFile } from './source/ldif/parse-ldif.js';
+export { openSource } from './source/open-source.js';
 export type { SearchRequest, Source } from './source/source.js';
+// Spec.
 export type { LoadedSpec } from './spec/load.js';
 export { loadSpec } from './spec/load.js';
 export type { Spec, SpecInput } from './spec/schema.js';
 export { readState } from './state/read-state.js';
+export { statePath } from './state/state-path.js';
+export { pendingPath } from './state/write-state.js';
+
 export { TOOL_VERSION } from './version.js';

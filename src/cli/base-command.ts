@@ -1,10 +1,8 @@
 import type { WriteStream } from 'node:tty';
 import { Command, Option, UsageError } from 'clipanion';
 import * as t from 'typanion';
-import { formatDiagnostic, UserError } from '../errors.js';
-import type { PlanOptions } from '../pipeline.js';
-import type { LoadedSpec } from '../spec/load.js';
-import { loadSpec } from '../spec/load.js';
+import type { LoadedSpec, PlanOptions } from '../index.js';
+import { formatDiagnostic, loadSpec, UserError } from '../index.js';
 
 const MAX_DIAGNOSTICS = 50;
 

@@ -1,5 +1,5 @@
 import { Builtins, Cli } from 'clipanion';
-import { TOOL_VERSION } from '../version.js';
+import { TOOL_VERSION } from '../index.js';
 import { ApplyCommand } from './commands/apply.js';
 import { DemoCommand } from './commands/demo.js';
 import { ForceUnlockCommand } from './commands/force-unlock.js';

@@ -55,6 +55,11 @@ export async function writeDirectoryLdif(dir: Directory, out: Writable, options:
   return bytes;
 }
 
-export { type GenerateOptions, generateDirectory } from './build.js';
+export {
+  type GenerateOptions,
+  generateDirectory,
+  MIN_PEOPLE_PER_ESTABLISHMENT,
+  PEOPLE_PER_ESTABLISHMENT,
+} from './build.js';
 export { type ChurnOptions, type ChurnSummary, churnDirectory } from './churn.js';
 export type { Directory } from './model.js';

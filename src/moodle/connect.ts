@@ -3,8 +3,11 @@
  * A server's driver errors become `MOODLE_CONNECT` errors that say where the tool tried to connect and what to
  * check (messages never carry the password); the embedded Moodle reports its own (its directory, its lock).
  */
+import { isAbsolute, resolve } from 'node:path';
 import { UserError } from '../errors.js';
+import type { LoadedSpec } from '../spec/load.js';
 import type { MoodleConnectionOptions, MoodleDatabase, ServerConnectionOptions } from './database.js';
+import { MEMORY } from './database.js';
 import { EmbeddedDatabase } from './dialects/embedded.js';
 import { MysqlDatabase, PREFIX_PATTERN } from './dialects/mysql.js';
 import { PostgresDatabase } from './dialects/postgres.js';
@@ -100,4 +103,29 @@ function errorMessage(error: unknown): string {
 /** Belt and braces: servers do not echo passwords, but an unexpected message must not either. */
 function scrub(message: string, password: string | undefined): string {
   return password !== undefined && password !== '' ? message.split(password).join('***') : message;
+}
+
+/** I/O: opens the Moodle database the spec names: a server, or the embedded Moodle (created on first use). */
+export function openSpecMoodle(loaded: LoadedSpec): Promise<MoodleDatabase> {
+  const { moodle } = loaded.spec;
+  if (moodle.driver === 'embedded') {
+    const path = moodle.path ?? MEMORY;
+    return openMoodle({
+      driver: 'embedded',
+      path: path === MEMORY || isAbsolute(path) ? path : resolve(loaded.dir, path),
+      prefix: moodle.prefix,
+    });
+  }
+  const postgres = moodle.driver === 'postgres';
+  return openMoodle({
+    driver: moodle.driver,
+    host: moodle.host,
+    port: moodle.port ?? (postgres ? 5432 : 3306),
+    database: moodle.database ?? '',
+    user: moodle.user ?? (postgres ? 'postgres' : 'root'),
+    password: moodle.password,
+    prefix: moodle.prefix,
+    schema: moodle.schema,
+    lockTimeout: moodle.lockTimeout,
+  });
 }

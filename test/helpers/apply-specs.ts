@@ -7,11 +7,17 @@
  */
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
-import { type ApplyOptions, type ApplyResult, applySpec } from '../../src/apply/apply.js';
 import { buildCli } from '../../src/cli/main.js';
 import { UserError } from '../../src/errors.js';
+import {
+  type ApplyOptions,
+  type ApplyResult,
+  applySpec,
+  type PlanOptions,
+  type PlanResult,
+  planSpec,
+} from '../../src/index.js';
 import type { State } from '../../src/model/state.js';
-import { type PlanOptions, type PlanResult, planSpec } from '../../src/pipeline.js';
 import { type LoadedSpec, loadSpec } from '../../src/spec/load.js';
 import { assertIntegrity } from './integrity.js';
 import {

@@ -11,10 +11,16 @@
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { expect } from 'vitest';
 import { stringify } from 'yaml';
-import { type ApplyOptions, type ApplyResult, applySpec } from '../../src/apply/apply.js';
 import { UserError } from '../../src/errors.js';
+import {
+  type ApplyOptions,
+  type ApplyResult,
+  applySpec,
+  type PlanOptions,
+  type PlanResult,
+  planSpec,
+} from '../../src/index.js';
 import type { State } from '../../src/model/state.js';
-import { type PlanOptions, type PlanResult, planSpec } from '../../src/pipeline.js';
 import { loadSpec } from '../../src/spec/load.js';
 import { afterApply } from './apply-specs.js';
 import { checkIntegrity } from './integrity.js';

@@ -8,8 +8,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { applySpec } from '../../src/apply/apply.js';
-import { planSpec } from '../../src/pipeline.js';
+import { applySpec, planSpec } from '../../src/index.js';
 import { loadSpec } from '../../src/spec/load.js';
 import { afterApply } from '../helpers/apply-specs.js';
 import {

@@ -4,12 +4,12 @@
  */
 import { hostname } from 'node:os';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openSpecMoodle } from '../../src/index.js';
 import type { HeldApplyLock } from '../../src/moodle/apply-lock.js';
 import { acquireApplyLock, applyLockName, forceUnlock } from '../../src/moodle/apply-lock.js';
 import type { MoodleDatabase, ServerConnectionOptions } from '../../src/moodle/database.js';
 import { MysqlDatabase, mysqlLockName } from '../../src/moodle/dialects/mysql.js';
 import { PostgresDatabase, postgresLockKey } from '../../src/moodle/dialects/postgres.js';
-import { openSpecMoodle } from '../../src/pipeline.js';
 import type { ApplySite } from '../helpers/apply-specs.js';
 import { applySite, people, usersSection } from '../helpers/apply-specs.js';
 import { ensureBuilt, runApplyChild } from '../helpers/child-apply.js';

@@ -12,9 +12,15 @@
 import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type ApplyOptions, applySpec, commitPlan } from '../../src/apply/apply.js';
 import { formatDiagnostic, UserError } from '../../src/errors.js';
-import { openSpecMoodle, readAndPlan, withSpecResources } from '../../src/pipeline.js';
+import {
+  type ApplyOptions,
+  applySpec,
+  commitPlan,
+  openSpecMoodle,
+  readAndPlan,
+  withSpecResources,
+} from '../../src/index.js';
 import { loadSpec } from '../../src/spec/load.js';
 import { afterApply } from '../helpers/apply-specs.js';
 import {
@@ -354,7 +360,7 @@ describe.each(TARGETS)('failures on %s', (target) => {
         expect(concurrent.state.serial).toBe(2);
         const other = await snapshot(site);
         const db = await openSpecMoodle(loaded);
-        const error = await commitPlan(loaded, db, planned, {}).then(
+        const error = await commitPlan(loaded.hash, db, planned, {}).then(
           () => undefined,
           (e: unknown) => e,
         );

@@ -8,7 +8,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { PlanResult } from '../../src/pipeline.js';
+import type { PlanResult } from '../../src/index.js';
 import { courseSideText, readCourseSide } from '../helpers/college-courses.js';
 import { dropStaleTestDatabases } from '../helpers/mariadb.js';
 import { type CollegeSite, collegeSite, editEntry, removeEntry } from '../helpers/sdet-college.js';

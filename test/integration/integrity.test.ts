@@ -5,7 +5,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applySpec } from '../../src/apply/apply.js';
+import { applySpec } from '../../src/index.js';
 import { loadSpec } from '../../src/spec/load.js';
 import { checkIntegrity, type IntegrityCheck } from '../helpers/integrity.js';
 import { COURSE_CHECKS } from '../helpers/integrity-courses.js';

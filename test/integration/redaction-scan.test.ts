@@ -10,9 +10,9 @@
  */
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { renderPlan } from '../../src/cli/commands/plan.js';
 import { ENTITY_ORDER } from '../../src/entities/catalog.js';
-import type { PlanResult } from '../../src/pipeline.js';
+import type { PlanResult } from '../../src/index.js';
+import { renderPlan } from '../../src/render/render-plan.js';
 import { type LdapEntry, values } from '../../src/source/entry.js';
 import { parseLdif } from '../../src/source/ldif/parse-ldif.js';
 import {

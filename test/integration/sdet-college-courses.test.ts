@@ -9,7 +9,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { PlanResult } from '../../src/pipeline.js';
+import type { PlanResult } from '../../src/index.js';
 import { courseSideText, readCourseSide } from '../helpers/college-courses.js';
 import { dropStaleTestDatabases } from '../helpers/mariadb.js';
 import { diffSnapshots, type RefRow, snapshotTables } from '../helpers/reference-rows.js';

@@ -16,7 +16,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { PlanResult } from '../../src/pipeline.js';
+import type { PlanResult } from '../../src/index.js';
 import { collegeDesired, keysOf } from '../helpers/college-desired.js';
 import { dropStaleTestDatabases } from '../helpers/mariadb.js';
 import {

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { formatDiagnostic, UserError } from '../../src/errors.js';
-import { checkSpec } from '../../src/pipeline.js';
+import { checkSpec } from '../../src/index.js';
 import { applyDefaults } from '../../src/spec/defaults.js';
 import { loadSpec, parseSpecText } from '../../src/spec/load.js';
 import type { SpecInput } from '../../src/spec/schema.js';

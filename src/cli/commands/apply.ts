@@ -1,12 +1,15 @@
 import { createInterface } from 'node:readline/promises';
 import type { ReadStream } from 'node:tty';
 import { Option, UsageError } from 'clipanion';
-import type { ApplyResult } from '../../apply/apply.js';
-import { applyPlanFile, applySpec } from '../../apply/apply.js';
-import { formatPostApplyReport, postApplySucceeded } from '../../apply/post-apply.js';
-import type { PlanResult } from '../../pipeline.js';
-import { readPlanFile } from '../../plan/plan-file.js';
-import { HumanPlanView } from '../../render/human.js';
+import type { ApplyResult, PlanResult } from '../../index.js';
+import {
+  applyPlanFile,
+  applySpec,
+  formatPostApplyReport,
+  HumanPlanView,
+  postApplySucceeded,
+  readPlanFile,
+} from '../../index.js';
 import { PlanningCommand } from '../base-command.js';
 
 export class ApplyCommand extends PlanningCommand {

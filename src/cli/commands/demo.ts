@@ -1,6 +1,5 @@
 import { Command, Option } from 'clipanion';
-import { runDemo } from '../../demo.js';
-import { HumanPlanView } from '../../render/human.js';
+import { HumanPlanView, runDemo } from '../../index.js';
 import { BaseCommand } from '../base-command.js';
 
 export class DemoCommand extends BaseCommand {

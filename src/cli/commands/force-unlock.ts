@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'clipanion';
-import { forceUnlock } from '../../moodle/apply-lock.js';
-import { openSpecMoodle, statePath } from '../../pipeline.js';
+import { forceUnlock, openSpecMoodle, statePath } from '../../index.js';
 import { SpecCommand } from '../base-command.js';
 
 export class ForceUnlockCommand extends SpecCommand {

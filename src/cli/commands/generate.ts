@@ -3,11 +3,15 @@ import { rename, rm } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { Command, Option, UsageError } from 'clipanion';
 import * as t from 'typanion';
-import { generateDirectory, MIN_PEOPLE_PER_ESTABLISHMENT, PEOPLE_PER_ESTABLISHMENT } from '../../generate/build.js';
-import { type ChurnSummary, churnDirectory } from '../../generate/churn.js';
-import { writeDirectoryLdif } from '../../generate/generate.js';
-import type { Directory } from '../../generate/model.js';
-import { readLdifFile } from '../../source/ldif/parse-ldif.js';
+import type { ChurnSummary, Directory } from '../../index.js';
+import {
+  churnDirectory,
+  generateDirectory,
+  MIN_PEOPLE_PER_ESTABLISHMENT,
+  PEOPLE_PER_ESTABLISHMENT,
+  readLdifFile,
+  writeDirectoryLdif,
+} from '../../index.js';
 import { BaseCommand } from '../base-command.js';
 
 const positiveInteger = t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(1)]);

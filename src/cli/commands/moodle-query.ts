@@ -1,5 +1,5 @@
 import { Command, Option, UsageError } from 'clipanion';
-import { openSpecMoodle } from '../../pipeline.js';
+import { openSpecMoodle } from '../../index.js';
 import { SpecCommand } from '../base-command.js';
 
 const READ_ONLY = /^\s*(select|with)\b/i;

@@ -1,18 +1,8 @@
 import { Option, UsageError } from 'clipanion';
 import * as t from 'typanion';
-import type { Plan, PlanHeader } from '../../model/plan.js';
-import { planSpec } from '../../pipeline.js';
-import { planFileOf, writePlanFile } from '../../plan/plan-file.js';
-import { HumanPlanView } from '../../render/human.js';
-import { JsonPlanView } from '../../render/json.js';
-import { MarkdownPlanView } from '../../render/markdown.js';
-import { redactPlan, redactSaltFrom } from '../../render/redact.js';
-import type { PlanView } from '../../render/view.js';
-import { TOOL_VERSION } from '../../version.js';
+import type { PlanFormat, PlanOutputRequest } from '../../index.js';
+import { PLAN_FORMATS, planFileOf, planSpec, redactSaltFrom, renderPlan, writePlanFile } from '../../index.js';
 import { PlanningCommand } from '../base-command.js';
-
-export const PLAN_FORMATS = ['human', 'json', 'markdown'] as const;
-export type PlanFormat = (typeof PLAN_FORMATS)[number];
 
 /** The output options `plan` and `show` share. */
 export const planOutputOptions = () => ({
@@ -36,32 +26,6 @@ export function planFormatOf(format: PlanFormat | undefined, json: boolean): Pla
     throw new UsageError(`--json and --format ${format} contradict each other`);
   }
   return json ? 'json' : (format ?? 'human');
-}
-
-export interface PlanOutputRequest {
-  readonly format: PlanFormat;
-  readonly limit: number | undefined;
-  readonly noRedact: boolean;
-  readonly full: boolean;
-  readonly color: boolean;
-}
-
-/**
- * The plan as the options ask. Personal data leaves the terminal only on request: json and markdown (files,
- * CI logs, comments) are redacted unless `--no-redact`; the human view is for the operator and never is.
- */
-export function renderPlan(plan: Plan, header: PlanHeader, request: PlanOutputRequest): string {
-  const { format } = request;
-  const redact = format !== 'human' && !request.noRedact;
-  const shown = redact ? redactPlan(plan, redactSaltFrom(process.env)) : plan;
-  const limit = request.limit === undefined ? {} : { limit: request.limit };
-  const view: PlanView =
-    format === 'json'
-      ? new JsonPlanView(TOOL_VERSION)
-      : format === 'markdown'
-        ? new MarkdownPlanView({ full: request.full, redacted: redact, ...limit })
-        : new HumanPlanView({ color: request.color, full: request.full, ...limit });
-  return view.render(shown, header);
 }
 
 export class PlanCommand extends PlanningCommand {
@@ -102,6 +66,7 @@ export class PlanCommand extends PlanningCommand {
       noRedact: this.noRedact,
       full: this.full,
       color: this.useColor(),
+      salt: redactSaltFrom(this.context.env),
     };
     const loaded = await this.loadSpec();
     const result = await planSpec(loaded, { ...this.planOptions(), lock: this.out !== undefined });

@@ -1,7 +1,7 @@
 import { Option } from 'clipanion';
-import { planOfFile, readPlanFile } from '../../plan/plan-file.js';
+import { planOfFile, readPlanFile, redactSaltFrom, renderPlan } from '../../index.js';
 import { BaseCommand } from '../base-command.js';
-import { planFormatOf, planOutputOptions, renderPlan } from './plan.js';
+import { planFormatOf, planOutputOptions } from './plan.js';
 
 export class ShowCommand extends BaseCommand {
   static override paths = [['show']];
@@ -33,6 +33,7 @@ export class ShowCommand extends BaseCommand {
         noRedact: this.noRedact,
         full: this.full,
         color: this.useColor(),
+        salt: redactSaltFrom(this.context.env),
       }),
     );
     return 0;

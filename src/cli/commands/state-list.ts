@@ -1,5 +1,5 @@
 import { Option, UsageError } from 'clipanion';
-import { ENTITY_ORDER } from '../../entities/catalog.js';
+import { ENTITY_ORDER } from '../../index.js';
 import { SpecCommand } from '../base-command.js';
 import { readCommandState } from './state-show.js';
 

@@ -2,11 +2,8 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { Option, UsageError } from 'clipanion';
-import type { State } from '../../model/state.js';
-import { statePath } from '../../pipeline.js';
-import type { LoadedSpec } from '../../spec/load.js';
-import { readState } from '../../state/read-state.js';
-import { pendingPath } from '../../state/write-state.js';
+import type { LoadedSpec, State } from '../../index.js';
+import { pendingPath, readState, statePath } from '../../index.js';
 import { SpecCommand } from '../base-command.js';
 
 /**

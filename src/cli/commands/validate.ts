@@ -1,4 +1,4 @@
-import { checkSpec } from '../../pipeline.js';
+import { checkSpec } from '../../index.js';
 import { SpecCommand } from '../base-command.js';
 
 export class ValidateCommand extends SpecCommand {

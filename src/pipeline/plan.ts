@@ -1,0 +1,195 @@
+/**
+ * The pipeline, planning half, top to bottom:
+ *
+ *   spec → source (LDAP or LDIF) → rules (desired state) → target (read Moodle) → diff → plan
+ *
+ * Only the steps marked I/O touch the outside world; everything between them is pure. The library API
+ * (src/index.ts), the CLI and the tests call these functions; src/pipeline/apply.ts is the other half.
+ */
+import type { MoodleSnapshot } from '../entities/read-moodle.js';
+import { readMoodle } from '../entities/read-moodle.js';
+import { digestRows } from '../entities/reading.js';
+import type { Plan, PlanHeader } from '../model/plan.js';
+import type { State } from '../model/state.js';
+import { withApplyLock } from '../moodle/apply-lock.js';
+import { openSpecMoodle } from '../moodle/connect.js';
+import type { MoodleDatabase } from '../moodle/database.js';
+import type { MoodleSite } from '../moodle/site.js';
+import { readSite } from '../moodle/site.js';
+import { fingerprintsOf, keysOfPlan } from '../plan/fingerprints.js';
+import { checkGuards, DEFAULT_MAX_REMOVALS } from '../plan/guards.js';
+import { computePlan } from '../plan/plan.js';
+import type { PlanFingerprints } from '../plan/plan-file.js';
+import type { CompiledRules, DesiredState, DirectoryEntries } from '../rules/rules.js';
+import { compileRules, desiredState, failOnErrors } from '../rules/rules.js';
+import type { UserConstraints } from '../rules/users.js';
+import type { LdapEntry } from '../source/entry.js';
+import { openSource } from '../source/open-source.js';
+import type { Source } from '../source/source.js';
+import type { LoadedSpec } from '../spec/load.js';
+import { checkSpecSemantics } from '../spec/semantic.js';
+import { resolveState } from '../state/resolve-state.js';
+import { statePath } from '../state/state-path.js';
+
+/** Everything that can be checked in the spec alone, before any connection. */
+export function checkSpec(loaded: LoadedSpec): CompiledRules {
+  checkSpecSemantics(loaded);
+  return compileRules(loaded);
+}
+
+/** I/O: the entries the rules read (people, and establishments when the rules use them). */
+export async function readEntries(source: Source, rules: CompiledRules): Promise<DirectoryEntries> {
+  const read = async (search: CompiledRules['searches']['people'] | undefined): Promise<LdapEntry[]> => {
+    const entries: LdapEntry[] = [];
+    if (search === undefined) return entries;
+    for await (const entry of source.search(search)) entries.push(entry);
+    return entries;
+  };
+  // One search after the other: OpenLDAP keeps one paged-results state per connection, so two paged
+  // searches interleaved on it fail ("paged results cookie is invalid").
+  const structures = await read(rules.searches.structures);
+  const people = await read(rules.searches.people);
+  return { people, structures };
+}
+
+/** What the site's user columns allow (sizes, username characters), for the user rules. */
+export function userConstraints(site: MoodleSite): UserConstraints {
+  const columnMaxLength = new Map<string, number | null>();
+  for (const [name, column] of site.userColumns) columnMaxLength.set(name, column.maxLength);
+  return { columnMaxLength, extendedUsernameChars: site.extendedUsernameChars };
+}
+
+/** Everything a plan is computed from, and the plan. */
+export interface PlanResult {
+  readonly plan: Plan;
+  readonly header: PlanHeader;
+  readonly site: MoodleSite;
+  readonly moodle: MoodleSnapshot;
+  readonly desired: DesiredState;
+  readonly state: State;
+  readonly statePath: string;
+  /** People entries the source returned. */
+  readonly sourceEntries: number;
+  /** What the plan was computed from (saved with it by `plan --out`). */
+  readonly fingerprints: PlanFingerprints;
+}
+
+export interface PlanOptions {
+  /** `--allow-empty-source`. */
+  readonly allowEmptySource?: boolean;
+  /** `--allow-removals N`. */
+  readonly allowRemovals?: number;
+  /** `--establishment UAI…`: a run scoped to these establishments (never touching the others'). */
+  readonly establishments?: readonly string[];
+}
+
+/** Pure: from what was read to the plan, with the safety guards. */
+export function planFromInputs(
+  loaded: LoadedSpec,
+  rules: CompiledRules,
+  entries: DirectoryEntries,
+  moodle: MoodleSnapshot,
+  state: State,
+  options: PlanOptions = {},
+  notes: readonly string[] = [],
+): { plan: Plan; desired: DesiredState } {
+  const desired = desiredState(entries, rules, userConstraints(moodle.site), options.establishments);
+  failOnErrors(desired, loaded.spec);
+  const warnings: string[] = [...moodle.site.warnings, ...notes, ...desired.warnings];
+  for (const auth of rules.auths) {
+    if (moodle.site.enabledAuth.includes(auth)) continue;
+    warnings.push(
+      `the auth plugin "${auth}" is not enabled in Moodle (config "auth" is "${moodle.site.enabledAuth.join(',')}"): ` +
+        'users it creates could not log in until an administrator enables it',
+    );
+  }
+  const plan = computePlan({
+    desired: desired.objects,
+    readings: moodle.readings,
+    index: moodle.index,
+    state,
+    skipped: desired.skipped,
+    warnings,
+    onDataError: loaded.spec.onDataError,
+    ...(desired.scope === undefined ? {} : { scope: desired.scope }),
+  });
+  checkGuards(plan, {
+    sourceEntries: entries.people.length,
+    managed: state.objects,
+    maxRemovals: { ...DEFAULT_MAX_REMOVALS, ...loaded.spec.users.maxRemovals },
+    allowEmptySource: options.allowEmptySource ?? false,
+    allowRemovals: options.allowRemovals,
+  });
+  return { plan, desired };
+}
+
+/** I/O at both ends: reads the directory, Moodle and the state, then plans. `repair` finalises an interrupted apply. */
+export async function readAndPlan(
+  loaded: LoadedSpec,
+  source: Source,
+  db: MoodleDatabase,
+  options: PlanOptions & { readonly repair: boolean },
+  rules: CompiledRules = compileRules(loaded),
+): Promise<PlanResult> {
+  const path = statePath(loaded);
+  // The directory and Moodle are independent reads: run them side by side. On the Moodle side, the site first:
+  // it says clearly when the database holds no Moodle, before anything else reads its tables.
+  const [entries, [moodle, resolved]] = await Promise.all([
+    readEntries(source, rules),
+    readSite(db).then((site) =>
+      Promise.all([readMoodle(db, loaded, rules, site), resolveState(db, path, { repair: options.repair })]),
+    ),
+  ]);
+  const { plan, desired } = planFromInputs(loaded, rules, entries, moodle, resolved.state, options, resolved.notes);
+  const header = { source: source.description, target: `${db.description} (Moodle ${moodle.site.release})` };
+  return {
+    plan,
+    header,
+    site: moodle.site,
+    moodle,
+    desired,
+    state: resolved.state,
+    statePath: path,
+    sourceEntries: entries.people.length,
+    fingerprints: fingerprintsOf(
+      loaded,
+      moodle,
+      resolved.state,
+      digestRows([...entries.structures, ...entries.people]),
+      keysOfPlan(desired, resolved.state, plan),
+    ),
+  };
+}
+
+/** Opens the source and the database for `fn`, and closes both whatever happens. */
+export async function withSpecResources<T>(
+  loaded: LoadedSpec,
+  fn: (source: Source, db: MoodleDatabase, rules: CompiledRules) => Promise<T>,
+): Promise<T> {
+  const rules = checkSpec(loaded); // spec errors before any connection
+  const source = await openSource(loaded);
+  try {
+    const db = await openSpecMoodle(loaded);
+    try {
+      return await fn(source, db, rules);
+    } finally {
+      await db.close();
+    }
+  } finally {
+    await source.close();
+  }
+}
+
+/**
+ * The `plan` command: reads everything, writes nothing. `lock` (for `plan --out`) holds the apply lock while
+ * planning, so that a saved plan is never computed from a Moodle half-way through someone else's apply.
+ */
+export function planSpec(
+  loaded: LoadedSpec,
+  options: PlanOptions & { readonly lock?: boolean } = {},
+): Promise<PlanResult> {
+  return withSpecResources(loaded, (source, db, rules) => {
+    const plan = () => readAndPlan(loaded, source, db, { ...options, repair: false }, rules);
+    return options.lock === true ? withApplyLock(db, loaded, plan) : plan();
+  });
+}
