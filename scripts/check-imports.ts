@@ -1,7 +1,7 @@
-#!/usr/bin/env node
 // The import direction of src/: the pipeline's stages import only earlier stages, src/model/ imports nothing
-// of the project, and the database dialects are imported only inside src/moodle/. Prints every violation and
-// exits 1 when there is one; `node scripts/check-imports.mjs` (npm run check:imports), run by the tests too.
+// of the project, the database dialects are imported only inside src/moodle/, and the CLI only through the
+// library API (src/index.ts). Prints every violation and
+// exits 1 when there is one: `npm run check:imports`; the tests run it too (test/unit/import-direction.test.ts).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
  * entity catalogue is facts that every stage reads, next to the model; `apply` writes the state, so it comes
  * after it; the orchestration (pipeline/, demo, the library API, the CLI) comes last.
  */
-export const LAYERS = [
+export const LAYERS: readonly (readonly string[])[] = [
   ['model', 'entities/catalog.ts'],
   ['errors.ts', 'version.ts', 'failpoint.ts', 'lock-file.ts'],
   ['spec'],
@@ -24,13 +24,13 @@ export const LAYERS = [
   ['state'],
   ['apply'],
   ['generate'],
-  ['pipeline', 'pipeline.ts', 'demo.ts'],
+  ['pipeline', 'demo.ts'],
   ['index.ts'],
   ['cli'],
 ];
 
 /** The layer of a path relative to src/ (`plan/plan.ts`): the longest matching entry wins. */
-export function layerOf(path) {
+export function layerOf(path: string): number {
   let best = { layer: -1, length: -1 };
   LAYERS.forEach((entries, layer) => {
     for (const entry of entries) {
@@ -44,21 +44,29 @@ export function layerOf(path) {
 /**
  * Violations in a graph of `{ from, to }` edges between paths relative to src/: a module importing a later layer,
  * the model importing anything of the project, the catalogue importing more than the model, a dialect imported
- * from outside src/moodle/, a module in no layer.
+ * from outside src/moodle/, the CLI importing anything but itself and src/index.ts, a module in no layer.
  */
-export function violations(edges) {
-  const out = new Set();
+/** One import: the importing module and the imported one, relative to src/. */
+export interface ImportEdge {
+  readonly from: string;
+  readonly to: string;
+}
+
+export function violations(edges: readonly ImportEdge[]): string[] {
+  const out = new Set<string>();
   for (const { from, to } of edges) {
     const a = layerOf(from);
     const b = layerOf(to);
-    if (a < 0) out.add(`${from}: in no layer of scripts/check-imports.mjs (add its folder)`);
+    if (a < 0) out.add(`${from}: in no layer of scripts/check-imports.ts (add its folder)`);
     else if (b < 0) out.add(`${from} imports ${to}, which is in no layer`);
     else if (from.startsWith('model/') && !to.startsWith('model/'))
       out.add(`${from} imports ${to}: src/model/ imports nothing of the project`);
     else if (from === 'entities/catalog.ts' && !to.startsWith('model/'))
       out.add(`${from} imports ${to}: the entity catalogue imports only src/model/`);
     else if (b > a)
-      out.add(`${from} imports ${to}: a later stage (${LAYERS[b].join(', ')} after ${LAYERS[a].join(', ')})`);
+      out.add(`${from} imports ${to}: a later stage (${LAYERS[b]?.join(', ')} after ${LAYERS[a]?.join(', ')})`);
+    if (from.startsWith('cli/') && !to.startsWith('cli/') && to !== 'index.ts')
+      out.add(`${from} imports ${to}: the CLI runs on the library API, src/index.ts, alone`);
     if (to.startsWith('moodle/dialects/') && !from.startsWith('moodle/'))
       out.add(`${from} imports ${to}: dialects are only imported inside src/moodle/`);
   }
@@ -66,9 +74,9 @@ export function violations(edges) {
 }
 
 /** The import edges of every .ts file under `root` (relative imports only: packages are not the project). */
-export function importGraph(root) {
-  const files = [];
-  const walk = (dir) => {
+export function importGraph(root: string): ImportEdge[] {
+  const files: string[] = [];
+  const walk = (dir: string): void => {
     for (const name of readdirSync(dir)) {
       const path = join(dir, name);
       if (statSync(path).isDirectory()) walk(path);
@@ -76,16 +84,16 @@ export function importGraph(root) {
     }
   };
   walk(root);
-  const edges = [];
+  const edges: ImportEdge[] = [];
   const specifier = /^\s*(?:import|export)\b[^'"]*?\bfrom\s+['"](\.[^'"]+)['"]|^\s*import\s+['"](\.[^'"]+)['"]/gm;
   const dynamic = /\bimport\(\s*['"](\.[^'"]+)['"]\s*\)/g;
   for (const file of files) {
     const text = readFileSync(file, 'utf8');
-    const targets = [...text.matchAll(specifier)].map((m) => m[1] ?? m[2]);
-    for (const m of text.matchAll(dynamic)) targets.push(m[1]);
+    const targets = [...text.matchAll(specifier)].flatMap((m) => m[1] ?? m[2] ?? []);
+    for (const m of text.matchAll(dynamic)) if (m[1] !== undefined) targets.push(m[1]);
     for (const target of targets) {
       const to = resolve(dirname(file), target).replace(/\.js$/, '.ts');
-      const rel = (p) => relative(root, p).split(sep).join('/');
+      const rel = (p: string): string => relative(root, p).split(sep).join('/');
       edges.push({ from: rel(file), to: rel(to) });
     }
   }
