@@ -5,7 +5,7 @@
  * what it is given.
  */
 
-import { ENTITY_ORDER } from '../entities/catalog.js';
+import { ENTITY_ORDER, factsOf } from '../entities/catalog.js';
 import type { Change, ChangeAction, FieldValue } from '../model/change.js';
 import { ACTION_ORDER, addressOf } from '../model/change.js';
 import type { Plan, PlanHeader } from '../model/plan.js';
@@ -108,8 +108,8 @@ export class MarkdownPlanView implements PlanView {
       if (before !== undefined) body.push(`- ${label} = ${show(before)}`);
       if (after !== undefined) body.push(`+ ${label} = ${show(after)}`);
     }
-    // What the object points at (a cohort's category, a category's parent); a member's or data's refs repeat its key.
-    if (change.entity !== 'cohort_member' && change.entity !== 'profile_data') {
+    // What the object points at (a cohort's category, a category's parent), unless its values repeat its refs.
+    if (!factsOf(change.entity).refsInValues) {
       for (const [name, ref] of Object.entries(change.refs ?? {})) {
         if (ref === undefined || names.includes(name)) continue;
         body.push(`  ${name} → ${addressOf(ref.entity, ref.key)}`);
