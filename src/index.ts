@@ -28,8 +28,8 @@ export {
   PEOPLE_PER_ESTABLISHMENT,
   writeDirectoryLdif,
 } from './generate/generate.js';
-export type { Change, ChangeAction, EntityType, Fields, FieldValue, ObjectRef } from './model/change.js';
-export { addressOf } from './model/change.js';
+export type { ActionFacts, Change, ChangeAction, EntityType, Fields, FieldValue, ObjectRef } from './model/change.js';
+export { ACTION_ORDER, ACTIONS, addressOf, writes } from './model/change.js';
 export type { DesiredObject } from './model/desired.js';
 export type { Plan, PlanHeader } from './model/plan.js';
 export type { SkippedEntry } from './model/skipped.js';

@@ -9,6 +9,7 @@ import type { Diagnostic } from '../errors.js';
 import { UserError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import type { EntityType } from '../model/change.js';
+import { writes } from '../model/change.js';
 import type { DesiredObject } from '../model/desired.js';
 import type { Plan } from '../model/plan.js';
 import type { State } from '../model/state.js';
@@ -52,7 +53,8 @@ export async function commitPlan(
   const maxAttempts = options.maxAttempts ?? 3;
   const lineage = planned.state.lineage !== '' ? planned.state.lineage : randomUUID();
   const applyId = randomUUID();
-  const changes = planned.plan.changes;
+  // Held objects are left as they are: nothing to recheck or write for them.
+  const changes = planned.plan.changes.filter(writes);
   const budget = await db.statementBudget();
   const [system] = await db.query<{ id: number; path: string }>(
     'SELECT id, path FROM {context} WHERE contextlevel = 10',

@@ -551,3 +551,45 @@ export function deriveOrder(entities: readonly EntityType[], dependencies: (e: E
 
 /** Entities in the order they are planned, listed and written: what an object refers to is written first. */
 export const ENTITY_ORDER: readonly EntityType[] = deriveOrder(Object.keys(CATALOG) as EntityType[], dependenciesOf);
+
+/** The key of the object a change's key starts with (`personal.key.container`), when the change names it. */
+export function containerKeyOf(change: Change): string | undefined {
+  const personal = factsOf(change.entity).personal.key;
+  if (typeof personal !== 'object' || personal.container === undefined) return undefined;
+  const ref = change.refs?.[personal.container];
+  if (ref !== undefined) return ref.key;
+  const named = change.before?.[personal.container] ?? change.after[personal.container];
+  return typeof named === 'string' ? named : undefined;
+}
+
+/**
+ * Where a key holds a user key (`personal.key`): the part before it (a member's cohort; '' for a user) and the
+ * user key; null when the key holds none. The part after the container's key when it is known (keys may hold a
+ * `/` themselves), else after the first or last `/`.
+ */
+export function userPartOf(
+  entity: EntityType,
+  key: string,
+  container?: string,
+): { readonly head: string; readonly user: string } | null {
+  const personal = factsOf(entity).personal.key;
+  if (personal === 'none') return null;
+  if (personal === 'user') return { head: '', user: key };
+  const at =
+    container !== undefined && key.startsWith(`${container}/`)
+      ? container.length
+      : personal.userAfter === 'first'
+        ? key.indexOf('/')
+        : key.lastIndexOf('/');
+  return at < 0 ? null : { head: key.slice(0, at), user: key.slice(at + 1) };
+}
+
+/** A role context held in a user's context (`user:<user key>`, possibly followed by `/…`): that user's key. */
+export function contextUserOf(context: string): string | undefined {
+  if (!context.startsWith(USER_CONTEXT)) return undefined;
+  const end = context.indexOf('/');
+  return end < 0 ? context.slice(USER_CONTEXT.length) : context.slice(USER_CONTEXT.length, end);
+}
+
+/** The prefix of a role context that is a user's (a parent's role in their child's context). */
+export const USER_CONTEXT = 'user:';

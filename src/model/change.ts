@@ -22,9 +22,11 @@ export type EntityType =
 
 /**
  * `release` hands a managed object back to Moodle's administrators (ownership marker cleared, row kept);
- * `delete` removes the row (memberships, profile data, cohorts when the spec says so).
+ * `delete` removes the row (memberships, profile data, cohorts when the spec says so); `held` writes nothing:
+ * the object's directory entry is in the source but has an error, so the object stays as it is in Moodle
+ * instead of following that entry (a data error must never look like a departure).
  */
-export type ChangeAction = 'create' | 'update' | 'adopt' | 'suspend' | 'unsuspend' | 'release' | 'delete';
+export type ChangeAction = 'create' | 'update' | 'adopt' | 'suspend' | 'unsuspend' | 'release' | 'delete' | 'held';
 
 /** A managed column's value as planned and compared. */
 export type FieldValue = string | number;
@@ -71,16 +73,39 @@ export function addressOf(entity: EntityType, key: string): string {
   return `${entity}[${JSON.stringify(key)}]`;
 }
 
+/** What every view and stage needs to know of an action, in one table (Terraform's plans.Action). */
+export interface ActionFacts {
+  /** The symbol views print before the address (its colour is the view's). */
+  readonly symbol: string;
+  /** The word after the address, and in the legend. */
+  readonly verb: string;
+  /** How the summary counts it: "3 to create", "2 held". */
+  readonly counted: string;
+  /** Whether the apply writes anything for it (a held object is left as it is). */
+  readonly writes: boolean;
+  /** Whether it ends the tool's ownership of the object (the next state forgets it). */
+  readonly forgets: boolean;
+  /** Whether it takes something away from people (an account, a membership, an enrolment, a course). */
+  readonly removes: boolean;
+}
+
+/** Every action, in the order they are listed (and counted) within an entity. */
+export const ACTIONS = {
+  create: { symbol: '+', verb: 'create', counted: 'to create', writes: true, forgets: false, removes: false },
+  adopt: { symbol: '~', verb: 'adopt', counted: 'to adopt', writes: true, forgets: false, removes: false },
+  update: { symbol: '~', verb: 'update', counted: 'to update', writes: true, forgets: false, removes: false },
+  unsuspend: { symbol: '+', verb: 'unsuspend', counted: 'to unsuspend', writes: true, forgets: false, removes: false },
+  suspend: { symbol: '!', verb: 'suspend', counted: 'to suspend', writes: true, forgets: false, removes: true },
+  release: { symbol: '~', verb: 'release', counted: 'to release', writes: true, forgets: true, removes: true },
+  delete: { symbol: '-', verb: 'delete', counted: 'to delete', writes: true, forgets: true, removes: true },
+  held: { symbol: '!', verb: 'held', counted: 'held', writes: false, forgets: false, removes: false },
+} as const satisfies Record<ChangeAction, ActionFacts>;
+
 /** Order in which actions are listed (and counted) within an entity. */
-export const ACTION_ORDER: readonly ChangeAction[] = [
-  'create',
-  'adopt',
-  'update',
-  'unsuspend',
-  'suspend',
-  'release',
-  'delete',
-];
+export const ACTION_ORDER = Object.keys(ACTIONS) as readonly ChangeAction[];
+
+/** Whether the apply writes something for this change (everything but a held object). */
+export const writes = (change: Pick<Change, 'action'>): boolean => ACTIONS[change.action].writes;
 
 /** Key of an object that belongs to two others (a cohort member: cohort key + user key). */
 export const pairKey = (a: string, b: string): string => `${a}/${b}`;

@@ -15,4 +15,10 @@ export interface SkippedEntry {
    * user at all; `users.onInvalidEntry` decides.
    */
   readonly kind?: 'data';
+  /**
+   * True when the value names a person who is not in the directory (a child who left, still listed by a
+   * parent): an ordinary departure seen from the other side, not an error of this entry, so nothing is held
+   * for it (plan/hold.ts).
+   */
+  readonly absent?: true;
 }

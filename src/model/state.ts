@@ -18,6 +18,11 @@ export interface StateObject {
   readonly source_digest: string;
   /** Managed values last written (drift detection compares Moodle against these). */
   readonly values: Fields;
+  /**
+   * The directory entry it was last made from (objects whose key names no person): when that entry is in the
+   * directory with an error, the object is held, not removed. Absent in states written before it was recorded.
+   */
+  readonly dn?: string;
   /** Users: the profile (student, teacher, …) they were last synced as; its `onRemoved` applies when they leave. */
   readonly profile?: string;
   /** True when the tool suspended the user (so that it may unsuspend them when they come back). */

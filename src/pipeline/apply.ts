@@ -12,6 +12,7 @@ import { readMoodle } from '../entities/read-moodle.js';
 import { UserError } from '../errors.js';
 import { takeLockFile } from '../lock-file.js';
 import type { EntityType } from '../model/change.js';
+import { writes } from '../model/change.js';
 import type { DesiredObject } from '../model/desired.js';
 import type { State } from '../model/state.js';
 import { withApplyLock } from '../moodle/apply-lock.js';
@@ -157,7 +158,8 @@ async function finishApply(
   options: ApplyOptions,
 ): Promise<ApplyResult> {
   const nothing = { applied: false, state: planned.state, attempts: 0, postApply: [], warnings: [] };
-  if (planned.plan.changes.length === 0) return { planned, ...nothing, statements: db.statementCount };
+  // Held objects alone write nothing: no transaction, no new state.
+  if (!planned.plan.changes.some(writes)) return { planned, ...nothing, statements: db.statementCount };
   if (options.confirm !== undefined && !(await options.confirm(planned))) {
     return { planned, ...nothing, statements: db.statementCount };
   }

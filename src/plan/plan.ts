@@ -9,12 +9,13 @@ import type { Conflict, DiffProducts } from '../entities/entity.js';
 import type { EntityReading } from '../entities/reading.js';
 import { UserError } from '../errors.js';
 import type { Change, ChangeAction, EntityType } from '../model/change.js';
-import { ACTION_ORDER } from '../model/change.js';
+import { ACTION_ORDER, writes } from '../model/change.js';
 import type { CurrentIndex } from '../model/current.js';
 import type { DesiredObject } from '../model/desired.js';
 import type { Plan } from '../model/plan.js';
 import type { SkippedEntry } from '../model/skipped.js';
 import type { State } from '../model/state.js';
+import { holdTroubled } from './hold.js';
 import { dropDanglingReferences } from './references.js';
 import { scopeChanges } from './scope.js';
 
@@ -81,9 +82,16 @@ export function computePlan(input: PlanInput): Plan {
       if (change.action === 'release' || change.action === 'delete') keys.delete(change.key);
     }
   }
-  let planned: readonly Change[] = changes;
+  // What a data error touches is held, never removed (hold.ts).
+  let planned: readonly Change[] = holdTroubled(changes, {
+    troubled: input.skipped,
+    leftOut: checked.skipped,
+    state: input.state,
+    users: desiredObjects.get('user') ?? [],
+    inMoodle: (key) => input.index.id('user', key) !== undefined,
+  });
   if (input.scope !== undefined) {
-    const scoped = scopeChanges(changes, input.scope, input.state, desiredObjects);
+    const scoped = scopeChanges(planned, input.scope, input.state, desiredObjects);
     planned = scoped.kept;
     warnings.unshift(
       `this run is scoped to ${input.scope.join(', ')}: what other establishments own is left as it is` +
@@ -107,7 +115,7 @@ export function computePlan(input: PlanInput): Plan {
     skipped: [...input.skipped, ...checked.skipped],
     warnings,
     desiredCounts,
-    purgeNeeded: planned.some(purgeNeeded),
+    purgeNeeded: planned.filter(writes).some(purgeNeeded),
     ...(input.scope === undefined ? {} : { scope: input.scope }),
   };
 }

@@ -7,7 +7,7 @@ import { Chalk } from 'chalk';
 import { diffWordsWithSpace } from 'diff';
 import { factsOf } from '../entities/catalog.js';
 import type { Change, ChangeAction, FieldValue } from '../model/change.js';
-import { ACTION_ORDER, addressOf } from '../model/change.js';
+import { ACTION_ORDER, ACTIONS, addressOf, writes } from '../model/change.js';
 import type { Plan, PlanHeader } from '../model/plan.js';
 import { summarize } from '../plan/plan.js';
 import type { PlanView } from './view.js';
@@ -22,27 +22,29 @@ export interface HumanViewOptions {
 
 const TITLES = ENTITY_TITLES;
 
-interface ActionStyle {
-  readonly symbol: string;
-  readonly verb: string;
-  readonly color: (c: ChalkInstance) => ChalkInstance;
-}
-
-const STYLES: Readonly<Record<ChangeAction, ActionStyle>> = {
-  create: { symbol: '+', verb: 'create', color: (c) => c.green },
-  adopt: { symbol: '~', verb: 'adopt', color: (c) => c.cyan },
-  update: { symbol: '~', verb: 'update', color: (c) => c.yellow },
-  unsuspend: { symbol: '+', verb: 'unsuspend', color: (c) => c.green },
-  suspend: { symbol: '!', verb: 'suspend', color: (c) => c.red },
-  release: { symbol: '~', verb: 'release', color: (c) => c.magenta },
-  delete: { symbol: '-', verb: 'delete', color: (c) => c.red },
+/** The colour of each action's symbol and verb (symbols and verbs are the model's: ACTIONS). */
+const COLORS: Readonly<Record<ChangeAction, (c: ChalkInstance) => ChalkInstance>> = {
+  create: (c) => c.green,
+  adopt: (c) => c.cyan,
+  update: (c) => c.yellow,
+  unsuspend: (c) => c.green,
+  suspend: (c) => c.red,
+  release: (c) => c.magenta,
+  delete: (c) => c.red,
+  held: (c) => c.yellow.bold,
 };
 
-/** Summary wording: "3 to create, 1 to update, 2 to suspend." (Terraform's shape). */
+/**
+ * Summary wording: "Plan: 3 to create, 1 to update, 2 to suspend." (Terraform's shape), held objects counted
+ * too; with nothing to write, says so (and what is held).
+ */
 export function summaryLine(plan: Plan): string {
   const counts = summarize(plan.changes);
-  const parts = ACTION_ORDER.filter((a) => counts[a] > 0).map((a) => `${counts[a]} to ${STYLES[a].verb}`);
-  return parts.length === 0 ? 'No changes. Moodle matches the spec.' : `Plan: ${parts.join(', ')}.`;
+  const parts = ACTION_ORDER.filter((a) => counts[a] > 0).map((a) => `${counts[a]} ${ACTIONS[a].counted}`);
+  if (plan.changes.some(writes)) return `Plan: ${parts.join(', ')}.`;
+  return parts.length === 0
+    ? 'No changes. Moodle matches the spec.'
+    : `No changes to apply: ${parts.join(', ')} (left as they are in Moodle; see above).`;
 }
 
 const show = (v: FieldValue | undefined): string => (v === undefined ? '(none)' : JSON.stringify(v));
@@ -67,7 +69,7 @@ export class HumanPlanView implements PlanView {
     if (plan.changes.length > 0) {
       const used = ACTION_ORDER.filter((a) => plan.changes.some((ch) => ch.action === a));
       out.push('Actions are indicated with the following symbols:');
-      for (const a of used) out.push(`  ${STYLES[a].color(c)(STYLES[a].symbol)} ${STYLES[a].verb}`);
+      for (const a of used) out.push(`  ${COLORS[a](c)(ACTIONS[a].symbol)} ${ACTIONS[a].verb}`);
       out.push('');
     }
 
@@ -119,8 +121,8 @@ export class HumanPlanView implements PlanView {
 
   private change(change: Change): string[] {
     const { c } = this;
-    const style = STYLES[change.action];
-    const paint = style.color(c);
+    const style = ACTIONS[change.action];
+    const paint = COLORS[change.action](c);
     const lines = [
       `  ${paint(style.symbol)} ${c.bold(change.address)} ${paint(style.verb)}${c.dim(` — ${change.reason}`)}`,
     ];

@@ -9,7 +9,15 @@
  * string; `L2M_REDACT_SALT` changes it (then pseudonyms no longer match the default ones).
  */
 import { createHash } from 'node:crypto';
-import { CATALOG, ENTITY_ORDER, factsOf } from '../entities/catalog.js';
+import {
+  CATALOG,
+  containerKeyOf,
+  contextUserOf,
+  ENTITY_ORDER,
+  factsOf,
+  USER_CONTEXT,
+  userPartOf,
+} from '../entities/catalog.js';
 import type { Change, EntityType, Fields, FieldValue, ObjectRef } from '../model/change.js';
 import { addressOf, pairKey } from '../model/change.js';
 import type { Plan } from '../model/plan.js';
@@ -38,9 +46,6 @@ export function pseudonym(value: string, salt: string = DEFAULT_REDACT_SALT): st
 /** Entities whose keys hold a user key, from the catalogue's personal-data facts: the user's, and the others'. */
 const USER_KEYS: readonly EntityType[] = ENTITY_ORDER.filter((e) => factsOf(e).personal.key !== 'none');
 const KEYED_WITH_USER: readonly EntityType[] = USER_KEYS.filter((e) => typeof factsOf(e).personal.key === 'object');
-
-/** A role assignment held in a user's context (a parent's): `user:<user key>`. */
-const USER_CONTEXT = 'user:';
 
 /**
  * RDN attribute types that name organisations, never people: a structure keeps its DN (SDET names structures
@@ -163,31 +168,21 @@ class Redactor {
     return this.text(keyed);
   }
 
-  /**
-   * A key holding a user key, pseudonymised in its user part only (`personal.key`): the whole key, or the part
-   * after its container's key (when known: keys may hold a `/` themselves), else after the first or last `/`.
-   */
+  /** A key holding a user key (the catalogue's `personal.key`), pseudonymised in its user part only. */
   addressKey(entity: EntityType, key: string, container?: string): string {
-    const personal = factsOf(entity).personal.key;
-    if (personal === 'none') return key;
-    if (personal === 'user') return this.value(key);
-    const at =
-      container !== undefined && key.startsWith(`${container}/`)
-        ? container.length
-        : personal.userAfter === 'first'
-          ? key.indexOf('/')
-          : key.lastIndexOf('/');
-    if (at < 0) return key;
-    const head = personal.head === 'context' ? this.context(key.slice(0, at)) : key.slice(0, at);
-    return pairKey(head, this.value(key.slice(at + 1)));
+    const part = userPartOf(entity, key, container);
+    if (part === null) return key;
+    if (part.head === '' && factsOf(entity).personal.key === 'user') return this.value(key);
+    const { key: personal } = factsOf(entity).personal;
+    const head = typeof personal === 'object' && personal.head === 'context' ? this.context(part.head) : part.head;
+    return pairKey(head, this.value(part.user));
   }
 
   /** A role assignment's context, its user pseudonymised when it is a user's (`user:<key>/<role>`). */
   context(context: string): string {
-    if (!context.startsWith(USER_CONTEXT)) return context;
-    const end = context.indexOf('/');
-    const user = end < 0 ? context.slice(USER_CONTEXT.length) : context.slice(USER_CONTEXT.length, end);
-    return `${USER_CONTEXT}${this.value(user)}${end < 0 ? '' : context.slice(end)}`;
+    const user = contextUserOf(context);
+    if (user === undefined) return context;
+    return `${USER_CONTEXT}${this.value(user)}${context.slice(USER_CONTEXT.length + user.length)}`;
   }
 
   private replacer(): RegExp | null {
@@ -244,16 +239,6 @@ function redactValues(r: Redactor, change: Change): Change {
     after: fields(change.after),
     ...(refs === undefined ? {} : { refs }),
   };
-}
-
-/** The key of the object a change's key starts with (`personal.key.container`), when the change names it. */
-function containerKeyOf(change: Change): string | undefined {
-  const personal = factsOf(change.entity).personal.key;
-  if (typeof personal !== 'object' || personal.container === undefined) return undefined;
-  const ref = change.refs?.[personal.container];
-  if (ref !== undefined) return ref.key;
-  const named = change.before?.[personal.container] ?? change.after[personal.container];
-  return typeof named === 'string' ? named : undefined;
 }
 
 /** End of the first RDN: the first comma not escaped by a backslash (RFC 4514). */

@@ -26,7 +26,7 @@ import { collectObjects, establishmentsOf, newCollector } from './objects.js';
 import { buildPersonIndex } from './sdet/people.js';
 import type { StructureIndex } from './sdet/structures.js';
 import { buildStructureIndex } from './sdet/structures.js';
-import type { EvalContext } from './template.js';
+import type { EvalContext, TemplateProblem } from './template.js';
 import type { DesiredUser, UserCandidate, UserConstraints } from './users.js';
 import { collectUsers, failOnSkipped } from './users.js';
 
@@ -96,7 +96,7 @@ export function desiredState(
   const reported = new Map<string, number>();
   const reporter =
     (entity: EntityType, dn: string) =>
-    (problem: { severity: 'error' | 'warning'; message: string }): void => {
+    (problem: TemplateProblem): void => {
       const id = `${dn}\u0000${problem.message}`;
       const at = reported.get(id);
       if (at !== undefined) {
@@ -106,7 +106,7 @@ export function desiredState(
         return;
       }
       reported.set(id, skipped.length);
-      skipped.push({ entity, dn, reason: problem.message, kind: 'data' });
+      skipped.push({ entity, dn, reason: problem.message, kind: 'data', ...(problem.absent ? { absent: true } : {}) });
     };
 
   // Profiles first, for everyone: who is a user, and the rules, may look at other people through `person`

@@ -19,6 +19,8 @@ export interface CompileOptions {
 export interface TemplateProblem {
   readonly severity: 'error' | 'warning';
   readonly message: string;
+  /** The value names a person who is not in the directory (SkippedEntry.absent). */
+  readonly absent?: true;
 }
 
 export interface EvalContext {
@@ -170,13 +172,14 @@ export const FILTERS: Readonly<Record<string, FilterSpec>> = {
         if (ref === '') return [];
         const person = context.people?.resolve(ref);
         if (person === undefined) {
-          context.report?.({
-            severity: 'error',
-            message:
-              context.people === undefined
-                ? `person "${ref}" cannot be looked up here (the directory's people are not indexed yet)`
-                : `person "${ref}" is not in the directory`,
-          });
+          context.report?.(
+            context.people === undefined
+              ? {
+                  severity: 'error',
+                  message: `person "${ref}" cannot be looked up here (the directory's people are not indexed yet)`,
+                }
+              : { severity: 'error', message: `person "${ref}" is not in the directory`, absent: true },
+          );
           return [];
         }
         const profile = a[0] === undefined ? undefined : str(a[0]);

@@ -45,6 +45,11 @@ function nextObjects(input: NextStateInput, reading: EntityReading): StateObject
   const owned = new Set<number>();
   const scope = input.scope === undefined ? undefined : new Set(input.scope);
   const previousByKey = new Map(previous.map((o) => [o.key, o]));
+  // The entry an object was made from, for objects whose key names no person (a user, a cohort, a course): a
+  // later run holds them when that entry is in the directory with an error (plan/hold.ts). Objects keyed by a
+  // person (an enrolment) are held through their person.
+  const { key: personalKey } = factsOf(type).personal;
+  const recordsDn = personalKey === 'none' || personalKey === 'user';
 
   const ours = (establishments: readonly string[] | undefined): boolean =>
     (establishments ?? []).length > 0 && (establishments ?? []).every((u) => scope?.has(u) === true);
@@ -61,6 +66,14 @@ function nextObjects(input: NextStateInput, reading: EntityReading): StateObject
       if (changeByKey.get(object.key)?.action !== 'create') continue;
     }
     const change = changeByKey.get(object.key);
+    if (change?.action === 'held') {
+      // Its entry has an error: the object stays as the last run left it (or, never made, unrecorded).
+      if (before !== undefined) {
+        owned.add(before.id);
+        objects.push(before);
+      }
+      continue;
+    }
     const id = change?.moodleId ?? input.ids.get(type, object.key) ?? undefined;
     if (id === undefined) throw new InternalError(`${addressOf(type, object.key)}: no Moodle id after the apply`);
     owned.add(id);
@@ -71,6 +84,7 @@ function nextObjects(input: NextStateInput, reading: EntityReading): StateObject
       key: object.key,
       source_digest: object.sourceDigest,
       values: { ...object.values },
+      ...(recordsDn && object.dn !== '' ? { dn: object.dn } : {}),
       ...(object.profile === undefined ? {} : { profile: object.profile }),
       ...(object.establishments === undefined || object.establishments.length === 0
         ? {}

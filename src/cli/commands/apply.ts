@@ -9,6 +9,7 @@ import {
   HumanPlanView,
   postApplySucceeded,
   readPlanFile,
+  writes,
 } from '../../index.js';
 import { PlanningCommand } from '../base-command.js';
 
@@ -61,7 +62,8 @@ export class ApplyCommand extends PlanningCommand {
         },
       });
     }
-    if (result.planned.plan.changes.length === 0) {
+    const written = result.planned.plan.changes.filter(writes).length;
+    if (written === 0) {
       if (this.planFile === undefined) stdout.write(view.render(result.planned.plan, result.planned.header));
       return 0;
     }
@@ -70,7 +72,7 @@ export class ApplyCommand extends PlanningCommand {
       return 1;
     }
     stdout.write(
-      `\nApply complete: ${result.planned.plan.changes.length} changes written in one transaction. ` +
+      `\nApply complete: ${written} changes written in one transaction. ` +
         `State: ${result.planned.statePath} (serial ${result.state.serial}).\n`,
     );
     if (result.postApply.length > 0) {

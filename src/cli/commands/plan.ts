@@ -1,7 +1,7 @@
 import { Option, UsageError } from 'clipanion';
 import * as t from 'typanion';
 import type { PlanFormat, PlanOutputRequest } from '../../index.js';
-import { PLAN_FORMATS, planFileOf, planSpec, redactSaltFrom, renderPlan, writePlanFile } from '../../index.js';
+import { PLAN_FORMATS, planFileOf, planSpec, redactSaltFrom, renderPlan, writePlanFile, writes } from '../../index.js';
 import { PlanningCommand } from '../base-command.js';
 
 /** The output options `plan` and `show` share. */
@@ -81,6 +81,6 @@ export class PlanCommand extends PlanningCommand {
         `Saved the plan to ${this.out}. To apply exactly this plan: ldap2moodle apply --spec ${this.spec} ${this.out}\n`,
       );
     }
-    return this.detailedExitcode && result.plan.changes.length > 0 ? 2 : 0;
+    return this.detailedExitcode && result.plan.changes.some(writes) ? 2 : 0;
   }
 }
