@@ -9,6 +9,7 @@ import type { Change } from '../../src/model/change.js';
 import {
   type ApplySite,
   applySite,
+  PEOPLE_BASE,
   type Person,
   people,
   person,
@@ -122,6 +123,8 @@ describe.each(TARGETS)('apply on %s', (target) => {
           key: u.username,
           source_digest: digests.get(String(u.username)),
           values: managed(list[i] as Person),
+          // The entry the user was made from: a later run holds the user when it comes back with an error.
+          dn: `uid=${(list[i] as Person).uid},${PEOPLE_BASE}`,
         })),
       );
       const sourceDigests = state.objects.map((o) => o.source_digest);

@@ -110,6 +110,8 @@ describe('parents of the example collège', () => {
       dn: dnOf('F45001yy'),
       reason: `person "${dnOf('F4500111')}" is not in the directory`,
       kind: 'data',
+      // Someone who left, seen from the parent's side: not an error of the parent's entry (nothing is held).
+      absent: true,
     });
   });
 

@@ -232,10 +232,17 @@ describe('runPostApply', () => {
 
   it('kills the running command and skips the rest when aborted', async () => {
     const controller = new AbortController();
-    setTimeout(() => controller.abort(), 300);
+    // Aborted once the command is running (its first output), not after a fixed delay a loaded machine may miss.
     const results = await runPostApply(
       [{ run: node('console.log("up"); setInterval(() => {}, 1000)') }, { run: node('1') }],
-      { purgeNeeded: true, redact: noRedact, signal: controller.signal },
+      {
+        purgeNeeded: true,
+        redact: noRedact,
+        signal: controller.signal,
+        onOutput: (chunk) => {
+          if (chunk.includes('up')) controller.abort();
+        },
+      },
     );
     expect(results[0]).toMatchObject({ error: 'interrupted', signal: 'SIGTERM', output: 'up\n' });
     expect(results[1]?.skipped).toBe('an earlier post-apply command failed');
