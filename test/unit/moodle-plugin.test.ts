@@ -1,6 +1,7 @@
 /**
  * The optional Moodle plugin shipped in moodle-plugin/: its PHP files are valid (`php -l`), read the way Moodle's
- * installer reads them (version.php's fields, the language file's strings), and the package ships them.
+ * installer reads them (version.php's fields, the language file's strings), and the package ships them; and the
+ * plan's decision to say that the plugin is missing (src/plan/own-plugin.ts).
  *
  * PHP comes from Debian (`.ci/run` installs php-cli). Outside CI a machine without php skips the PHP checks,
  * saying so; `.ci/run` sets L2M_REQUIRE_PHP=1, so that there a missing php fails them.
@@ -10,10 +11,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import type { EntityType } from '../../src/model/change.js';
+import type { DesiredObject } from '../../src/model/desired.js';
+import { OWN_PLUGIN, OWN_PLUGIN_PACKAGE_PATH, ownPluginWarning } from '../../src/plan/own-plugin.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const OWN_PLUGIN = 'local_ldap2moodle';
-const OWN_PLUGIN_PACKAGE_PATH = 'moodle-plugin/local_ldap2moodle';
 const PLUGIN_DIR = join(ROOT, OWN_PLUGIN_PACKAGE_PATH);
 /** Moodle 4.5.0's `$version`: the release the tool is tested on (the fixtures are 4.5.6, 2024100706). */
 const MOODLE_45 = 2024100700;
@@ -93,5 +95,63 @@ describe('the Moodle plugin moodle-plugin/local_ldap2moodle', () => {
       join(PLUGIN_DIR, 'lang/en/local_ldap2moodle.php'),
     ) as Record<string, unknown>;
     expect(strings.pluginname).toEqual(expect.stringContaining('ldap2moodle'));
+  });
+});
+
+describe('the plan’s note on the missing plugin', () => {
+  const object = (key: string, values: DesiredObject['values'] = {}): DesiredObject => ({
+    key,
+    dn: `cn=${key},dc=example`,
+    values,
+    sourceDigest: 'sha256:0',
+  });
+  const cohort = (key: string, component: string): DesiredObject => object(key, { name: key, component });
+  const desired = (objects: Partial<Record<EntityType, DesiredObject[]>>) =>
+    new Map(Object.entries(objects) as [EntityType, DesiredObject[]][]);
+  const assignments = [object('system/manager/u1'), object('system/manager/u2'), object('system/manager/u3')];
+
+  it('counts the cohorts carrying the component, says what Moodle shows and how to install the plugin', () => {
+    const warning = ownPluginWarning({
+      desired: desired({ cohort: [cohort('A', OWN_PLUGIN), cohort('B', OWN_PLUGIN), cohort('C', 'local_other')] }),
+      roleAssignmentComponent: '',
+      installed: false,
+    });
+    expect(warning).toBe(
+      '2 cohorts carry the component "local_ldap2moodle", which is not installed in Moodle: its cohort list shows ' +
+        'their component as "[[pluginname]]". The plugin is optional and ships with ldap2moodle ' +
+        "(moodle-plugin/local_ldap2moodle/): copy that directory to local/ldap2moodle in Moodle's directory and run " +
+        'php admin/cli/upgrade.php',
+    );
+  });
+
+  it('counts role assignments only when roleAssignments.component is the plugin', () => {
+    const both = ownPluginWarning({
+      desired: desired({ cohort: [cohort('A', OWN_PLUGIN)], role_assignment: assignments }),
+      roleAssignmentComponent: OWN_PLUGIN,
+      installed: false,
+    });
+    expect(both).toMatch(/^1 cohort and 3 role assignments carry the component "local_ldap2moodle".*\[\[pluginname]]/);
+    const assignmentsOnly = ownPluginWarning({
+      desired: desired({ role_assignment: assignments }),
+      roleAssignmentComponent: OWN_PLUGIN,
+      installed: false,
+    });
+    expect(assignmentsOnly).toMatch(/^3 role assignments carry .*: they name a plugin Moodle does not know\. /);
+    const plain = ownPluginWarning({
+      desired: desired({ role_assignment: assignments }),
+      roleAssignmentComponent: '',
+      installed: false,
+    });
+    expect(plain).toBeUndefined();
+  });
+
+  it('says nothing when the plugin is installed or nothing carries its name', () => {
+    const objects = desired({ cohort: [cohort('A', OWN_PLUGIN)], role_assignment: assignments });
+    expect(ownPluginWarning({ desired: objects, roleAssignmentComponent: OWN_PLUGIN, installed: true })).toBe(
+      undefined,
+    );
+    expect(ownPluginWarning({ desired: desired({}), roleAssignmentComponent: OWN_PLUGIN, installed: false })).toBe(
+      undefined,
+    );
   });
 });

@@ -1,0 +1,78 @@
+/**
+ * The optional Moodle plugin local_ldap2moodle (moodle-plugin/), as Moodle sees it on every target: Moodle
+ * counts a plugin as installed by its `version` row in config_plugins, which its installer writes
+ * (upgrade_plugins → upgrade_plugin_savepoint → set_config('version', …, 'local_ldap2moodle')); the tests insert
+ * that row as it would. The plan says once that the plugin is missing while the collège's cohorts (and here its
+ * role assignments) carry its name.
+ */
+import { readFile } from 'node:fs/promises';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { PlanResult } from '../../src/index.js';
+import { OWN_PLUGIN_PACKAGE_PATH } from '../../src/plan/own-plugin.js';
+import { dropStaleTestDatabases } from '../helpers/mariadb.js';
+import { type CollegeSite, collegeSite } from '../helpers/sdet-college.js';
+import { TARGETS } from '../helpers/targets.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+beforeAll(async () => {
+  await dropStaleTestDatabases();
+});
+
+const NOTE = 'carry the component "local_ldap2moodle", which is not installed in Moodle';
+/** The collège, its role assignments carrying the plugin's name too. */
+const ASSIGNMENTS_TOO = {
+  edits: [['roleAssignments:\n  rules:', 'roleAssignments:\n  component: local_ldap2moodle\n  rules:']] as const,
+};
+
+/** `$plugin->version` of the shipped version.php: what Moodle's installer records. */
+async function shippedVersion(): Promise<string> {
+  const text = await readFile(new URL(`../../${OWN_PLUGIN_PACKAGE_PATH}/version.php`, import.meta.url), 'utf8');
+  const version = /^\$plugin->version\s*=\s*([0-9]{10});/m.exec(text)?.[1];
+  if (version === undefined) throw new Error('no $plugin->version in version.php');
+  return version;
+}
+
+const occurrences = (text: string, needle: string): number => text.split(needle).length - 1;
+const pluginNotes = (planned: PlanResult): string[] => planned.plan.warnings.filter((w) => w.includes(NOTE));
+
+describe.each(TARGETS)('the Moodle plugin local_ldap2moodle on %s', (target) => {
+  async function site(options: Parameters<typeof collegeSite>[1] = {}): Promise<CollegeSite> {
+    const s = await collegeSite(target, options);
+    cleanups.push(() => s.remove());
+    return s;
+  }
+
+  /** What Moodle's installer writes when the plugin is installed. */
+  async function installPlugin(s: CollegeSite): Promise<void> {
+    await s.t.insert('config_plugins', { plugin: 'local_ldap2moodle', name: 'version', value: await shippedVersion() });
+  }
+
+  it('plan says once that the plugin is missing, with the counts, and nothing once it is installed', async () => {
+    const s = await site({ spec: ASSIGNMENTS_TOO });
+    const planned = await s.plan();
+    const cohorts = planned.desired.objects.get('cohort')?.length ?? 0;
+    const assignments = planned.desired.objects.get('role_assignment')?.length ?? 0;
+    expect(cohorts).toBeGreaterThan(0);
+    expect(assignments).toBeGreaterThan(0);
+    expect(pluginNotes(planned)).toEqual([
+      `${cohorts} cohorts and ${assignments} role assignments ${NOTE}: its cohort list shows their component as ` +
+        '"[[pluginname]]". The plugin is optional and ships with ldap2moodle (moodle-plugin/local_ldap2moodle/): ' +
+        "copy that directory to local/ldap2moodle in Moodle's directory and run php admin/cli/upgrade.php",
+    ]);
+    const run = await s.cli(['plan', '--no-color', '--spec', s.specPath]);
+    expect(run.code).toBe(0);
+    expect(occurrences(run.stdout, NOTE)).toBe(1);
+    expect(run.stdout).toMatch(
+      new RegExp(`^Warning: ${cohorts} cohorts and ${assignments} role assignments carry`, 'm'),
+    );
+
+    await installPlugin(s);
+    const installed = await s.plan();
+    expect(installed.plan.changes).toHaveLength(planned.plan.changes.length);
+    expect(installed.plan.warnings.filter((w) => w.includes('local_ldap2moodle'))).toEqual([]);
+    expect((await s.cli(['plan', '--no-color', '--spec', s.specPath])).stdout).not.toContain(NOTE);
+  });
+});
