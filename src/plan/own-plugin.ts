@@ -34,13 +34,14 @@ export function ownPluginWarning(input: OwnPluginInput): string | undefined {
     cohorts > 0 ? count(cohorts, 'cohort') : '',
     assignments > 0 ? count(assignments, 'role assignment') : '',
   ].filter((part) => part !== '');
+  const one = cohorts + assignments === 1;
   // Moodle 4.5 names a cohort's component with get_string('pluginname', …); a role assignment's it lists as is.
   const shown =
     cohorts > 0
-      ? `its cohort list shows their component as "[[pluginname]]"`
-      : 'they name a plugin Moodle does not know';
+      ? `its cohort list shows ${one ? 'its' : 'their'} component as "[[pluginname]]"`
+      : `${one ? 'it names' : 'they name'} a plugin Moodle does not know`;
   return (
-    `${carriers.join(' and ')} carry the component "${OWN_PLUGIN}", which is not installed in Moodle: ${shown}. ` +
+    `${carriers.join(' and ')} ${one ? 'carries' : 'carry'} the component "${OWN_PLUGIN}", which is not installed in Moodle: ${shown}. ` +
     `The plugin is optional and ships with ldap2moodle (${OWN_PLUGIN_PACKAGE_PATH}/): copy that directory to ` +
     `${OWN_PLUGIN_MOODLE_PATH} in Moodle's directory and run php admin/cli/upgrade.php`
   );

@@ -143,6 +143,12 @@ describe('the plan’s note on the missing plugin', () => {
       installed: false,
     });
     expect(plain).toBeUndefined();
+    const single = ownPluginWarning({
+      desired: desired({ cohort: [cohort('A', OWN_PLUGIN)] }),
+      roleAssignmentComponent: '',
+      installed: false,
+    });
+    expect(single).toMatch(/^1 cohort carries .*: its cohort list shows its component as "\[\[pluginname]]"\. /);
   });
 
   it('says nothing when the plugin is installed or nothing carries its name', () => {
