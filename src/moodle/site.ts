@@ -6,6 +6,7 @@
 import { UserError } from '../errors.js';
 import { checkCompatibility } from './compatibility.js';
 import type { ColumnInfo, MoodleDatabase } from './database.js';
+import { MARKER_PLUGIN } from './marker.js';
 import type { GroupSchema } from './read-groups.js';
 import { readGroupSchema } from './read-groups.js';
 
@@ -34,6 +35,12 @@ export interface MoodleSite {
   readonly pluginConfig: ReadonlyMap<string, string>;
   /** Optional columns and tables around groups (visibility/participation appeared in 4.2). */
   readonly groupSchema: GroupSchema;
+  /**
+   * Whether the optional Moodle plugin `local_ldap2moodle` (moodle-plugin/ in the package) is installed: Moodle
+   * knows a plugin as installed by its `version` row in config_plugins. Without it, Moodle has no name to show
+   * for the component the tool's cohorts and role assignments may carry.
+   */
+  readonly ownPluginInstalled: boolean;
   /** Notes for the plan (an untested Moodle release, …). */
   readonly warnings: readonly string[];
 }
@@ -129,7 +136,23 @@ export async function readSite(db: MoodleDatabase): Promise<MoodleSite> {
     enabledEnrol: commaList(config.get('enrol_plugins_enabled') ?? ''),
     pluginConfig: await readPluginConfig(db),
     groupSchema: await readGroupSchema(db),
+    ownPluginInstalled: await readOwnPluginInstalled(db),
   };
+}
+
+/**
+ * The plugin's `version` row, which Moodle's installer writes. The tool's own rows under the same plugin name
+ * (marker, lock) are never taken for it: they have other names.
+ */
+async function readOwnPluginInstalled(db: MoodleDatabase): Promise<boolean> {
+  const rows = await db.query<{ plugin: string; name: string; value: string | null }>(
+    "SELECT plugin, name, value FROM {config_plugins} WHERE plugin = ? AND name = 'version'",
+    [MARKER_PLUGIN],
+  );
+  // The SQL collation may ignore case; Moodle's component names are exact. Moodle tests empty($version): '', '0'.
+  return rows.some(
+    (r) => r.plugin === MARKER_PLUGIN && r.name === 'version' && !['', '0'].includes((r.value ?? '').trim()),
+  );
 }
 
 async function readRoles(db: MoodleDatabase): Promise<Map<string, number>> {

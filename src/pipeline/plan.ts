@@ -18,6 +18,7 @@ import type { MoodleSite } from '../moodle/site.js';
 import { readSite } from '../moodle/site.js';
 import { fingerprintsOf, keysOfPlan } from '../plan/fingerprints.js';
 import { checkGuards, DEFAULT_MAX_REMOVALS } from '../plan/guards.js';
+import { ownPluginWarning } from '../plan/own-plugin.js';
 import { computePlan } from '../plan/plan.js';
 import type { PlanFingerprints } from '../plan/plan-file.js';
 import type { CompiledRules, DesiredState, DirectoryEntries } from '../rules/rules.js';
@@ -103,6 +104,12 @@ export function planFromInputs(
         'users it creates could not log in until an administrator enables it',
     );
   }
+  const pluginWarning = ownPluginWarning({
+    desired: desired.objects,
+    roleAssignmentComponent: loaded.spec.roleAssignments?.component ?? '',
+    installed: moodle.site.ownPluginInstalled,
+  });
+  if (pluginWarning !== undefined) warnings.push(pluginWarning);
   const plan = computePlan({
     desired: desired.objects,
     readings: moodle.readings,

@@ -54,8 +54,10 @@ function checkAgainstMarker(state: State, marker: ApplyMarker | null, path: stri
       throw new UserError(
         'STATE_INVALID',
         `the state file ${path} (lineage ${state.lineage}, serial ${state.serial}) says ldap2moodle applied to this site, ` +
-          'but this Moodle carries no ldap2moodle marker: the state belongs to another site, or Moodle was restored ' +
-          'from a backup older than the first apply. Point state.path at the right file; nothing was changed.',
+          'but this Moodle carries no ldap2moodle marker: the state belongs to another site, Moodle was restored ' +
+          'from a backup older than the first apply, or the Moodle plugin local_ldap2moodle was uninstalled (Moodle ' +
+          'then deletes its config_plugins rows, the marker among them; README, "The Moodle plugin"). Point state.path ' +
+          'at the right file; nothing was changed.',
       );
     }
     return;
