@@ -34,9 +34,12 @@ export type { DesiredObject } from './model/desired.js';
 export type { Plan, PlanHeader } from './model/plan.js';
 export type { SkippedEntry } from './model/skipped.js';
 export type { State, StateObject } from './model/state.js';
+export { DurationError, formatDuration, parseDuration } from './duration.js';
+export type { LockNotice, LockPolicy } from './lock-wait.js';
 export type { ForceUnlockResult } from './moodle/apply-lock.js';
 export { forceUnlock } from './moodle/apply-lock.js';
-export { openMoodle, openSpecMoodle } from './moodle/connect.js';
+export type { LockOptions } from './moodle/connect.js';
+export { lockPolicyOf, openMoodle, openSpecMoodle } from './moodle/connect.js';
 export type { MoodleDatabase, Queryable } from './moodle/database.js';
 export { readSite } from './moodle/site.js';
 // The whole job.

@@ -1,16 +1,23 @@
 /**
- * A lock file naming its holder (pid, host, start time), created exclusively. A lock left by a process that
- * died (same host, pid gone) is taken over; a live holder makes the caller fail at once with who holds it.
+ * A lock file naming its holder (pid, host, start time, tool version), created exclusively. A lock left by a
+ * process that died (same host, pid gone) or older than `lock.staleAfter` is taken over with a notice; a live
+ * holder is waited for up to the policy's timeout, then the caller fails with who holds it.
  */
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { ErrorCode } from './errors.js';
 import { InternalError, UserError } from './errors.js';
+import { formatDuration } from './duration.js';
+import type { LockAttempt, LockPolicy } from './lock-wait.js';
+import { NO_WAIT, noticeTakeover, staleReason, waitedClause, waitForLock } from './lock-wait.js';
+import { TOOL_VERSION } from './version.js';
 
 export interface LockHolder {
   readonly pid: number;
   readonly host: string;
   readonly started: string;
+  /** Absent from files written before it was recorded. */
+  readonly tool_version?: string;
 }
 
 export interface HeldLock {
@@ -18,40 +25,74 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
-function processAlive(pid: number): boolean {
+function parseHolder(text: string): LockHolder | undefined {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    const data = JSON.parse(text) as Partial<LockHolder>;
+    if (typeof data.pid === 'number' && typeof data.host === 'string' && typeof data.started === 'string') {
+      return data as LockHolder;
+    }
+  } catch {
+    // half-written by a process killed while taking it
   }
+  return undefined;
 }
 
-/** Takes the lock at `path`; `what` names the locked thing in the error ("the embedded Moodle /x"). */
-export async function takeLockFile(path: string, what: string, code: ErrorCode): Promise<HeldLock> {
-  const mine: LockHolder = { pid: process.pid, host: hostname(), started: new Date().toISOString() };
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await writeFile(path, `${JSON.stringify(mine)}\n`, { flag: 'wx', mode: 0o600 });
-      return { path, release: () => rm(path, { force: true }) };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+/** `process 123 on host since 2026-…Z (ldap2moodle 0.1.0)`. */
+export function describeLockHolder(holder: LockHolder): string {
+  const version = holder.tool_version === undefined ? '' : ` (ldap2moodle ${holder.tool_version})`;
+  return `process ${holder.pid} on ${holder.host} since ${holder.started}${version}`;
+}
+
+/**
+ * Takes the lock at `path`; `what` names the locked thing in messages ("the embedded Moodle /x"). A live
+ * holder is waited for up to `policy.timeoutMs`, then `code` is thrown naming it.
+ */
+export function takeLockFile(
+  path: string,
+  what: string,
+  code: ErrorCode,
+  policy: LockPolicy = NO_WAIT,
+): Promise<HeldLock> {
+  const mine: LockHolder = {
+    pid: process.pid,
+    host: hostname(),
+    started: new Date().toISOString(),
+    tool_version: TOOL_VERSION,
+  };
+  const once = async (): Promise<LockAttempt<HeldLock>> => {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await writeFile(path, `${JSON.stringify(mine)}\n`, { flag: 'wx', mode: 0o600 });
+        return { held: { path, release: () => rm(path, { force: true }) } };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return null; // released meanwhile
+        throw error;
+      });
+      if (text === null) continue;
+      const holder = parseHolder(text);
+      if (holder !== undefined) {
+        const reason = staleReason(holder, policy.staleAfterMs);
+        if (reason === null) {
+          const who = describeLockHolder(holder);
+          return {
+            busy: `${who} (${path})`,
+            fail: (waited) =>
+              new UserError(
+                code,
+                `${what} is in use by ${who}${waitedClause(waited)}; wait for it to finish, or give --lock-timeout ` +
+                  `to wait for it. If that process is gone for good, delete ${path}; a lock older than ` +
+                  `lock.staleAfter (${formatDuration(policy.staleAfterMs)}) is taken over by itself.`,
+              ),
+          };
+        }
+        noticeTakeover(policy, what, `${describeLockHolder(holder)} (${path})`, reason);
+      }
+      await rm(path, { force: true }); // its holder is gone (or it was half-written by a process killed taking it)
     }
-    let holder: LockHolder | undefined;
-    try {
-      holder = JSON.parse(await readFile(path, 'utf8')) as LockHolder;
-    } catch {
-      holder = undefined; // half-written by a process killed while taking it
-    }
-    const elsewhere = holder !== undefined && holder.host !== hostname();
-    if (holder !== undefined && (elsewhere || processAlive(holder.pid))) {
-      throw new UserError(
-        code,
-        `${what} is in use by process ${holder.pid} on ${holder.host} since ${holder.started}; wait for it to ` +
-          `finish (if that process is gone for good, delete ${path}).`,
-      );
-    }
-    await rm(path, { force: true }); // its holder died without releasing it
-  }
-  throw new InternalError(`could not take the lock ${path}`);
+    throw new InternalError(`could not take the lock ${path}`);
+  };
+  return waitForLock(policy, once);
 }

@@ -1,8 +1,8 @@
 import type { WriteStream } from 'node:tty';
 import { Command, Option, UsageError } from 'clipanion';
 import * as t from 'typanion';
-import type { LoadedSpec, PlanOptions } from '../index.js';
-import { formatDiagnostic, loadSpec, UserError } from '../index.js';
+import type { LoadedSpec, LockNotice, PlanOptions } from '../index.js';
+import { DurationError, formatDiagnostic, loadSpec, parseDuration, UserError } from '../index.js';
 
 const MAX_DIAGNOSTICS = 50;
 
@@ -59,6 +59,12 @@ export abstract class SpecCommand extends BaseCommand {
   protected loadSpec(): Promise<LoadedSpec> {
     return loadSpec(this.spec);
   }
+
+  /** Lock notices on stderr (stdout stays the command's output): a takeover is a warning. */
+  protected readonly onLockNotice = (notice: LockNotice): void => {
+    const prefix = notice.kind === 'takeover' ? 'Warning: ' : '';
+    this.context.stderr.write(`${prefix}${notice.message}\n`);
+  };
 }
 
 /** A command that plans (`plan`, `apply`): the spec, `--full`, and the options that lift the safety guards. */
@@ -77,12 +83,27 @@ export abstract class PlanningCommand extends SpecCommand {
   establishments = Option.Array('--establishment', {
     description: 'Run for this establishment (UAI) only, never touching what others own; repeatable',
   });
+  lockTimeout = Option.String('--lock-timeout', {
+    description: 'Wait this long (30s, 5m, 1h) for a lock held by another run before failing; default 0: fail at once',
+  });
 
   protected planOptions(): PlanOptions {
     return {
       allowEmptySource: this.allowEmptySource,
       allowRemovals: this.allowRemovals,
+      lockTimeoutMs: this.lockTimeoutMs(),
+      onLockNotice: this.onLockNotice,
       ...(this.establishments === undefined ? {} : { establishments: this.establishments }),
     };
+  }
+
+  private lockTimeoutMs(): number {
+    if (this.lockTimeout === undefined) return 0;
+    try {
+      return parseDuration(this.lockTimeout);
+    } catch (error) {
+      if (error instanceof DurationError) throw new UsageError(`--lock-timeout: ${error.message}`);
+      throw error;
+    }
   }
 }

@@ -10,16 +10,20 @@
  *   end; a row left by a killed apply is overwritten by the next one (the advisory lock is the truth).
  * - Galera refuses GET_LOCK (it is not replicated): there the lock IS a row, `config_plugins` name `lock`,
  *   inserted in its own committed transaction (the unique key on plugin+name makes the insert the test-and-set)
- *   and deleted at the end. A row left by a killed apply stays: it is taken over when its process is gone on
- *   this host, and otherwise removed by `ldap2moodle force-unlock LOCK_ID`. An apply on a plain server honours
- *   such a row too.
+ *   and deleted at the end. A row left by a killed apply stays: it is taken over, with a notice naming it, when
+ *   its process is gone from this host or it is older than `lock.staleAfter`, and otherwise removed by
+ *   `ldap2moodle force-unlock LOCK_ID`. An apply on a plain server honours such a row too.
  * - Embedded (PGlite): the directory lock taken when it opens already keeps every other process out.
  *
- * A second apply fails at once with MOODLE_LOCKED naming the holder (lock id, host, pid, start time).
+ * A second apply waits up to the policy's timeout (`--lock-timeout`; none by default), then fails with
+ * MOODLE_LOCKED naming the holder (lock id, host, pid, start time, tool version). An advisory lock held by a
+ * live session is never taken over, however old its holder: the server holds it; only waiting applies.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { UserError } from '../errors.js';
+import type { LockAttempt, LockPolicy } from '../lock-wait.js';
+import { NO_WAIT, noticeTakeover, staleReason, waitedClause, waitForLock } from '../lock-wait.js';
 import type { LoadedSpec } from '../spec/load.js';
 import { TOOL_VERSION } from '../version.js';
 import type { MoodleDatabase, Queryable } from './database.js';
@@ -85,20 +89,6 @@ export async function readLockRows(db: MoodleDatabase): Promise<LockRows> {
   return { lock: of(LOCK_ROW), recorded: of(HOLDER_ROW) };
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** A lock row whose process is known to be gone: it ran on this host and its pid no longer exists. */
-function deadHere(holder: ApplyLockHolder | null): boolean {
-  return holder !== null && holder.host === hostname() && holder.pid !== process.pid && !processAlive(holder.pid);
-}
-
 export function describeHolder(holder: ApplyLockHolder): string {
   return (
     `lock ${holder.id}, held by process ${holder.pid} on ${holder.host} since ${holder.started} ` +
@@ -108,18 +98,18 @@ export function describeHolder(holder: ApplyLockHolder): string {
 
 function lockedError(
   db: MoodleDatabase,
-  what: { holder: ApplyLockHolder | null; raw?: string; session?: number | null },
+  what: { holder: ApplyLockHolder | null; raw?: string; session?: number | null; staleButLive?: string | null },
   specPath: string | undefined,
+  waited: string | null,
 ): UserError {
   const spec = specPath === undefined ? '' : ` --spec ${specPath}`;
   const id = what.holder?.id ?? 'LOCK_ID';
-  const who =
-    what.holder !== null
-      ? describeHolder(what.holder)
-      : what.raw !== undefined
-        ? `a lock row whose value is not an ldap2moodle holder: ${what.raw}`
-        : 'a process that has not recorded itself yet';
-  const session = what.session === null || what.session === undefined ? '' : ` (database session ${what.session})`;
+  const who = holderText(what);
+  const live =
+    what.staleButLive === null || what.staleButLive === undefined
+      ? ''
+      : ` Its record looks stale (${what.staleButLive}), but its database session is alive and the server holds ` +
+        'the lock for it: an advisory lock is never taken over, only waited for.';
   const advice =
     what.holder?.mode === 'row' || what.raw !== undefined
       ? `if that process is gone for good, run \`ldap2moodle force-unlock${spec} ${id}\``
@@ -127,9 +117,20 @@ function lockedError(
         `\`ldap2moodle force-unlock${spec} ${id}\` says how to end it`;
   return new UserError(
     'MOODLE_LOCKED',
-    `another ldap2moodle apply is running on ${db.location} (${db.description}): ${who}${session}; nothing was ` +
-      `done. Wait for it to finish and run again; ${advice}.`,
+    `another ldap2moodle apply is running on ${db.location} (${db.description}): ${who}; nothing was ` +
+      `done${waitedClause(waited)}.${live} Wait for it to finish and run again (--lock-timeout waits for it); ${advice}.`,
   );
+}
+
+/** The holder as messages name it, with its database session when known. */
+function holderText(what: { holder: ApplyLockHolder | null; raw?: string; session?: number | null }): string {
+  const who =
+    what.holder !== null
+      ? describeHolder(what.holder)
+      : what.raw !== undefined
+        ? `a lock row whose value is not an ldap2moodle holder: ${what.raw}`
+        : 'a process that has not recorded itself yet';
+  return what.session === null || what.session === undefined ? who : `${who} (database session ${what.session})`;
 }
 
 function newHolder(mode: ApplyLockHolder['mode']): ApplyLockHolder {
@@ -156,7 +157,11 @@ async function deleteRow(db: MoodleDatabase, name: string, value: string): Promi
 }
 
 /** The Galera fallback: the lock is a committed row; the unique key on (plugin, name) refuses a second one. */
-async function takeLockRow(db: MoodleDatabase, specPath: string | undefined): Promise<HeldApplyLock> {
+async function tryLockRow(
+  db: MoodleDatabase,
+  specPath: string | undefined,
+  policy: LockPolicy,
+): Promise<LockAttempt<HeldApplyLock>> {
   for (let attempt = 0; attempt < 2; attempt++) {
     const holder = newHolder('row');
     const value = JSON.stringify(holder);
@@ -169,9 +174,11 @@ async function takeLockRow(db: MoodleDatabase, specPath: string | undefined): Pr
         ]),
       );
       return {
-        holder,
-        release: async () => {
-          await deleteRow(db, LOCK_ROW, value);
+        held: {
+          holder,
+          release: async () => {
+            await deleteRow(db, LOCK_ROW, value);
+          },
         },
       };
     } catch (error) {
@@ -180,13 +187,36 @@ async function takeLockRow(db: MoodleDatabase, specPath: string | undefined): Pr
     }
     const { lock } = await readLockRows(db);
     if (lock === null) continue; // released meanwhile
-    if (deadHere(lock.holder)) {
-      await deleteRow(db, LOCK_ROW, lock.value);
-      continue;
-    }
-    throw lockedError(db, { holder: lock.holder, raw: lock.value }, specPath);
+    if (!(await takeOverRow(db, lock, policy))) return busyRow(db, lock, specPath);
   }
-  throw lockedError(db, { holder: null }, specPath);
+  return busyRow(db, { value: '', holder: null }, specPath);
+}
+
+/** A lock row that stays: busy, naming it. */
+function busyRow(
+  db: MoodleDatabase,
+  lock: NonNullable<LockRows['lock']>,
+  specPath: string | undefined,
+): LockAttempt<HeldApplyLock> {
+  const what = lock.holder === null && lock.value !== '' ? { holder: null, raw: lock.value } : { holder: lock.holder };
+  return { busy: holderText(what), fail: (waited) => lockedError(db, what, specPath, waited) };
+}
+
+/**
+ * Deletes the Galera lock row `lock` when its holder is gone from this host or older than staleAfter, with a
+ * notice naming it; false when it must stay (a live or unknown holder).
+ */
+async function takeOverRow(
+  db: MoodleDatabase,
+  lock: NonNullable<LockRows['lock']>,
+  policy: LockPolicy,
+): Promise<boolean> {
+  if (lock.holder === null) return false;
+  const reason = staleReason(lock.holder, policy.staleAfterMs);
+  if (reason === null) return false;
+  await deleteRow(db, LOCK_ROW, lock.value);
+  noticeTakeover(policy, `${db.location} (${db.description})`, describeHolder(lock.holder), reason);
+  return true;
 }
 
 /**
@@ -213,24 +243,40 @@ export interface AcquireOptions {
   readonly specPath?: string;
   /** `row`: use the Galera fallback even where advisory locks work (tests of it run on a plain server). */
   readonly mode?: 'auto' | 'row';
+  /** How long to wait for a live holder, when to take over a stale one, and whom to tell (default: NO_WAIT). */
+  readonly policy?: LockPolicy;
 }
 
 /**
- * Takes the apply lock of `db` without waiting, or fails with MOODLE_LOCKED naming its holder. Exported for
- * callers other than `apply` that must exclude applies (e.g. a `plan --out` that locks).
+ * Takes the apply lock of `db`, waiting for a live holder up to the policy's timeout, or fails with
+ * MOODLE_LOCKED naming its holder. Exported for callers other than `apply` that must exclude applies (e.g. a
+ * `plan --out` that locks).
  */
-export async function acquireApplyLock(db: MoodleDatabase, options: AcquireOptions = {}): Promise<HeldApplyLock> {
+export function acquireApplyLock(db: MoodleDatabase, options: AcquireOptions = {}): Promise<HeldApplyLock> {
+  const policy = options.policy ?? NO_WAIT;
+  if (options.mode === 'row') return waitForLock(policy, () => tryLockRow(db, options.specPath, policy));
+  return waitForLock(policy, () => tryApplyLock(db, options.specPath, policy));
+}
+
+async function tryApplyLock(
+  db: MoodleDatabase,
+  specPath: string | undefined,
+  policy: LockPolicy,
+): Promise<LockAttempt<HeldApplyLock>> {
   const name = applyLockName(db);
-  if (options.mode === 'row') return takeLockRow(db, options.specPath);
   const attempt = await db.tryAdvisoryLock(name);
   switch (attempt.status) {
     case 'exclusive':
-      return { holder: null, release: async () => undefined };
+      return { held: { holder: null, release: async () => undefined } };
     case 'unsupported':
-      return takeLockRow(db, options.specPath);
+      return tryLockRow(db, specPath, policy);
     case 'busy': {
       const [rows, session] = await Promise.all([readLockRows(db), db.advisoryLockSession(name)]);
-      throw lockedError(db, { holder: rows.recorded?.holder ?? null, session }, options.specPath);
+      const holder = rows.recorded?.holder ?? null;
+      // A record that looks stale says so: its session is alive all the same, and the server holds the lock.
+      const staleButLive = holder === null ? null : staleReason(holder, policy.staleAfterMs);
+      const what = { holder, session, staleButLive };
+      return { busy: holderText(what), fail: (waited) => lockedError(db, what, specPath, waited) };
     }
     case 'acquired':
       break;
@@ -239,9 +285,9 @@ export async function acquireApplyLock(db: MoodleDatabase, options: AcquireOptio
   try {
     // A Galera lock row left on this database (a cluster member, or before a migration off Galera) counts too.
     const { lock } = await readLockRows(db);
-    if (lock !== null) {
-      if (deadHere(lock.holder)) await deleteRow(db, LOCK_ROW, lock.value);
-      else throw lockedError(db, { holder: lock.holder, raw: lock.value }, options.specPath);
+    if (lock !== null && !(await takeOverRow(db, lock, policy))) {
+      await attempt.release();
+      return busyRow(db, lock, specPath);
     }
   } catch (error) {
     await attempt.release().catch(() => undefined);
@@ -250,32 +296,39 @@ export async function acquireApplyLock(db: MoodleDatabase, options: AcquireOptio
   const recorded = await recordHolder(attempt.session, holder);
   const value = JSON.stringify(holder);
   return {
-    holder,
-    release: async () => {
-      try {
-        // Only this hold's own record; one left behind is replaced by the next apply.
-        if (recorded) {
-          await attempt.session
-            .execute('DELETE FROM {config_plugins} WHERE plugin = ? AND name = ? AND value = ?', [
-              MARKER_PLUGIN,
-              HOLDER_ROW,
-              value,
-            ])
-            .catch(() => undefined);
+    held: {
+      holder,
+      release: async () => {
+        try {
+          // Only this hold's own record; one left behind is replaced by the next apply.
+          if (recorded) {
+            await attempt.session
+              .execute('DELETE FROM {config_plugins} WHERE plugin = ? AND name = ? AND value = ?', [
+                MARKER_PLUGIN,
+                HOLDER_ROW,
+                value,
+              ])
+              .catch(() => undefined);
+          }
+        } finally {
+          await attempt.release();
         }
-      } finally {
-        await attempt.release();
-      }
+      },
     },
   };
 }
 
 /**
- * Runs `fn` holding the apply lock of `db` (see the top of this file), released when `fn` ends, whether it
+ * Runs `fn` holding the apply lock of `db` (see the top of this file; waiting and takeover as `policy` says), released when `fn` ends, whether it
  * resolves or throws. A failed release never hides `fn`'s own error.
  */
-export async function withApplyLock<T>(db: MoodleDatabase, loaded: LoadedSpec, fn: () => Promise<T>): Promise<T> {
-  const lock = await acquireApplyLock(db, { specPath: loaded.path });
+export async function withApplyLock<T>(
+  db: MoodleDatabase,
+  loaded: LoadedSpec,
+  policy: LockPolicy,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const lock = await acquireApplyLock(db, { specPath: loaded.path, policy });
   let result: T;
   try {
     result = await fn();

@@ -4,7 +4,10 @@
  * check (messages never carry the password); the embedded Moodle reports its own (its directory, its lock).
  */
 import { isAbsolute, resolve } from 'node:path';
+import { parseDuration } from '../duration.js';
 import { UserError } from '../errors.js';
+import type { LockNotice, LockPolicy } from '../lock-wait.js';
+import { DEFAULT_STALE_AFTER } from '../lock-wait.js';
 import type { LoadedSpec } from '../spec/load.js';
 import type { MoodleConnectionOptions, MoodleDatabase, ServerConnectionOptions } from './database.js';
 import { MEMORY } from './database.js';
@@ -13,7 +16,7 @@ import { MysqlDatabase, PREFIX_PATTERN } from './dialects/mysql.js';
 import { PostgresDatabase } from './dialects/postgres.js';
 import { SCHEMA_NAME } from './dialects/postgres-common.js';
 
-export async function openMoodle(options: MoodleConnectionOptions): Promise<MoodleDatabase> {
+export async function openMoodle(options: MoodleConnectionOptions, policy?: LockPolicy): Promise<MoodleDatabase> {
   if (!PREFIX_PATTERN.test(options.prefix)) {
     throw new UserError(
       'MOODLE_CONNECT',
@@ -21,7 +24,7 @@ export async function openMoodle(options: MoodleConnectionOptions): Promise<Mood
         `(as in $CFG->prefix of config.php, e.g. "mdl_"); check moodle.prefix.`,
     );
   }
-  if (options.driver === 'embedded') return EmbeddedDatabase.open(options.path, options.prefix);
+  if (options.driver === 'embedded') return EmbeddedDatabase.open(options.path, options.prefix, policy);
   if (options.schema !== undefined && !SCHEMA_NAME.test(options.schema)) {
     throw new UserError(
       'MOODLE_CONNECT',
@@ -105,16 +108,39 @@ function scrub(message: string, password: string | undefined): string {
   return password !== undefined && password !== '' ? message.split(password).join('***') : message;
 }
 
-/** I/O: opens the Moodle database the spec names: a server, or the embedded Moodle (created on first use). */
-export function openSpecMoodle(loaded: LoadedSpec): Promise<MoodleDatabase> {
+/** How the locks of a run behave: `--lock-timeout` (ms, default 0), the spec's `lock.staleAfter`, the notices. */
+export interface LockOptions {
+  /** `--lock-timeout`, in ms: how long to wait for a live holder (default: fail at once). */
+  readonly lockTimeoutMs?: number;
+  /** Told once when a run starts waiting for a lock, and of each stale lock taken over (a warning). */
+  readonly onLockNotice?: (notice: LockNotice) => void;
+}
+
+/** The lock policy of a run of `loaded` (the spec's staleAfter was checked against the duration pattern). */
+export function lockPolicyOf(loaded: LoadedSpec, options: LockOptions = {}): LockPolicy {
+  return {
+    timeoutMs: options.lockTimeoutMs ?? 0,
+    staleAfterMs: parseDuration(loaded.spec.lock?.staleAfter ?? DEFAULT_STALE_AFTER),
+    ...(options.onLockNotice === undefined ? {} : { notice: options.onLockNotice }),
+  };
+}
+
+/**
+ * I/O: opens the Moodle database the spec names: a server, or the embedded Moodle (created on first use; its
+ * directory lock follows `policy`, by default the spec's staleAfter without waiting).
+ */
+export function openSpecMoodle(loaded: LoadedSpec, policy: LockPolicy = lockPolicyOf(loaded)): Promise<MoodleDatabase> {
   const { moodle } = loaded.spec;
   if (moodle.driver === 'embedded') {
     const path = moodle.path ?? MEMORY;
-    return openMoodle({
-      driver: 'embedded',
-      path: path === MEMORY || isAbsolute(path) ? path : resolve(loaded.dir, path),
-      prefix: moodle.prefix,
-    });
+    return openMoodle(
+      {
+        driver: 'embedded',
+        path: path === MEMORY || isAbsolute(path) ? path : resolve(loaded.dir, path),
+        prefix: moodle.prefix,
+      },
+      policy,
+    );
   }
   const postgres = moodle.driver === 'postgres';
   return openMoodle({

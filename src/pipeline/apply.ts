@@ -11,12 +11,13 @@ import { runPostApply } from '../apply/post-apply.js';
 import { readMoodle } from '../entities/read-moodle.js';
 import { UserError } from '../errors.js';
 import { takeLockFile } from '../lock-file.js';
+import type { LockPolicy } from '../lock-wait.js';
 import type { EntityType } from '../model/change.js';
 import { writes } from '../model/change.js';
 import type { DesiredObject } from '../model/desired.js';
 import type { State } from '../model/state.js';
 import { withApplyLock } from '../moodle/apply-lock.js';
-import { openSpecMoodle } from '../moodle/connect.js';
+import { lockPolicyOf, openSpecMoodle } from '../moodle/connect.js';
 import type { MoodleDatabase } from '../moodle/database.js';
 import { readSite } from '../moodle/site.js';
 import { fingerprintsOf, keysOfPlan } from '../plan/fingerprints.js';
@@ -72,14 +73,18 @@ export interface ApplyResult {
 
 /** The `apply` command. */
 export function applySpec(loaded: LoadedSpec, options: ApplyOptions = {}): Promise<ApplyResult> {
-  return withSpecResources(loaded, (source, db, rules) =>
-    withStateLock(loaded, () =>
-      // One apply at a time per Moodle (from any machine), taken before planning: src/moodle/apply-lock.ts.
-      withApplyLock(db, loaded, async () => {
-        const planned = await readAndPlan(loaded, source, db, { ...options, repair: true }, rules);
-        return finishApply(loaded, db, planned, options);
-      }),
-    ),
+  const policy = lockPolicyOf(loaded, options);
+  return withSpecResources(
+    loaded,
+    (source, db, rules) =>
+      withStateLock(loaded, policy, () =>
+        // One apply at a time per Moodle (from any machine), taken before planning: src/moodle/apply-lock.ts.
+        withApplyLock(db, loaded, policy, async () => {
+          const planned = await readAndPlan(loaded, source, db, { ...options, repair: true }, rules);
+          return finishApply(loaded, db, planned, options);
+        }),
+      ),
+    policy,
   );
 }
 
@@ -93,10 +98,11 @@ export async function applyPlanFile(
   options: ApplyOptions = {},
 ): Promise<ApplyResult> {
   const rules = checkSpec(loaded);
-  const db = await openSpecMoodle(loaded);
+  const policy = lockPolicyOf(loaded, options);
+  const db = await openSpecMoodle(loaded, policy);
   try {
-    return await withStateLock(loaded, () =>
-      withApplyLock(db, loaded, async () => {
+    return await withStateLock(loaded, policy, () =>
+      withApplyLock(db, loaded, policy, async () => {
         const path = statePath(loaded);
         const resolved = await resolveState(db, path, { repair: true });
         const moodle = await readMoodle(db, loaded, rules, await readSite(db));
@@ -138,11 +144,11 @@ export async function applyPlanFile(
 }
 
 /** One apply at a time per state file: a second one must not take the first's pending file for debris. */
-async function withStateLock<T>(loaded: LoadedSpec, fn: () => Promise<T>): Promise<T> {
+async function withStateLock<T>(loaded: LoadedSpec, policy: LockPolicy, fn: () => Promise<T>): Promise<T> {
   const path = statePath(loaded);
   // Detected before touching Moodle: an apply whose state cannot be written must not start.
   await checkStateWritable(path);
-  const lock = await takeLockFile(`${path}.lock`, `the state ${path}`, 'STATE_LOCKED');
+  const lock = await takeLockFile(`${path}.lock`, `the state ${path}`, 'STATE_LOCKED', policy);
   try {
     return await fn();
   } finally {

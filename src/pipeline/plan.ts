@@ -12,7 +12,8 @@ import { digestRows } from '../entities/reading.js';
 import type { Plan, PlanHeader } from '../model/plan.js';
 import type { State } from '../model/state.js';
 import { withApplyLock } from '../moodle/apply-lock.js';
-import { openSpecMoodle } from '../moodle/connect.js';
+import type { LockOptions } from '../moodle/connect.js';
+import { lockPolicyOf, openSpecMoodle } from '../moodle/connect.js';
 import type { MoodleDatabase } from '../moodle/database.js';
 import type { MoodleSite } from '../moodle/site.js';
 import { readSite } from '../moodle/site.js';
@@ -27,6 +28,7 @@ import type { UserConstraints } from '../rules/users.js';
 import type { LdapEntry } from '../source/entry.js';
 import { openSource } from '../source/open-source.js';
 import type { Source } from '../source/source.js';
+import type { LockPolicy } from '../lock-wait.js';
 import type { LoadedSpec } from '../spec/load.js';
 import { checkSpecSemantics } from '../spec/semantic.js';
 import { resolveState } from '../state/resolve-state.js';
@@ -75,7 +77,7 @@ export interface PlanResult {
   readonly fingerprints: PlanFingerprints;
 }
 
-export interface PlanOptions {
+export interface PlanOptions extends LockOptions {
   /** `--allow-empty-source`. */
   readonly allowEmptySource?: boolean;
   /** `--allow-removals N`. */
@@ -172,11 +174,12 @@ export async function readAndPlan(
 export async function withSpecResources<T>(
   loaded: LoadedSpec,
   fn: (source: Source, db: MoodleDatabase, rules: CompiledRules) => Promise<T>,
+  policy: LockPolicy = lockPolicyOf(loaded),
 ): Promise<T> {
   const rules = checkSpec(loaded); // spec errors before any connection
   const source = await openSource(loaded);
   try {
-    const db = await openSpecMoodle(loaded);
+    const db = await openSpecMoodle(loaded, policy);
     try {
       return await fn(source, db, rules);
     } finally {
@@ -195,8 +198,13 @@ export function planSpec(
   loaded: LoadedSpec,
   options: PlanOptions & { readonly lock?: boolean } = {},
 ): Promise<PlanResult> {
-  return withSpecResources(loaded, (source, db, rules) => {
-    const plan = () => readAndPlan(loaded, source, db, { ...options, repair: false }, rules);
-    return options.lock === true ? withApplyLock(db, loaded, plan) : plan();
-  });
+  const policy = lockPolicyOf(loaded, options);
+  return withSpecResources(
+    loaded,
+    (source, db, rules) => {
+      const plan = () => readAndPlan(loaded, source, db, { ...options, repair: false }, rules);
+      return options.lock === true ? withApplyLock(db, loaded, policy, plan) : plan();
+    },
+    policy,
+  );
 }

@@ -4,6 +4,8 @@
  * validator, the published schema and the code can never disagree.
  */
 import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
+import { DURATION_PATTERN } from '../duration.js';
+import { DEFAULT_STALE_AFTER } from '../lock-wait.js';
 import { courseSections } from './schema-courses.js';
 import {
   categoryRule,
@@ -285,6 +287,22 @@ export const specSchema = {
           type: 'string',
           minLength: 1,
           description: 'State file path, relative to the spec. Default: `<spec name>.state.json` next to it.',
+        },
+      },
+    },
+    lock: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'The locks that keep one apply at a time (Moodle, state file, embedded Moodle directory).',
+      properties: {
+        staleAfter: {
+          type: 'string',
+          minLength: 1,
+          pattern: DURATION_PATTERN,
+          default: DEFAULT_STALE_AFTER,
+          description:
+            'A lock whose holder started longer ago than this (e.g. `6h`, `30m`, `1h30m`) is taken over with a ' +
+            'warning, whatever host it came from; a holder on this host whose process is gone is taken over at once. A MariaDB/PostgreSQL advisory lock held by a live session is never taken over (the server holds it). Default: 6h.',
         },
       },
     },

@@ -1,7 +1,8 @@
 /**
- * Checks the JSON Schema cannot express readably: which `moodle` keys go with which driver. Every problem at
- * once, at its position.
+ * Checks the JSON Schema cannot express readably: which `moodle` keys go with which driver, a lock.staleAfter
+ * of zero. Every problem at once, at its position.
  */
+import { parseDuration } from '../duration.js';
 import type { Diagnostic } from '../errors.js';
 import { UserError } from '../errors.js';
 import type { LoadedSpec } from './load.js';
@@ -32,6 +33,14 @@ export function checkSpecSemantics(loaded: LoadedSpec): void {
         'moodle.schema is only for driver "postgres" (MariaDB/MySQL have no schemas inside a database)',
       );
     }
+  }
+  const staleAfter = loaded.spec.lock?.staleAfter;
+  // The schema's pattern admits only durations; zero would take over every lock, live ones included.
+  if (staleAfter !== undefined && parseDuration(staleAfter) === 0) {
+    at(
+      '/lock/staleAfter',
+      'lock.staleAfter must be more than 0 (it would take over every lock, live ones too); e.g. 6h',
+    );
   }
   if (problems.length > 0) {
     throw new UserError('SPEC_INVALID', `${loaded.path}: ${problems.length} problem(s) in the spec`, problems);

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'clipanion';
-import { forceUnlock, openSpecMoodle, statePath } from '../../index.js';
+import { forceUnlock, lockPolicyOf, openSpecMoodle, statePath } from '../../index.js';
 import { SpecCommand } from '../base-command.js';
 
 export class ForceUnlockCommand extends SpecCommand {
@@ -29,8 +29,9 @@ export class ForceUnlockCommand extends SpecCommand {
     const loaded = await this.loadSpec();
     const { stdout } = this.context;
     await this.reportStateLock(statePath(loaded));
-    // The embedded Moodle refuses to open while a live process holds its directory: that error says who.
-    const db = await openSpecMoodle(loaded);
+    // The embedded Moodle refuses to open while a live process holds its directory: that error says who (one
+    // left by a process gone from this host, or older than lock.staleAfter, is taken over with a warning).
+    const db = await openSpecMoodle(loaded, lockPolicyOf(loaded, { onLockNotice: this.onLockNotice }));
     try {
       const { removed, nothingRemoved } = await forceUnlock(db, this.lockId);
       for (const what of removed) stdout.write(`Removed ${what}.\n`);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { PGlite, types } from '@electric-sql/pglite';
 import { InternalError, UserError } from '../../errors.js';
 import { takeLockFile } from '../../lock-file.js';
+import type { LockPolicy } from '../../lock-wait.js';
 import type { AdvisoryLockAttempt, Queryable, Row } from '../database.js';
 import { MEMORY } from '../database.js';
 import { EMBEDDED_FORMAT, loadSnapshot, PGLITE_VERSION } from './embedded-snapshot.js';
@@ -66,10 +67,10 @@ async function checkStamp(dir: string): Promise<void> {
 }
 
 /** Makes the directory if needed and takes its lock; returns the lock file's path. */
-async function lockDirectory(path: string): Promise<string> {
+async function lockDirectory(path: string, policy: LockPolicy | undefined): Promise<string> {
   try {
     await mkdir(path, { recursive: true });
-    return (await takeLockFile(join(path, LOCK), `the embedded Moodle ${path}`, 'MOODLE_LOCKED')).path;
+    return (await takeLockFile(join(path, LOCK), `the embedded Moodle ${path}`, 'MOODLE_LOCKED', policy)).path;
   } catch (error) {
     if (error instanceof UserError) throw error;
     // A file where the directory should be, no permission…: the user's to fix, not an internal error.
@@ -104,13 +105,16 @@ export class EmbeddedDatabase extends PostgresFamilyDatabase {
     });
   }
 
-  /** Opens (creating from the snapshot when new) the embedded Moodle at `path`, or an in-memory one. */
-  static async open(path: string, prefix = 'mdl_'): Promise<EmbeddedDatabase> {
+  /**
+   * Opens (creating from the snapshot when new) the embedded Moodle at `path`, or an in-memory one; its
+   * directory lock waits and takes over as `policy` says.
+   */
+  static async open(path: string, prefix = 'mdl_', policy?: LockPolicy): Promise<EmbeddedDatabase> {
     if (path === MEMORY) {
       const pg = await PGlite.create({ loadDataDir: await loadSnapshot(), parsers, startParams });
       return new EmbeddedDatabase(pg, prefix, MEMORY, null);
     }
-    const lockPath = await lockDirectory(path);
+    const lockPath = await lockDirectory(path, policy);
     try {
       const entries = (await readdir(path)).filter((e) => e !== LOCK);
       let pg: PGlite;
