@@ -23,12 +23,14 @@ describe.each(TARGETS)('the state lock on %s', (target) => {
     sites.push(site);
     const holder = sleeper();
     try {
-      const lock = JSON.stringify({ pid: holder.pid, host: hostname(), started: '2026-12-02T00:00:00.000Z' });
+      // Started just now: a holder older than lock.staleAfter (6h) would be taken over, live or not.
+      const started = new Date().toISOString();
+      const lock = JSON.stringify({ pid: holder.pid, host: hostname(), started, tool_version: '0.1.0' });
       await writeFile(`${site.statePath}.lock`, lock);
       const before = await site.checksums();
       const error = await site.applyError();
       expect(error.code).toBe('STATE_LOCKED');
-      expect(error.message).toContain(`process ${holder.pid} on ${hostname()} since 2026-12-02T00:00:00.000Z`);
+      expect(error.message).toContain(`process ${holder.pid} on ${hostname()} since ${started} (ldap2moodle 0.1.0)`);
       expect(await site.checksums()).toEqual(before);
       expect(await site.stateBytes()).toBeNull();
     } finally {
