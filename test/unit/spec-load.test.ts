@@ -406,3 +406,36 @@ describe('golden spec errors', () => {
     expect(actual).toBe(readFileSync(expectedFile, 'utf8'));
   });
 });
+
+describe('lock.staleAfter', () => {
+  it('is a duration: 6h by default in the lock policy, a spec value taken, others refused where they are', async () => {
+    const { lockPolicyOf } = await import('../../src/index.js');
+    const plain = await parseSpecText(MINIMAL, join(scratch, 'site.yaml'), { env: {} });
+    expect(lockPolicyOf(plain).staleAfterMs).toBe(6 * 3_600_000);
+    const shorter = await parseSpecText(`${MINIMAL}lock:\n  staleAfter: 1h30m\n`, join(scratch, 'site.yaml'), {
+      env: {},
+    });
+    expect(lockPolicyOf(shorter, { lockTimeoutMs: 5_000 })).toMatchObject({
+      timeoutMs: 5_000,
+      staleAfterMs: 5_400_000,
+    });
+
+    const words = await failure(
+      parseSpecText(`${MINIMAL}lock:\n  staleAfter: six hours\n`, join(scratch, 'site.yaml'), { env: {} }),
+    );
+    expect(words.code).toBe('SPEC_INVALID');
+    expect(words.diagnostics.map((d) => d.path)).toEqual(['/lock/staleAfter']);
+
+    const zero = await parseSpecText(`${MINIMAL}lock:\n  staleAfter: 0s\n`, join(scratch, 'site.yaml'), { env: {} });
+    let caught: unknown;
+    try {
+      checkSpec(zero);
+    } catch (error) {
+      caught = error;
+    }
+    expect((caught as UserError).code).toBe('SPEC_INVALID');
+    expect((caught as UserError).diagnostics.map(formatDiagnostic)).toEqual([
+      `${join(scratch, 'site.yaml')}:16:15: lock.staleAfter must be more than 0 (it would take over every lock, live ones too); e.g. 6h (at /lock/staleAfter)`,
+    ]);
+  });
+});

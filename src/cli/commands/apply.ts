@@ -18,10 +18,14 @@ export class ApplyCommand extends PlanningCommand {
   static override usage = PlanningCommand.Usage({
     description: 'Plan, ask, then write the changes to Moodle in one transaction and record the state',
     details:
-      'Computes the plan exactly as `plan` does and prints it. On a terminal it asks for "yes"; elsewhere (cron, CI) it needs --auto-approve. The changes are written in one transaction: all or nothing. The state file records what ldap2moodle manages.',
+      'Computes the plan exactly as `plan` does and prints it. On a terminal it asks for "yes"; elsewhere (cron, CI) it needs --auto-approve. The changes are written in one transaction: all or nothing. The state file records what ldap2moodle manages. One apply at a time: a run holding the Moodle lock or the state lock makes another fail at once (MOODLE_LOCKED, STATE_LOCKED, naming its host, pid, start and version), or wait with --lock-timeout; a lock whose process is gone from this host, or older than the spec\'s lock.staleAfter (6h), is taken over with a warning. An advisory lock held by a live database session is only waited for.',
     examples: [
       ['Apply interactively', '$0 apply --spec examples/college/ldap2moodle.yaml'],
       ['From cron', '$0 apply --spec /etc/ldap2moodle/site.yaml --auto-approve --no-color'],
+      [
+        'Wait up to 10 minutes for a run still holding the lock',
+        '$0 apply --spec site.yaml --auto-approve --lock-timeout 10m',
+      ],
       ['Accept a big departure once (e.g. end of the school year)', '$0 apply --spec site.yaml --allow-removals 400'],
       ['Apply a saved plan exactly (no question: it was reviewed)', '$0 apply --spec site.yaml site.plan'],
     ],

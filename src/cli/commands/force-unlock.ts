@@ -14,7 +14,9 @@ export class ForceUnlockCommand extends SpecCommand {
       'force-unlock then removes a stale holder record, and for a session still alive it says how to find it and end it ' +
       "(no session can release another's lock). On Galera the lock is a row in config_plugins, which force-unlock deletes. " +
       'The embedded Moodle is locked by its directory lock file only. ' +
-      "The state file's lock (<state>.lock) records no id: it is reported, never removed here.",
+      "The state file's lock (<state>.lock) records no id: it is reported, never removed here. " +
+      'Without force-unlock, apply and plan take over by themselves, with a warning, a lock whose process is gone ' +
+      "from this host or older than the spec's lock.staleAfter (default 6h), except an advisory lock a live session holds.",
     examples: [
       [
         'Remove the lock of an apply whose machine died',
@@ -48,8 +50,8 @@ export class ForceUnlockCommand extends SpecCommand {
     if (text === null) return;
     this.context.stderr.write(
       `Note: ${path}.lock exists (${text.trim()}). It records no lock id, so force-unlock leaves it: an apply ` +
-        'takes it over by itself when its process is gone from this host; otherwise delete it by hand once that ' +
-        'process is gone.\n',
+        'takes it over by itself, with a warning, when its process is gone from this host or it is older than ' +
+        'lock.staleAfter; otherwise delete it by hand once that process is gone.\n',
     );
   }
 }

@@ -33,7 +33,7 @@ export class PlanCommand extends PlanningCommand {
   static override usage = PlanningCommand.Usage({
     description: 'Show what apply would change in Moodle; writes nothing',
     details:
-      'Reads the directory and the Moodle database, computes the changes that would make Moodle match the spec, and prints them grouped by entity. Nothing is written, to Moodle or to the state. JSON and Markdown output pseudonymise personal values (names, e-mails, usernames, DNs) unless --no-redact; L2M_REDACT_SALT changes the salt of the pseudonyms.',
+      'Reads the directory and the Moodle database, computes the changes that would make Moodle match the spec, and prints them grouped by entity. Nothing is written, to Moodle or to the state. JSON and Markdown output pseudonymise personal values (names, e-mails, usernames, DNs) unless --no-redact; L2M_REDACT_SALT changes the salt of the pseudonyms. With --out (and always on the embedded Moodle) plan takes the lock an apply takes: --lock-timeout waits for a run holding it.',
     examples: [
       ['Plan the collège example', '$0 plan --spec examples/college/ldap2moodle.yaml'],
       ['Show every change, without colours', '$0 plan --spec site.yaml --full --no-color'],
