@@ -122,6 +122,14 @@ function lockedError(
   );
 }
 
+/** The holder as the "waiting for the lock held by …" line names it: `process 12 on h since … (ldap2moodle 0.1.0, lock ID)`. */
+function busyText(what: { holder: ApplyLockHolder | null; raw?: string; session?: number | null }): string {
+  const h = what.holder;
+  if (h === null) return holderText(what);
+  const session = what.session === null || what.session === undefined ? '' : `, database session ${what.session}`;
+  return `process ${h.pid} on ${h.host} since ${h.started} (ldap2moodle ${h.tool_version}, lock ${h.id}${session})`;
+}
+
 /** The holder as messages name it, with its database session when known. */
 function holderText(what: { holder: ApplyLockHolder | null; raw?: string; session?: number | null }): string {
   const who =
@@ -199,7 +207,7 @@ function busyRow(
   specPath: string | undefined,
 ): LockAttempt<HeldApplyLock> {
   const what = lock.holder === null && lock.value !== '' ? { holder: null, raw: lock.value } : { holder: lock.holder };
-  return { busy: holderText(what), fail: (waited) => lockedError(db, what, specPath, waited) };
+  return { busy: busyText(what), fail: (waited) => lockedError(db, what, specPath, waited) };
 }
 
 /**
@@ -276,7 +284,7 @@ async function tryApplyLock(
       // A record that looks stale says so: its session is alive all the same, and the server holds the lock.
       const staleButLive = holder === null ? null : staleReason(holder, policy.staleAfterMs);
       const what = { holder, session, staleButLive };
-      return { busy: holderText(what), fail: (waited) => lockedError(db, what, specPath, waited) };
+      return { busy: busyText(what), fail: (waited) => lockedError(db, what, specPath, waited) };
     }
     case 'acquired':
       break;

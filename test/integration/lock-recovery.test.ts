@@ -226,7 +226,9 @@ describe.each(SERVERS)('the Moodle apply lock on %s', (target) => {
     expect(error.message).toContain(`lock fresh-one, held by process 1 on ${OTHER_HOST} since ${fresh.started}`);
     expect(error.message).toMatch(/nothing was done after waiting 1s \(--lock-timeout\)/);
     expect(seen.list.map((n) => n.kind)).toEqual(['waiting']);
-    expect(seen.list[0]?.message).toContain('waiting up to 1s for the lock held by lock fresh-one');
+    expect(seen.list[0]?.message).toBe(
+      `waiting up to 1s for the lock held by process 1 on ${OTHER_HOST} since ${fresh.started} (ldap2moodle 0.1.0, lock fresh-one)`,
+    );
     // The row-mode lock itself (Galera) waits the same way.
     const db = await openSpecMoodle(await s.load());
     cleanups.push(() => db.close());
@@ -268,7 +270,11 @@ describe.each(SERVERS)('the Moodle apply lock on %s', (target) => {
     expect(error.message).toMatch(/after waiting 1s \(--lock-timeout\)/);
     expect(error.message).toContain('an advisory lock is never taken over, only waited for');
     expect(seen.list.map((n) => n.kind)).toEqual(['waiting']);
-    expect(seen.list[0]?.message).toMatch(/\(database session \d+\)$/);
+    expect(seen.list[0]?.message).toMatch(
+      new RegExp(
+        `^waiting up to 1s for the lock held by process ${process.pid} on .*, lock ${String(record.id)}, database session \\d+\\)$`,
+      ),
+    );
 
     // The holder finishes while another run waits: that run goes on.
     const result = await s.apply({
