@@ -430,7 +430,7 @@ export const CATALOG = {
     keyName: 'method/user',
     table: 'user_enrolments',
     refs: { method: 'cohort_enrol', user: 'user' },
-    uses: ['group'],
+    uses: ['group', 'cohort_member'],
     stateful: false,
     establishments: { entity: 'cohort_enrol', keyPart: 'before-last' },
     purge: false,

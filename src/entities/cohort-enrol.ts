@@ -148,7 +148,34 @@ export function diffCohortEnrols(input: DiffInput<CohortEnrolRow>, options: Coho
       removed,
     },
   );
-  return { ...result, changes: result.changes.map(renamed) };
+  const changes = result.changes.map(renamed);
+  return { ...result, changes, products: { cohortMethodsAfter: methodsAfter(rows, changes, index) } };
+}
+
+/** The methods in Moodle after these changes: the cohort each syncs and its status then. */
+function methodsAfter(
+  rows: readonly (CohortEnrolRow & { readonly key: string | null })[],
+  changes: readonly Change[],
+  index: CurrentIndex,
+): Map<string, { cohort: string; status: number }> {
+  const after = new Map<string, { cohort: string; status: number }>();
+  for (const row of rows) {
+    const cohort = row.customint1 === null ? undefined : index.key('cohort', row.customint1);
+    if (row.key !== null && cohort !== undefined && !after.has(row.key)) {
+      after.set(row.key, { cohort, status: row.status });
+    }
+  }
+  for (const change of changes) {
+    const now = after.get(change.key);
+    const cohort = change.refs?.cohort?.key;
+    if (change.action === 'delete') after.delete(change.key);
+    else if (change.action === 'create' && cohort !== undefined)
+      after.set(change.key, { cohort, status: STATUS_ENABLED });
+    else if (now !== undefined && typeof change.after.status === 'number') {
+      after.set(change.key, { ...now, status: change.after.status });
+    }
+  }
+  return after;
 }
 
 /** Actions and reasons as the plan's reader should see them. */

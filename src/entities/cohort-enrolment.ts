@@ -11,6 +11,12 @@
  *   than `moodle` must agree with it, since Moodle's hourly sync would undo anything else;
  * - role assignments and group memberships the method owns (component enrol_cohort) for a user it does not
  *   enrol are deleted, as the sync deletes them.
+ *
+ * A method the tool owns but the rules no longer ask for (disabled, or kept) is still one of its cohort's
+ * methods for Moodle: its `member_removed` handler and the sync's "unenrol as necessary" query ignore the
+ * method's status, so someone who left the cohort is unenrolled (or suspended) from it just the same. And the
+ * sync removes every role a disabled method gave (unenrolaction 0 and 3 alike): the plan lists them, user by
+ * user, when the method is disabled.
  */
 import type { Change, Fields, ObjectRef } from '../model/change.js';
 import { addressOf, pairKey } from '../model/change.js';
@@ -68,6 +74,8 @@ export function removalPolicy(options: CohortEnrolmentOptions): { policy: Policy
   };
 }
 
+const STATUS_ENABLED = 0;
+
 /** The role of a method: the last part of its key (role shortnames have no '/'). */
 const roleOfMethod = (method: string): string => method.slice(method.lastIndexOf('/') + 1);
 
@@ -86,6 +94,7 @@ export function diffCohortEnrolments(
   const enrolled = new Set<string>();
   const resolved = removalPolicy(options);
   let inUse = input.desired.length > 0;
+  const { cohortMethodsAfter: methodsAfter, cohortMembersAfter: membersAfter } = input.products;
 
   const change = (
     row: CohortEnrolmentRow,
@@ -150,7 +159,9 @@ export function diffCohortEnrolments(
     method: string,
     user: string,
     refs: Readonly<Record<string, ObjectRef>>,
+    disabled = false,
   ) => {
+    const of = disabled ? ', from the disabled method: Moodle unenrols whatever its status' : '';
     const key = pairKey(method, user);
     const role = roleOfMethod(method);
     const now: Fields = {
@@ -173,14 +184,14 @@ export function diffCohortEnrolments(
         action: 'delete',
         before: { ...now, status: row.status },
         after: {},
-        reason: 'no longer in the cohort (enrol_cohort unenrolaction 0: unenrol)',
+        reason: `no longer in the cohort (enrol_cohort unenrolaction 0: unenrol${of})`,
       });
     } else if (row.status === 0 || row.ownedRoles > 0) {
       change(row, key, refs, {
         action: row.status === 0 ? 'suspend' : 'update',
         before: { ...now, status: row.status },
         after: { ...now, role: '', status: 1 },
-        reason: 'no longer in the cohort (enrol_cohort unenrolaction 3: suspend and remove roles)',
+        reason: `no longer in the cohort (enrol_cohort unenrolaction 3: suspend and remove roles${of})`,
       });
     }
   };
@@ -201,9 +212,29 @@ export function diffCohortEnrolments(
       kept(row, desired, user, refs);
       continue;
     }
-    if (!synced(method)) continue;
-    inUse = true;
-    removed(row, method, user, refs);
+    if (synced(method)) {
+      inUse = true;
+      removed(row, method, user, refs);
+      continue;
+    }
+    // A method of the tool's the rules no longer ask for, still in Moodle after this plan.
+    const after = methodsAfter?.get(method);
+    if (!owned('cohort_enrol', method) || after === undefined || membersAfter === undefined) continue;
+    const disabled = after.status !== STATUS_ENABLED;
+    if (row.id === null || !membersAfter.has(pairKey(after.cohort, user))) {
+      inUse = true;
+      removed(row, method, user, refs, disabled);
+    } else if (disabled && row.ownedRoles > 0) {
+      inUse = true;
+      if ('problem' in resolved) continue;
+      const now: Fields = { user, role: roleOfMethod(method), group: row.ownedGroups.map(groupLabel).join(', ') };
+      change(row, key, refs, {
+        action: 'update',
+        before: now,
+        after: { ...now, role: '' },
+        reason: `the method is disabled: Moodle's cohort sync removes the roles of a disabled method (enrol_cohort unenrolaction ${options.unenrolAction?.trim() || '0'})`,
+      });
+    }
   }
 
   for (const desired of input.desired) {

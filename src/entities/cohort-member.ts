@@ -66,7 +66,21 @@ export function diffCohortMembers(input: DiffInput<CohortMemberRow>): EntityDiff
   }
 
   changes.sort(byKey);
-  return { changes, conflicts: [], warnings: [] };
+  return { changes, conflicts: [], warnings: [], products: { cohortMembersAfter: membersAfter(input, changes) } };
+}
+
+/** The memberships Moodle holds after these changes (what the cohort sync then compares enrolments with). */
+function membersAfter(input: DiffInput<CohortMemberRow>, changes: readonly Change[]): Set<string> {
+  const after = new Set<string>();
+  for (const row of input.current) {
+    const cohort = input.index.key('cohort', row.cohortid);
+    if (cohort !== undefined) after.add(pairKey(cohort, input.index.key('user', row.userid) ?? `#${row.userid}`));
+  }
+  for (const change of changes) {
+    if (change.action === 'delete') after.delete(change.key);
+    if (change.action === 'create') after.add(change.key);
+  }
+  return after;
 }
 
 const keyOf = (row: CohortMemberRow, index: CurrentIndex): string | null => {

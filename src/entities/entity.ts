@@ -33,6 +33,16 @@ export interface DiffProducts {
    * `<course>/<user>` (a role assignment of that role in that course is then the enrolment's row).
    */
   readonly enrolmentRoles?: ReadonlyMap<string, string>;
+  /**
+   * cohort_member → cohort_enrolment: the memberships `<cohort>/<user>` (`#<id>` for a user without key) of the
+   * cohorts read that Moodle holds after this plan.
+   */
+  readonly cohortMembersAfter?: ReadonlySet<string>;
+  /**
+   * cohort_enrol → cohort_enrolment: the cohort-sync methods (by key) still in Moodle after this plan, with the
+   * cohort they sync and their status then (0 enabled, 1 disabled).
+   */
+  readonly cohortMethodsAfter?: ReadonlyMap<string, { readonly cohort: string; readonly status: number }>;
 }
 
 export interface EntityDiff {

@@ -6,8 +6,8 @@
  * - a method is an enrol row: enrol 'cohort', status 0, sortorder = the course's max + 1, customint1 = the
  *   cohort, customint2 = the group or 0, roleid, expirythreshold 0, enrolperiod 0, name NULL, times now
  *   (add_instance); a group change is update_instance (timemodified now), enabling/disabling is
- *   update_status (status only, the course context marked dirty); a disabled method loses the role
- *   assignments it made, as the sync removes them; deletion is delete_instance;
+ *   update_status (status only, the course context marked dirty); the role assignments a disabled method
+ *   made go with the cohort enrolments' changes (the sync removes them); deletion is delete_instance;
  * - an enrolment is a user_enrolments row (status 0, timestart 0, timeend 0, modifierid = the admin cron runs
  *   as, times now), the method's role in the course context (component 'enrol_cohort', itemid = the method,
  *   sortorder 0) and, when the method has a group, a membership of it owned the same way — unless the user is a
@@ -25,29 +25,13 @@ import { typedRows } from './read-categories.js';
 import type { MoodleCohortEnrolRow } from './read-cohort-enrol.js';
 import { COHORT_COMPONENT, cohortEnrolsById, courseContexts } from './read-cohort-enrol.js';
 import type { WriteContext } from './write-context.js';
-import { markContextsDirty, markUsersDirty } from './write-dirty-users.js';
+import { markContextsDirty } from './write-dirty-users.js';
 import { changesByAction, idsByExactKey, integerOf, moodleIdOf, textOf, updateColumns } from './write-helpers.js';
 import { touchGroups, unenrolUsers } from './write-unenrol.js';
 
 async function contextPathsOf(tx: Queryable, ctx: WriteContext, methods: Iterable<MoodleCohortEnrolRow>) {
   const contexts = await courseContexts(tx, [...new Set([...methods].map((m) => m.courseid))], ctx.budget);
   return [...contexts.values()].map((c) => c.path);
-}
-
-/** Role assignments the methods own. */
-async function ownedAssignments(tx: Queryable, ctx: WriteContext, methodIds: readonly number[]) {
-  return typedRows<{ id: number; userid: number; itemid: number; contextid: number }>(
-    'role_assignments',
-    await selectIn(
-      tx,
-      (list) =>
-        `SELECT id, userid, itemid, contextid FROM {role_assignments} WHERE component = ? AND itemid IN (${list})`,
-      [COHORT_COMPONENT],
-      methodIds,
-      ctx.budget,
-    ),
-    { id: 'number', userid: 'number', itemid: 'number', contextid: 'number' },
-  );
 }
 
 // ---- methods ----------------------------------------------------------------------------------------------
@@ -163,22 +147,13 @@ async function updateMethods(tx: Queryable, ctx: WriteContext, updates: readonly
   }
 }
 
-/** update_status(disabled), then what the sync does for a disabled method: its role assignments go. */
+/**
+ * update_status(disabled). What the sync right after it does for a disabled method (its role assignments go)
+ * is planned user by user among the cohort enrolments, and written by their writer.
+ */
 async function disableMethods(tx: Queryable, ctx: WriteContext, ids: readonly number[]): Promise<void> {
   if (ids.length === 0) return;
   await executeIn(tx, (list) => `UPDATE {enrol} SET status = 1 WHERE id IN (${list})`, [], ids, ctx.budget);
-  const roles = await ownedAssignments(tx, ctx, ids);
-  await deleteByIds(
-    tx,
-    'role_assignments',
-    roles.map((r) => r.id),
-    ctx.budget,
-  );
-  await markUsersDirty(
-    tx,
-    ctx,
-    roles.map((r) => r.userid),
-  );
   const methods = await cohortEnrolsById(tx, ids, ctx.budget);
   await markContextsDirty(tx, ctx, await contextPathsOf(tx, ctx, methods.values()));
 }

@@ -12,7 +12,9 @@
  *   other group are deleted; groups.timemodified = now on the groups whose members changed;
  * - delete: enrol_plugin::unenrol_user() (write-unenrol.ts); suspend (unenrolaction 3): status 1 and the
  *   method's role assignments of the course removed, memberships kept; a user the method does not enrol
- *   loses the rows the method owns (the sync deletes such role assignments; such memberships contradict it).
+ *   loses the rows the method owns (the sync deletes such role assignments; such memberships contradict it);
+ *   an update taking the role away (a disabled method's user) removes the method's role assignments of the
+ *   course, as the sync does for a disabled method.
  *
  * The methods are read again here: the method writer ran first (a group changed, a method created).
  * Users whose enrolments or roles change are marked dirty. Statements are multi-row, chunked by the budget.
@@ -299,8 +301,12 @@ async function removeOwned(tx: Queryable, ctx: WriteContext, items: readonly Ite
   );
 }
 
-/** `status` a change leaves the enrolment in: 1 for a suspension (or the roles of a suspended one removed). */
-const suspends = (change: Change): boolean => change.action === 'suspend' || change.after.status === 1;
+/**
+ * Whether a change takes the method's roles away and keeps the enrolment: a suspension (or the roles of a
+ * suspended one removed), or the roles of a disabled method's users (`role` → '').
+ */
+const losesRoles = (change: Change): boolean =>
+  change.action === 'suspend' || change.after.status === 1 || (change.action === 'update' && change.after.role === '');
 
 /** Applies the cohort enrolment changes of a plan; created enrolments' ids go to `ctx.ids`. */
 export async function writeCohortEnrolmentChanges(
@@ -323,7 +329,7 @@ export async function writeCohortEnrolmentChanges(
   const of = (test: (change: Change) => boolean) => items.filter((i) => test(i.change));
   const creates = of((c) => c.action === 'create');
   const unsuspends = of((c) => c.action === 'unsuspend');
-  const kept = of((c) => c.action !== 'delete' && !suspends(c));
+  const kept = of((c) => c.action !== 'delete' && !losesRoles(c));
 
   // The sync's order: enrol first, so that an unenrolment below never takes a new enrolment for the last one.
   await writeEnrolments(tx, ctx, creates, unsuspends);
@@ -342,7 +348,13 @@ export async function writeCohortEnrolmentChanges(
     ctx,
     of((c) => c.action === 'delete' && c.moodleId === null),
   );
-  await suspend(tx, ctx, site, of(suspends));
+  // The roles of a disabled method go only if it is disabled now (its disabling was not held).
+  await suspend(
+    tx,
+    ctx,
+    site,
+    of(losesRoles).filter((i) => 'status' in i.change.after || methodOf(site, i).status !== 0),
+  );
   const given = await assignRoles(tx, ctx, site, kept);
   await syncGroups(tx, ctx, site, kept);
   await markUsersDirty(tx, ctx, [...userIds(creates), ...userIds(unsuspends), ...given]);

@@ -194,15 +194,18 @@ export const courseSections = {
             enum: ['delete', 'disable', 'keep'],
             default: 'disable',
             description:
-              'A managed method the rules no longer produce: `disable` keeps its enrolments (and grades) inactive, ' +
-              '`delete` unenrols everyone it enrolled, `keep` leaves it to Moodle.',
+              'A managed method the rules no longer produce: `disable` keeps its enrolments (and grades) inactive ' +
+              "and removes its roles, as Moodle's sync does for a disabled method; `delete` unenrols everyone it " +
+              'enrolled; `keep` leaves it to Moodle. Either way, someone who leaves its cohort is removed from it ' +
+              '(onMemberRemoved), as Moodle does whatever the status of the method.',
           },
           onMemberRemoved: {
             enum: ['moodle', 'unenrol', 'suspend', 'keep'],
             default: 'moodle',
             description:
-              "What happens to the enrolment of someone who leaves the cohort: what Moodle's own sync does " +
-              '(enrol_cohort unenrolaction, read from Moodle and shown in the plan). Any other value must agree with ' +
+              "What happens to the enrolments of someone who leaves the cohort, in every method of the tool's " +
+              "syncing it, enabled or not: what Moodle's own sync does (enrol_cohort unenrolaction, read from " +
+              'Moodle and shown in the plan). Any other value must agree with ' +
               "that setting, since Moodle's hourly sync would undo it.",
           },
           rules: { type: 'object', additionalProperties: cohortEnrolRule },

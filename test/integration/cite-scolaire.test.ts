@@ -114,6 +114,10 @@ describe.each(TARGETS)('the cité scolaire on %s', (target) => {
       'delete group["0450003C-TBAC COM-043700/0450003C-TBAC COM"]',
       'suspend cohort_enrol["0450003C-TBAC COM-043700/0450003C-TBAC COM/student"]',
       'suspend enrolment["0450003C-TBAC COM-043700/f45001pp"]',
+      // The sync right after update_status() removes the roles of a disabled method.
+      'update cohort_enrolment["0450003C-TBAC COM-043700/0450003C-TBAC COM/student/f45001jj"]',
+      'update cohort_enrolment["0450003C-TBAC COM-043700/0450003C-TBAC COM/student/f45001kk"]',
+      'update cohort_enrolment["0450003C-TBAC COM-043700/0450003C-TBAC COM/student/f45001ll"]',
       'update profile_data["ent_uai/f45001pp"]',
     ]);
     expect(plan.plan.changes.find((c) => c.entity === 'profile_data')).toMatchObject({

@@ -184,6 +184,8 @@ describe(`the same applies of the collège on ${TARGETS.join(', ')}`, () => {
       'delete cohort_member["0450001A-ELV/f4500188"]',
       'delete group["0450001A-3EME1-061300/0450001A-3EME1"]',
       'suspend cohort_enrol["0450001A-3EME1-061300/0450001A-3EME1/student"]',
+      'update cohort_enrolment["0450001A-3EME1-061300/0450001A-3EME1/student/f4500155"]',
+      'update cohort_enrolment["0450001A-3EME1-061300/0450001A-3EME1/student/f4500166"]',
       'delete cohort_enrolment["0450001A-3EME2-061300/0450001A-3EME2/student/f4500188"]',
       'delete cohort_enrolment["0450001A-3EME2-100100/0450001A-3EME2/student/f4500188"]',
       'delete cohort_enrolment["0450001A-6EME1-020700/0450001A-6EME1/student/f4500122"]',

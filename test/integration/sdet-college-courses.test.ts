@@ -246,14 +246,80 @@ describe.each(TARGETS)('the collège’s courses on %s', (target) => {
       'delete group["0450001A-3EME1-061300/0450001A-3EME1"]',
       'suspend cohort_enrol["0450001A-3EME1-061300/0450001A-3EME1/student"]',
       'suspend enrolment["0450001A-3EME1-061300/f45001mm"]',
+      // The sync right after update_status() removes the roles of a disabled method: listed, user by user.
+      'update cohort_enrolment["0450001A-3EME1-061300/0450001A-3EME1/student/f4500155"]',
+      'update cohort_enrolment["0450001A-3EME1-061300/0450001A-3EME1/student/f4500166"]',
     ]);
     await applied(s);
     const side = await readCourseSide(s.t);
+    expect(side.roles.filter((l) => l.startsWith('course 0450001A-3EME1-061300 student'))).toEqual([]);
     expect(side.courses.filter((l) => l.startsWith('0450001A-3EME1-061300 '))).toHaveLength(1);
     expect(side.methods).toContain('0450001A-3EME1-061300 #3 cohort disabled student cohort 0450001A-3EME1 group -');
     // The students stay enrolled (inactive with the method), their grades with them.
     expect(side.enrolments.filter((l) => l.startsWith('0450001A-3EME1-061300 cohort:'))).toEqual([
       '0450001A-3EME1-061300 cohort:0450001A-3EME1 f4500155 active',
+      '0450001A-3EME1-061300 cohort:0450001A-3EME1 f4500166 active',
+    ]);
+    expect(changeList(await s.plan())).toEqual([]);
+  });
+
+  it('a student leaving the cohort of a disabled method: unenrolled from it too, as Moodle’s enrol_cohort sync would', async () => {
+    const s = await site();
+    await applied(s);
+    const DISABLED = '0450001A-3EME1-061300/0450001A-3EME1/student';
+    // Nobody teaches maths in 3EME1 any more: that method is disabled; the sync right after update_status()
+    // removes the roles of a disabled method (unenrolaction 0), which the plan lists, student by student.
+    await s.writeLdif(
+      editEntry(await s.ldif(), 'F45001mm', (b) =>
+        b
+          .split('\n')
+          .filter((l) => l !== taught('3EME1', '061300'))
+          .join('\n'),
+      ),
+    );
+    const disabling = (await s.plan()).plan.changes.filter((c) => c.entity === 'cohort_enrolment');
+    expect(disabling.map((c) => [c.action, c.key, c.before?.role, c.after.role])).toEqual([
+      ['update', `${DISABLED}/f4500155`, 'student', ''],
+      ['update', `${DISABLED}/f4500166`, 'student', ''],
+    ]);
+    await applied(s);
+    // The sync's "remove unwanted roles" query: nothing left for it (a disabled method keeps no role).
+    const unwantedRoles = `SELECT ra.id FROM {role_assignments} ra
+           JOIN {context} c ON (c.id = ra.contextid AND c.contextlevel = 50)
+           JOIN {enrol} e ON (e.id = ra.itemid AND e.enrol = 'cohort')
+      LEFT JOIN {user_enrolments} ue ON (ue.enrolid = e.id AND ue.userid = ra.userid AND ue.status = 0)
+          WHERE ra.component = 'enrol_cohort' AND (ue.id IS NULL OR e.status <> 0)`;
+    expect(await s.t.query(unwantedRoles)).toEqual([]);
+
+    // f4500155 moves to 3EME2: Moodle's member_removed handler (and its sync) unenrol from every method of the
+    // cohort, enabled or not.
+    await s.writeLdif(
+      editEntry(await s.ldif(), 'F4500155', (b) =>
+        b.replace(
+          'ENTEleveClasses: ENTStructureSIREN=19450001400015,ou=structures,dc=ent,dc=example$3EME1',
+          'ENTEleveClasses: ENTStructureSIREN=19450001400015,ou=structures,dc=ent,dc=example$3EME2',
+        ),
+      ),
+    );
+    const leaving = (await s.plan()).plan.changes.filter(
+      (c) => c.entity === 'cohort_enrolment' && c.key.startsWith('0450001A-3EME1-'),
+    );
+    expect(leaving.map((c) => [c.action, c.key])).toEqual([
+      ['delete', `${DISABLED}/f4500155`],
+      ['delete', '0450001A-3EME1-100100/0450001A-3EME1/student/f4500155'],
+    ]);
+    await applied(s);
+    // enrol_cohort_sync's "unenrol as necessary" query, as Moodle 4.5 writes it: what the hourly task would
+    // unenrol (unenrolaction 0). Nothing left.
+    const toUnenrol = `SELECT ue.*, e.courseid
+           FROM {user_enrolments} ue
+           JOIN {enrol} e ON (e.id = ue.enrolid AND e.enrol = 'cohort')
+      LEFT JOIN {cohort_members} cm ON (cm.cohortid = e.customint1 AND cm.userid = ue.userid)
+          WHERE cm.id IS NULL`;
+    expect(await s.t.query(toUnenrol)).toEqual([]);
+    expect(await s.t.query(unwantedRoles)).toEqual([]);
+    const side = await readCourseSide(s.t);
+    expect(side.enrolments.filter((l) => l.startsWith('0450001A-3EME1-061300 cohort:'))).toEqual([
       '0450001A-3EME1-061300 cohort:0450001A-3EME1 f4500166 active',
     ]);
     expect(changeList(await s.plan())).toEqual([]);

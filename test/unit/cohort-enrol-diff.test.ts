@@ -216,6 +216,23 @@ describe('cohort enrolment methods', () => {
     expect(diffCohortEnrols(base, options({ onRemoved: 'keep' })).changes).toEqual([]);
   });
 
+  it('hands on the methods left after the plan, with their cohort and status then', () => {
+    const methodsLeft = (over: Partial<DiffInput<CohortEnrolRow>>, onRemoved: CohortEnrolOptions['onRemoved']) =>
+      diffCohortEnrols(input({ index: indexOver(IDS), ...over }), options({ onRemoved })).products?.cohortMethodsAfter;
+    const profs = methodKey(COURSE, '0750001A-profs', 'teacher');
+    const dropped = { current: [row()], managed: [managed('cohort_enrol', 4, M)], wanted: () => false };
+    expect(methodsLeft(dropped, 'disable')).toEqual(new Map([[M, { cohort: '0750001A-2A', status: 1 }]]));
+    expect(methodsLeft(dropped, 'keep')).toEqual(new Map([[M, { cohort: '0750001A-2A', status: 0 }]]));
+    expect(methodsLeft(dropped, 'delete')).toEqual(new Map());
+    // Enabled again when asked for; a new one enabled.
+    expect(methodsLeft({ desired: [method(M), method(profs)], current: [row({ status: 1 })] }, 'disable')).toEqual(
+      new Map([
+        [M, { cohort: '0750001A-2A', status: 0 }],
+        [profs, { cohort: '0750001A-profs', status: 0 }],
+      ]),
+    );
+  });
+
   it('two instances holding one key are a conflict', () => {
     const diff = diffCohortEnrols(
       input({ desired: [method(M)], current: [row(), row({ id: 5, sortorder: 4 })], index: indexOver(IDS) }),
@@ -384,6 +401,66 @@ describe('cohort enrolments', () => {
       { onMemberRemoved: 'suspend', unenrolAction: '3' },
     );
     expect(stale.changes.map((c) => [c.action, c.moodleId])).toEqual([['delete', null]]);
+  });
+
+  it('a method the rules dropped: whoever left its cohort goes, disabled or not; a disabled one keeps no role', () => {
+    const members = new Set([pairKey('0750001A-2A', 'seleve1'), pairKey('0750001A-2A', 'seleve2')]);
+    const current = [
+      ue(), // seleve1, still a member, with the role
+      ue({ id: 12, userid: 7, status: 1, roleAssigned: false, ownedRoles: 0 }), // seleve2, member, suspended
+      ue({ id: 13, userid: 4 }), // mmartin, left the cohort
+      ue({ id: null, userid: 5, status: null, roleAssigned: false, ownedRoles: 1 }), // tprof: a stale role
+    ];
+    const dropped = (status: number, opts: CohortEnrolmentOptions = moodle, owned = synced) =>
+      enrolments(
+        {
+          current,
+          owned,
+          wanted: () => false,
+          products: {
+            cohortMembersAfter: members,
+            cohortMethodsAfter: new Map([[M, { cohort: '0750001A-2A', status }]]),
+          },
+        },
+        opts,
+      );
+    const disabled = dropped(1);
+    expect(disabled.conflicts).toEqual([]);
+    expect(disabled.changes.map((c) => [c.action, c.key, c.before?.role, c.after.role ?? null])).toEqual([
+      ['delete', pairKey(M, 'mmartin'), 'student', null],
+      ['update', pairKey(M, 'seleve1'), 'student', ''],
+      ['delete', pairKey(M, 'tprof'), 'student', null],
+    ]);
+    expect(disabled.changes[0]?.reason).toBe(
+      'no longer in the cohort (enrol_cohort unenrolaction 0: unenrol, from the disabled method: Moodle unenrols whatever its status)',
+    );
+    expect(disabled.changes[1]?.reason).toContain('removes the roles of a disabled method');
+    // unenrolaction 3: the leaver suspended, the roles of the disabled method removed all the same.
+    expect(
+      dropped(1, { onMemberRemoved: 'moodle', unenrolAction: '3' }).changes.map((c) => [c.action, c.key, c.after]),
+    ).toEqual([
+      ['suspend', pairKey(M, 'mmartin'), { user: 'mmartin', role: '', group: '', status: 1 }],
+      ['update', pairKey(M, 'seleve1'), { user: 'seleve1', role: '', group: '' }],
+      ['delete', pairKey(M, 'tprof'), {}],
+    ]);
+    // Kept (still enabled): its members keep their roles; the leaver goes all the same.
+    expect(dropped(0).changes.map((c) => [c.action, c.key])).toEqual([
+      ['delete', pairKey(M, 'mmartin')],
+      ['delete', pairKey(M, 'tprof')],
+    ]);
+    // unenrolaction 2 (suspend, roles kept) is not followed: refused rather than half done.
+    const refused = dropped(1, { onMemberRemoved: 'moodle', unenrolAction: '2' });
+    expect(refused.conflicts.map((c) => c.message)).toEqual([
+      expect.stringContaining('enrol_cohort/unenrolaction is "2"'),
+    ]);
+    // Not the tool's method, or one this plan deletes (delete_instance unenrols everyone): nothing here.
+    expect(dropped(1, moodle, ownedKeys({})).changes).toEqual([]);
+    const deleted = enrolments({
+      current,
+      wanted: () => false,
+      products: { cohortMembersAfter: members, cohortMethodsAfter: new Map() },
+    });
+    expect(deleted.changes).toEqual([]);
   });
 
   it('removalPolicy follows Moodle by default', () => {

@@ -811,6 +811,8 @@ describe('cohort member diff', () => {
       ],
       conflicts: [],
       warnings: [],
+      // The memberships after the plan, for the cohort enrolments' diff.
+      products: { cohortMembersAfter: new Set(['2A/alice']) },
     });
   });
 
@@ -848,6 +850,7 @@ describe('cohort member diff', () => {
         reason: 'no longer in the directory',
       },
     ]);
+    expect(result.products?.cohortMembersAfter).toEqual(new Set(['2A/alice']));
   });
 
   it('never touches members of cohorts the tool does not own', () => {
@@ -913,7 +916,12 @@ describe('cohort member diff', () => {
         owned: ownedKeys({ cohort: ['2A'] }),
       }),
     );
-    expect(result).toEqual({ changes: [], conflicts: [], warnings: [] });
+    expect(result).toEqual({
+      changes: [],
+      conflicts: [],
+      warnings: [],
+      products: { cohortMembersAfter: new Set(['2A/alice']) },
+    });
   });
 });
 
