@@ -94,6 +94,11 @@ export const FILTERS: Readonly<Record<string, FilterSpec>> = {
   lower: { params: [], apply: (v) => v.map((s) => s.toLowerCase()) },
   upper: { params: [], apply: (v) => v.map((s) => s.toUpperCase()) },
   trim: { params: [], apply: (v) => v.map((s) => s.trim()).filter((s) => s !== '') },
+  /** Trimmed, every inner run of white space one space: `"  Noé   Marie "` → `"Noé Marie"`; blank values dropped. */
+  squish: {
+    params: [],
+    apply: (v) => v.map((s) => s.replace(/\s+/gu, ' ').trim()).filter((s) => s !== ''),
+  },
   /** Accents removed: "Éloïse" → "Eloise" (useful for usernames). */
   ascii: { params: [], apply: (v) => v.map((s) => s.normalize('NFD').replace(/\p{M}/gu, '')) },
   first: { params: [], apply: (v) => v.slice(0, 1) },

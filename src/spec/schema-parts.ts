@@ -7,7 +7,7 @@ export const template = {
   minLength: 1,
   description:
     'A template: text with `{attribute|filter|…}` placeholders, e.g. `{uid|lower}` or `{givenName} {sn}`. ' +
-    'Filters: lower, upper, trim, ascii, first, last, nth(N), join("sep"), split("sep", N), ' +
+    'Filters: lower, upper, trim, squish (trim + one space between words), ascii, first, last, nth(N), join("sep"), split("sep", N), ' +
     'match("regex", "group"), replace("regex", "with"), default("value"). ' +
     '{$name} reads a variable, {@name} inserts a named template. More filters: map("table") (transcoding), ' +
     'structure (structure reference → UAI), inScope (served establishments only), unique, sort, part(N) ' +
