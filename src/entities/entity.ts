@@ -69,6 +69,11 @@ export interface DiffInput<Current> {
   readonly wanted: (entity: EntityType, key: string) => boolean;
   /** What the entities diffed before this one handed on. */
   readonly products: DiffProducts;
+  /**
+   * People of the directory read whom the rules leave out on purpose, by normalised DN, with the spec's reason
+   * (`users.when`'s `reason`): what their removal is shown with.
+   */
+  readonly excluded?: ReadonlyMap<string, string>;
 }
 
 export interface ReadContext {

@@ -34,6 +34,7 @@ export interface EntityReading {
     owned: Ownership,
     wanted: (entity: EntityType, key: string) => boolean,
     products: DiffProducts,
+    excluded?: ReadonlyMap<string, string>,
   ): EntityDiff;
   recheck(tx: Queryable, changes: readonly Change[], budget: number): Promise<Diagnostic[]>;
   write(tx: Queryable, context: WriteContext, changes: readonly Change[]): Promise<void>;
@@ -67,8 +68,20 @@ export async function readEntity<Row, Facts>(
           return identity !== null && identity !== undefined && wanted.has(identity.key);
         }),
       ),
-    diff: (desired, managed, index, owned, wanted, products) =>
-      entity.diff({ desired, current: rows, managed, index, owned, wanted, products }, facts),
+    diff: (desired, managed, index, owned, wanted, products, excluded) =>
+      entity.diff(
+        {
+          desired,
+          current: rows,
+          managed,
+          index,
+          owned,
+          wanted,
+          products,
+          ...(excluded === undefined ? {} : { excluded }),
+        },
+        facts,
+      ),
     recheck: (tx, changes, budget) =>
       entity.recheck(
         tx,

@@ -14,6 +14,7 @@ import { recheckUsers } from '../moodle/recheck-users.js';
 import type { MoodleSite } from '../moodle/site.js';
 import { writeUserChanges } from '../moodle/write-users.js';
 import { userKey } from '../rules/users.js';
+import { normalizeDn } from '../source/entry.js';
 import { CATALOG } from './catalog.js';
 import type { Conflict, DiffInput, Entity, EntityDiff } from './entity.js';
 import { byKey } from './entity.js';
@@ -214,6 +215,9 @@ export function diffUsers(input: DiffInput<MoodleUserRow>, options: UserDiffOpti
     }
     const policy = onRemoved(managed.profile);
     if (policy === 'keep' || row.suspended !== 0 || options.protectedIds.has(row.id)) continue;
+    // In the directory read but ruled out by users.when with a reason (a parent whose last child left): that
+    // reason; otherwise they left the directory.
+    const why = managed.dn === undefined ? undefined : input.excluded?.get(normalizeDn(managed.dn));
     changes.push({
       entity: 'user',
       address: managed.address,
@@ -224,7 +228,7 @@ export function diffUsers(input: DiffInput<MoodleUserRow>, options: UserDiffOpti
       before: { suspended: 0 },
       after: { suspended: 1 },
       sourceDigest: null,
-      reason: `no longer in the directory (onRemoved: suspend${managed.profile ? ` for ${managed.profile}` : ''})`,
+      reason: `${why ?? 'no longer in the directory'} (onRemoved: suspend${managed.profile ? ` for ${managed.profile}` : ''})`,
     });
   }
 

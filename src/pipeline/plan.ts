@@ -121,6 +121,7 @@ export function planFromInputs(
     warnings,
     onDataError: loaded.spec.onDataError,
     ...(desired.scope === undefined ? {} : { scope: desired.scope }),
+    ...(desired.excluded === undefined ? {} : { excluded: desired.excluded }),
   });
   checkGuards(plan, {
     sourceEntries: entries.people.length,

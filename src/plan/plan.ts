@@ -32,6 +32,8 @@ export interface PlanInput {
   readonly onDataError?: 'skip' | 'fail';
   /** A scoped run's establishments: changes to what others own are left out (plan/scope.ts). */
   readonly scope?: readonly string[];
+  /** People the rules leave out on purpose, by normalised DN, with why (DesiredState.excluded). */
+  readonly excluded?: ReadonlyMap<string, string>;
 }
 
 /** Computes the plan; conflicts with Moodle (an unmanaged account in the way…) fail it, all listed at once. */
@@ -70,7 +72,7 @@ export function computePlan(input: PlanInput): Plan {
     const desired = desiredObjects.get(reading.type) ?? [];
     desiredCounts[reading.type] = desired.length;
     const managed = input.state.objects.filter((o) => o.type === reading.type);
-    const result = reading.diff(desired, managed, input.index, owned, wanted, products);
+    const result = reading.diff(desired, managed, input.index, owned, wanted, products, input.excluded);
     if (result.products !== undefined) products = { ...products, ...result.products };
     // Loops, not push(...list): a spread of 100,000+ changes overflows the call stack.
     for (const change of result.changes) changes.push(change);

@@ -9,8 +9,8 @@ import type { SearchRequest } from '../source/source.js';
 import type { LoadedSpec, TranscodingFile } from '../spec/load.js';
 import type { Spec, UserFieldName } from '../spec/schema.js';
 import { USER_FIELD_NAMES } from '../spec/schema.js';
-import type { Condition, PositionOf } from './compile.js';
-import { compileCondition, Problems, TemplateCompiler } from './compile.js';
+import type { Condition, ExplainedCondition, PositionOf } from './compile.js';
+import { compileCondition, compileExplainedCondition, Problems, TemplateCompiler } from './compile.js';
 import type { CompiledCourseRule } from './compile-course-rules.js';
 import { compileCourseRules } from './compile-course-rules.js';
 import { digestValues } from './digest.js';
@@ -49,6 +49,8 @@ export interface CompiledRules {
   /** True when the spec has no users.profiles: every person searched is a user. */
   readonly single: boolean;
   readonly usersWhen: Condition;
+  /** Why `usersWhen` rules a person out (its `reason`s), if the spec says. */
+  readonly usersWhy: ExplainedCondition['why'];
   readonly peopleVars: CompiledVars;
   readonly structureVars: CompiledVars;
   readonly constants: Readonly<Record<string, readonly string[]>>;
@@ -164,7 +166,7 @@ export function compileSpecRules(
   );
   const structureVars = compileVars(spec.directory?.structures?.vars, '/directory/structures/vars', structures);
   const profileNames = Object.keys(spec.users.profiles ?? {});
-  const usersWhen = compileCondition(spec.users.when, '/users/when', people, problems, profileNames);
+  const usersWhen = compileExplainedCondition(spec.users.when, '/users/when', people, problems, profileNames);
 
   const profiles: CompiledProfile[] = [];
   for (const [name, profile] of Object.entries(spec.users.profiles ?? {})) {
@@ -302,7 +304,8 @@ export function compileSpecRules(
     match: spec.users.match,
     profiles,
     single,
-    usersWhen,
+    usersWhen: usersWhen.holds,
+    usersWhy: usersWhen.why,
     peopleVars,
     structureVars,
     constants,

@@ -5,7 +5,7 @@
 import type { Diagnostic } from '../errors.js';
 import type { LdapEntry } from '../source/entry.js';
 import { compileFilter } from '../source/filter.js';
-import type { CompiledTemplate, CompileOptions, EvalContext } from './template.js';
+import type { CompiledTemplate, CompileOptions, EvalContext, LinkSource } from './template.js';
 import { compileTemplate, TemplateSyntaxError } from './template.js';
 
 export type PositionOf = (path: string) => Diagnostic['position'];
@@ -46,6 +46,10 @@ export interface ConditionSpec {
   readonly profiles?: readonly string[];
   readonly value?: string;
   readonly matches?: string;
+  /** Linked to another person, from this entry's side (`to`) or another entry's (`from`). */
+  readonly linked?: { readonly to?: readonly string[]; readonly from?: readonly string[] };
+  /** Why a person the condition rules out is not a user (users.when). */
+  readonly reason?: string;
   /** Tests that must not all hold. */
   readonly not?: ConditionSpec;
 }
@@ -53,6 +57,13 @@ export interface ConditionSpec {
 export type Condition = (entry: LdapEntry, context: EvalContext, profiles: readonly string[]) => boolean;
 
 const ALWAYS: Condition = () => true;
+
+/** A condition that can tell why it rules a person out (the `reason` of its block or of its `not`). */
+export interface ExplainedCondition {
+  readonly holds: Condition;
+  /** Called for a person `holds` rules out: the reason the spec gives, if any. */
+  readonly why: (entry: LdapEntry, context: EvalContext, profiles: readonly string[]) => string | undefined;
+}
 
 /** A condition: all of its tests must hold. `knownProfiles` checks `profiles` names. */
 export function compileCondition(
@@ -62,7 +73,47 @@ export function compileCondition(
   problems: Problems,
   knownProfiles: readonly string[],
 ): Condition {
-  if (spec === undefined) return ALWAYS;
+  return compileExplainedCondition(spec, path, templates, problems, knownProfiles).holds;
+}
+
+/**
+ * A condition and why it rules a person out: the `not` block's reason when its tests all hold and the others
+ * pass, the block's own reason otherwise.
+ */
+export function compileExplainedCondition(
+  spec: ConditionSpec | undefined,
+  path: string,
+  templates: TemplateCompiler,
+  problems: Problems,
+  knownProfiles: readonly string[],
+): ExplainedCondition {
+  if (spec === undefined) return { holds: ALWAYS, why: () => undefined };
+  const { tests, negated } = compileTests(spec, path, templates, problems, knownProfiles);
+  const own: Condition = (entry, context, profiles) => tests.every((test) => test(entry, context, profiles));
+  const holds: Condition =
+    negated === undefined
+      ? tests.length === 0
+        ? ALWAYS
+        : own
+      : (entry, context, profiles) => own(entry, context, profiles) && !negated(entry, context, profiles);
+  return {
+    holds,
+    why: (entry, context, profiles) => {
+      if (negated !== undefined && own(entry, context, profiles) && negated(entry, context, profiles)) {
+        return spec.not?.reason ?? spec.reason;
+      }
+      return spec.reason;
+    },
+  };
+}
+
+function compileTests(
+  spec: ConditionSpec,
+  path: string,
+  templates: TemplateCompiler,
+  problems: Problems,
+  knownProfiles: readonly string[],
+): { tests: Condition[]; negated?: Condition } {
   const tests: Condition[] = [];
   if (spec.filter !== undefined) {
     try {
@@ -103,12 +154,24 @@ export function compileCondition(
   } else if (spec.matches !== undefined) {
     problems.add(`${path}/matches`, '`matches` needs a `value` to test');
   }
-  if (spec.not !== undefined) {
-    const negated = compileCondition(spec.not, `${path}/not`, templates, problems, knownProfiles);
-    tests.push((entry, context, profiles) => !negated(entry, context, profiles));
-  }
-  if (tests.length === 0) return ALWAYS;
-  return (entry, context, profiles) => tests.every((test) => test(entry, context, profiles));
+  if (spec.linked !== undefined) tests.push(compileLinked(spec.linked, `${path}/linked`, templates));
+  if (spec.not === undefined) return { tests };
+  return { tests, negated: compileCondition(spec.not, `${path}/not`, templates, problems, knownProfiles) };
+}
+
+/** `linked`: a `to` template gives a value on this entry, or a `from` template on another entry gives its DN. */
+function compileLinked(
+  linked: NonNullable<ConditionSpec['linked']>,
+  path: string,
+  templates: TemplateCompiler,
+): Condition {
+  const to = (linked.to ?? []).flatMap((source, i) => templates.compile(source, `${path}/to/${i}`) ?? []);
+  const from: LinkSource = {
+    templates: (linked.from ?? []).flatMap((source, i) => templates.compile(source, `${path}/from/${i}`) ?? []),
+  };
+  return (entry, context) =>
+    to.some((t) => t.evaluate(entry, context).some((v) => v !== '')) ||
+    (from.templates.length > 0 && context.links?.linkedFrom(from, entry.dn) === true);
 }
 
 /** Attribute names a filter mentions (what to ask the directory for). */

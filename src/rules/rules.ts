@@ -26,7 +26,7 @@ import { collectObjects, establishmentsOf, newCollector } from './objects.js';
 import { buildPersonIndex } from './sdet/people.js';
 import type { StructureIndex } from './sdet/structures.js';
 import { buildStructureIndex } from './sdet/structures.js';
-import type { EvalContext, TemplateProblem } from './template.js';
+import type { EvalContext, LinkIndex, LinkSource, TemplateProblem } from './template.js';
 import type { DesiredUser, UserCandidate, UserConstraints } from './users.js';
 import { collectUsers, failOnSkipped } from './users.js';
 
@@ -42,6 +42,11 @@ export interface DesiredState {
   readonly objects: ReadonlyMap<EntityType, readonly DesiredObject[]>;
   readonly skipped: readonly SkippedEntry[];
   readonly warnings: readonly string[];
+  /**
+   * People of the directory read whom `users.when` rules out with a `reason`, by normalised DN: a managed user
+   * among them is suspended with that reason, not as someone who left the directory.
+   */
+  readonly excluded?: ReadonlyMap<string, string>;
   /** A scoped run's establishments (`--establishment`): the plan touches nothing of the others. */
   readonly scope?: readonly string[];
 }
@@ -125,16 +130,51 @@ export function desiredState(
     })),
   );
 
-  const candidates: UserCandidate[] = [];
+  // Who links to whom (`linked.from` conditions): each source's templates evaluated once over everyone, when a
+  // condition first asks. Quietly: the rules that use a link report its problems, with the entry's DN.
+  const quietContexts = new Map<LdapEntry, EvalContext>();
+  const linked = new Map<LinkSource, Set<string>>();
+  const links: LinkIndex = {
+    linkedFrom(source, dn) {
+      let targets = linked.get(source);
+      if (targets === undefined) {
+        targets = new Set();
+        for (const [other, context] of quietContexts) {
+          const self = normalizeDn(other.dn);
+          for (const template of source.templates) {
+            for (const value of template.evaluate(other, context)) {
+              const target = value.includes('=') ? normalizeDn(value) : '';
+              if (target !== '' && target !== self) targets.add(target);
+            }
+          }
+        }
+        linked.set(source, targets);
+      }
+      return targets.has(normalizeDn(dn));
+    },
+  };
   const personContexts = new Map<LdapEntry, { context: EvalContext; profiles: string[] }>();
   for (const entry of entries.people) {
     const { vars, matched } = matchedProfiles.get(entry) ?? { vars: {}, matched: [] };
-    const context: EvalContext = { ...base, people, report: reporter('user', entry.dn) };
     const profiles = rules.single ? [] : matched.map((p) => p.name);
-    const withProfiles: EvalContext = { ...context, vars: { ...vars, profiles, profile: profiles.slice(0, 1) } };
-    personContexts.set(entry, { context: withProfiles, profiles });
+    const quiet: EvalContext = { ...base, people, links, vars: { ...vars, profiles, profile: profiles.slice(0, 1) } };
+    quietContexts.set(entry, quiet);
+    personContexts.set(entry, { context: { ...quiet, report: reporter('user', entry.dn) }, profiles });
+  }
+
+  const candidates: UserCandidate[] = [];
+  const excluded = new Map<string, string>();
+  for (const entry of entries.people) {
+    const { matched } = matchedProfiles.get(entry) ?? { matched: [] };
+    const person = personContexts.get(entry);
     const primary = matched[0];
-    if (primary === undefined || !rules.usersWhen(entry, withProfiles, profiles)) continue;
+    if (primary === undefined || person === undefined) continue;
+    const { context: withProfiles, profiles } = person;
+    if (!rules.usersWhen(entry, withProfiles, profiles)) {
+      const reason = rules.usersWhy(entry, withProfiles, profiles);
+      if (reason !== undefined) excluded.set(normalizeDn(entry.dn), reason);
+      continue;
+    }
     candidates.push({
       entry,
       rules: primary.rules,
@@ -242,6 +282,7 @@ export function desiredState(
     ),
     skipped,
     warnings: structures.skipped.map((s) => `structure ${s.dn} is ignored: ${s.reason}`),
+    excluded,
     ...(scope === undefined ? {} : { scope: [...scope].sort() }),
   };
 }

@@ -3,6 +3,7 @@
  * filter maps or reduces the list of values of a placeholder. Argument kinds are declared here and checked by
  * the parser in template.ts, which also documents the language.
  */
+import type { LdapEntry } from '../source/entry.js';
 import { normalizeUai } from './sdet/structures.js';
 import type { Transcoding } from './transcoding.js';
 
@@ -35,6 +36,18 @@ export interface EvalContext {
   readonly scope?: ReadonlySet<string> | null;
   /** Receives data problems (unknown structures, transcoding misses). */
   readonly report?: (problem: TemplateProblem) => void;
+  /** Who other people's entries link to (a `linked.from` condition); absent while people are not indexed yet. */
+  readonly links?: LinkIndex;
+}
+
+/** The `from` templates of a `linked` condition: evaluated on other people's entries, they give DNs. */
+export interface LinkSource {
+  readonly templates: readonly { evaluate(entry: LdapEntry, context: EvalContext): Values }[];
+}
+
+export interface LinkIndex {
+  /** Whether another person's entry gives `dn` (any escaping or case) through one of the source's templates. */
+  linkedFrom(source: LinkSource, dn: string): boolean;
 }
 
 export interface FilterSpec {
@@ -94,6 +107,11 @@ export const FILTERS: Readonly<Record<string, FilterSpec>> = {
   lower: { params: [], apply: (v) => v.map((s) => s.toLowerCase()) },
   upper: { params: [], apply: (v) => v.map((s) => s.toUpperCase()) },
   trim: { params: [], apply: (v) => v.map((s) => s.trim()).filter((s) => s !== '') },
+  /** Trimmed, every inner run of white space one space: `"  Noé   Marie "` → `"Noé Marie"`; blank values dropped. */
+  squish: {
+    params: [],
+    apply: (v) => v.map((s) => s.replace(/\s+/gu, ' ').trim()).filter((s) => s !== ''),
+  },
   /** Accents removed: "Éloïse" → "Eloise" (useful for usernames). */
   ascii: { params: [], apply: (v) => v.map((s) => s.normalize('NFD').replace(/\p{M}/gu, '')) },
   first: { params: [], apply: (v) => v.slice(0, 1) },

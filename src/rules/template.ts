@@ -33,7 +33,7 @@ import { values } from '../source/entry.js';
 import type { CompileOptions, EvalContext, FilterArg, FilterSpec, Values } from './template-filters.js';
 import { FILTERS, TEMPLATE_FILTERS } from './template-filters.js';
 
-export type { CompileOptions, EvalContext, TemplateProblem } from './template-filters.js';
+export type { CompileOptions, EvalContext, LinkIndex, LinkSource, TemplateProblem } from './template-filters.js';
 export { TEMPLATE_FILTERS } from './template-filters.js';
 
 /** A template that failed to parse; `offset` is the 0-based character where the problem is. */

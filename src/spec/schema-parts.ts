@@ -7,7 +7,7 @@ export const template = {
   minLength: 1,
   description:
     'A template: text with `{attribute|filter|…}` placeholders, e.g. `{uid|lower}` or `{givenName} {sn}`. ' +
-    'Filters: lower, upper, trim, ascii, first, last, nth(N), join("sep"), split("sep", N), ' +
+    'Filters: lower, upper, trim, squish (trim + one space between words), ascii, first, last, nth(N), join("sep"), split("sep", N), ' +
     'match("regex", "group"), replace("regex", "with"), default("value"). ' +
     '{$name} reads a variable, {@name} inserts a named template. More filters: map("table") (transcoding), ' +
     'structure (structure reference → UAI), inScope (served establishments only), unique, sort, part(N) ' +
@@ -47,6 +47,26 @@ export const conditionTests = {
     },
     value: { ...template, description: 'A template that must give at least one non-empty value.' },
     matches: { type: 'string', minLength: 1, description: 'A regex one of the values of `value` must match.' },
+    linked: {
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      description:
+        'The person is linked to another person, whichever side writes the link: one of the `to` templates gives ' +
+        'a value on this entry (e.g. `{ENTAuxPersRelEleveEleve|person("student")}`), or one of the `from` ' +
+        "templates, evaluated on another person of the directory, gives this person's DN (as the `person` filter " +
+        'gives it: `{ENTEleveParents|person("parent")}`). Problems met in the `from` templates are not reported ' +
+        'here (the rules that use the link report them).',
+      properties: {
+        to: { type: 'array', minItems: 1, items: template, description: "Templates on this person's entry." },
+        from: {
+          type: 'array',
+          minItems: 1,
+          items: template,
+          description: "Templates on the other people's entries, giving the DNs of the people they link to.",
+        },
+      },
+    },
   },
 } as const;
 
@@ -63,6 +83,30 @@ export const condition = {
         'Tests that must not all hold (e.g. a student with no class); its own `not` says "unless" ' +
         '(a parent is a user unless they have no child: `not: { profiles: [parent], not: { value: … } }`).',
       properties: { ...conditionTests.properties, not: conditionTests },
+    },
+  },
+} as const;
+
+const reason = {
+  type: 'string',
+  minLength: 1,
+  description:
+    'Why a person this test rules out is not a user: a managed user it rules out while their entry is in the ' +
+    'directory is suspended with this reason (instead of "no longer in the directory").',
+} as const;
+
+/** `users.when`: a condition whose block and `not` may say why they rule a person out. */
+export const usersCondition = {
+  ...condition,
+  properties: {
+    ...condition.properties,
+    reason: { ...reason, description: `${reason.description} Used when one of the tests (not \`not\`) fails.` },
+    not: {
+      ...condition.properties.not,
+      properties: {
+        ...condition.properties.not.properties,
+        reason: { ...reason, description: `${reason.description} Used when the \`not\` tests all hold.` },
+      },
     },
   },
 } as const;

@@ -10,7 +10,7 @@ import { courseSections } from './schema-courses.js';
 import {
   categoryRule,
   cohortRule,
-  condition,
+  usersCondition,
   dn,
   search,
   template,
@@ -314,8 +314,10 @@ export const specSchema = {
       properties: {
         search: { ...search, description: 'Same as directory.people (for specs without profiles).' },
         when: {
-          ...condition,
-          description: 'Who among the people searched is a user at all (e.g. in a served establishment).',
+          ...usersCondition,
+          description:
+            'Who among the people searched is a user at all (e.g. in a served establishment); `reason` (here or ' +
+            'in `not`) says why the others are not, which a managed user suspended for it is shown with.',
         },
         profiles: {
           type: 'object',

@@ -118,7 +118,7 @@ describe.each(TARGETS)('saved plans on %s', (target) => {
     expect(changes.stdout).toMatch(/^Plan: \d+ to create\.$/m);
 
     const bad = await s.writeVariant('bad-template', undefined, {
-      edits: [['{ENTEleveNivFormation|first|map("levelNames")}', '{ENTEleveNivFormation|first|nosuchfilter}']],
+      edits: [['{ENTEleveNivFormation|squish|first|map("levelNames")}', '{ENTEleveNivFormation|first|nosuchfilter}']],
     });
     const error = await s.cli(['plan', '--spec', bad, '--detailed-exitcode']);
     expect(error.code).toBe(1);

@@ -9,7 +9,7 @@ import { UserError } from '../../src/errors.js';
 import { buildPersonIndex } from '../../src/rules/sdet/people.js';
 import { compileTemplate } from '../../src/rules/template.js';
 import { buildTranscoding } from '../../src/rules/transcoding.js';
-import type { LdapEntry } from '../../src/source/entry.js';
+import { type LdapEntry, normalizeDn } from '../../src/source/entry.js';
 import { collegeDesired, keysOf } from '../helpers/college-desired.js';
 import { editEntry, removeEntry, replaceLine } from '../helpers/sdet-college.js';
 
@@ -135,11 +135,38 @@ describe('parents of the example collège', () => {
     expect(state.skipped).toContainEqual(
       expect.objectContaining({ dn: dnOf('F4500188'), reason: '"7" is not in transcoding "relationKinds"' }),
     );
-    // F45001yy's own link names no student any more: not a parent user (the child's ENTEleveParents alone does
-    // not make one). F45001zz keeps the role from the other sides of the link.
-    expect(keysOf(state, 'user')).not.toContain('f45001yy');
-    expect(keysOf(state, 'role_assignment')).not.toContain('user:f4500111/parent/f45001yy');
+    // F45001yy's own link names no student any more, but the child's ENTEleveParents still names him: a parent
+    // user with the role, from the child's side (issue 27). F45001zz keeps the role from the other sides too.
+    expect(keysOf(state, 'user')).toContain('f45001yy');
+    expect(keysOf(state, 'role_assignment')).toContain('user:f4500111/parent/f45001yy');
     expect(keysOf(state, 'role_assignment')).toContain('user:f4500188/parent/f45001zz');
+  });
+
+  it('a parent named only from the child’s side is a user: by ENTEleveParents, or by a legal guardian’s join key', async () => {
+    const withoutOwnLink = (ldif: string, parent: string, child: string) =>
+      editEntry(ldif, parent, (b) => b.replace(`ENTAuxPersRelEleveEleve: ${dnOf(child)}\n`, ''));
+    // F4500221: the child's ENTEleveParents (and join key). F45001yy: only the child's join key (legal guardian).
+    const state = await collegeDesired(undefined, (ldif) =>
+      editEntry(withoutOwnLink(withoutOwnLink(ldif, 'F4500221', 'F4500133'), 'F45001yy', 'F4500111'), 'F4500111', (b) =>
+        b.replace(`ENTEleveParents: ${dnOf('F45001yy')}\n`, ''),
+      ),
+    );
+    expect(state.skipped).toEqual([]);
+    expect(keysOf(state, 'user')).toEqual(expect.arrayContaining(['f4500221', 'f45001yy']));
+    expect(keysOf(state, 'role_assignment')).toEqual(
+      expect.arrayContaining(['user:f4500133/parent/f4500221', 'user:f4500111/parent/f45001yy']),
+    );
+    expect(state.excluded?.size).toBe(0);
+    // A join key without legal guardianship (field 4 not 1) links nobody: F45001yy is then no user, and why.
+    const notGuardian = await collegeDesired(undefined, (ldif) =>
+      editEntry(withoutOwnLink(ldif, 'F45001yy', 'F4500111'), 'F4500111', (b) =>
+        b
+          .replace(`ENTEleveParents: ${dnOf('F45001yy')}\n`, '')
+          .replace('ENTElevePersRelEleve: 8200001$1$1$1$1$1', 'ENTElevePersRelEleve: 8200001$1$1$0$1$1'),
+      ),
+    );
+    expect(keysOf(notGuardian, 'user')).not.toContain('f45001yy');
+    expect(notGuardian.excluded?.get(normalizeDn(dnOf('F45001yy')))).toBe('no child in the directory any more');
   });
 
   it('a `where` naming a part its `parts` regex does not have is a spec error at its path', async () => {

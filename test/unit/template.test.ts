@@ -16,6 +16,7 @@ const entry: LdapEntry = {
     entpersonjointure: ['AC-ORLEANS-TOURS$7100001'],
     enteleveclasses: ['ENTStructureSIREN=19450001400015,ou=structures,dc=ent,dc=example$6EME1'],
     padded: ['  x  '],
+    spaced: [' \t', '  Noé \t  Marie ', 'BARRÉ '],
   },
 };
 const run = (t: string): readonly string[] => compileTemplate(t).evaluate(entry);
@@ -40,6 +41,10 @@ describe('templates', () => {
     expect(run('{uid|lower}')).toEqual(['f4500111']);
     expect(run('{sn|upper|lower}')).toEqual(['martin-dubois']);
     expect(run('{padded|trim}')).toEqual(['x']);
+    // squish: trimmed, each inner run of white space one space, blank values dropped (before `first`).
+    expect(run('{spaced|squish}')).toEqual(['Noé Marie', 'BARRÉ']);
+    expect(run('{spaced|squish|first}')).toEqual(['Noé Marie']);
+    expect(run('{spaced|trim}')).toEqual(['Noé \t  Marie', 'BARRÉ']);
     expect(run('{givenName|ascii|lower}')).toEqual(['eloise']);
     expect(run('{mail|first}')).toEqual(['a@ent.example']);
     expect(run('{mail|last}')).toEqual(['b@ent.example']);
