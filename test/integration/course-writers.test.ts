@@ -27,6 +27,7 @@ import {
   type Writes,
   withIds,
 } from '../helpers/reference-rows.js';
+import { expectMoodleSortorders } from '../helpers/fix-course-sortorder.js';
 import { TARGETS } from '../helpers/targets.js';
 import { change, referenceRows, symboliseEntities, type WriterSite, writerSite } from '../helpers/writer-site.js';
 
@@ -198,7 +199,7 @@ describe.each(TARGETS)('course writer on %s', (target) => {
     ]);
   });
 
-  it('courses in bulk: after the category last course, weeks, a category of the same transaction, few statements', async () => {
+  it('courses in bulk: first in their category as Moodle orders them, weeks, a category of the same transaction, few statements', async () => {
     const run = await fresh(target);
     await run.write(T0, (tx, ctx) => writeCourseChanges(tx, ctx, [newCourse('A', 'A')]));
     const writes = await run.write(T0 + 1, async (tx, ctx) => {
@@ -213,12 +214,15 @@ describe.each(TARGETS)('course writer on %s', (target) => {
     const courses = new Map((await readCourses(run.w.db)).map((c) => [c.idnumber, c]));
     const classes = run.ids.get('category', '0750001A-classes') as number;
     const created = run.ids.get('category', 'NEW') as number;
+    // Moodle's order: create_course() puts each new course first in its category (B then C: C first), and
+    // fix_course_sortorder() would change nothing.
     expect(['A', 'B', 'C', 'D'].map((k) => [courses.get(k)?.category, courses.get(k)?.sortorder])).toEqual([
-      [classes, 30001],
-      [classes, 30002],
       [classes, 30003],
+      [classes, 30002],
+      [classes, 30001],
       [created, 40001],
     ]);
+    await expectMoodleSortorders(run.w.reader);
     for (const k of ['A', 'B', 'C', 'D']) expect(run.ids.get('course', k)).toBe(courses.get(k)?.id);
     const counts = await run.w.rows('SELECT id, coursecount FROM {course_categories} WHERE id IN (?, ?)', [
       classes,
@@ -255,7 +259,7 @@ describe.each(TARGETS)('course writer on %s', (target) => {
     const one = await run.count(T0 + 2, (tx, ctx) => writeCourseChanges(tx, ctx, [newCourse('E', 'E')]));
     const many = Array.from({ length: 40 }, (_, i) => newCourse(`M${i}`, `M${i}`, {}, i % 2 ? 'NEW' : '0750001A'));
     const forty = await run.count(T0 + 3, (tx, ctx) => writeCourseChanges(tx, ctx, many));
-    expect({ one, forty }).toEqual({ one: 12, forty: 12 });
+    expect({ one, forty }).toEqual({ one: 15, forty: 15 });
     expect(await checkIntegrity(run.w.reader)).toEqual([]);
   });
 
