@@ -9,9 +9,9 @@
  *   (category sortorder + 1), every other course of the category shifted by one; several new courses of one
  *   category end newest first, as many create_course() calls leave them. The tool inserts 0 and writes what
  *   fix_course_sortorder() would (sortorders.ts), so that Moodle's next run of it changes nothing;
- * - its context (level 50, under the category's context), sections 0…numsections (section 0's sequence ''
- *   since the news forum, created by Moodle on first view, is skipped), the format's options, the default
- *   enrolment instances (sortorder 0, 1, …), and the category's coursecount + 1.
+ * - its context (level 50, under the category's context), sections 0…numsections, the format's options, the
+ *   default enrolment instances (sortorder 0, 1, …), the category's coursecount + 1, and its Announcements forum
+ *   in section 0 unless `courses.announcements` is false (write-announcements.ts).
  * - updates set the changed columns (a visibility change sets visibleold too, as update_course() does),
  *   timemodified, and bump cacherev as increment_revision_number() does (rebuild_course_cache()).
  *
@@ -31,6 +31,7 @@ import type { Queryable, SqlValue } from './database.js';
 import { typedRows } from './read-categories.js';
 import { CONTEXT_COURSE } from './read-courses.js';
 import { MAX_COURSES_IN_CATEGORY, writeMoodleSortorders } from './sortorders.js';
+import { writeNewsForums } from './write-announcements.js';
 import type { WriteContext } from './write-context.js';
 import {
   asConflict,
@@ -58,6 +59,8 @@ interface NewCourse {
   readonly format: string;
   readonly numsections: number;
   readonly visible: number;
+  /** Whether it gets its Announcements forum (courses.announcements; newsitems is 1). */
+  readonly announcements: boolean;
 }
 
 interface CategoryRow {
@@ -80,6 +83,7 @@ function newCourse(change: Change, ctx: WriteContext): NewCourse {
     format,
     numsections,
     visible: integerOf(change, 'visible', 1),
+    announcements: integerOf(change, 'announcements', 1) !== 0,
   };
 }
 
@@ -262,6 +266,7 @@ async function createCourses(tx: Queryable, ctx: WriteContext, creates: readonly
 
   await createContexts(tx, ctx, courses, idOf, parents);
   await createCourseParts(tx, ctx, courses, idOf);
+  await writeNewsForums(tx, courses.filter((course) => course.announcements).map(idOf), ctx.now, ctx.budget);
 
   const added = new Map<number, number>();
   for (const course of courses) added.set(course.categoryId, (added.get(course.categoryId) ?? 0) + 1);
