@@ -74,6 +74,9 @@ export const TOUCHED_TABLES = [
   'groupings_groups',
   'cache_flags',
   'user_lastaccess',
+  'modules',
+  'forum',
+  'course_modules',
 ] as const;
 
 const CONFIG_NAMES = [

@@ -1,6 +1,6 @@
 /**
  * Writes course categories as `core_course_category::create()` does (reference-writes §10, §11): the
- * category row (path of category ids, depth, a sortorder block of 10000 after the highest one) and its
+ * category row (path of category ids, depth, the sortorder fix_course_sortorder() gives it: sortorders.ts) and its
  * context (level 40, path = the parent category's context path, or the system one, + its own id). Updates
  * set the changed columns and `timemodified`. Categories are never released or deleted by the tool.
  *
@@ -13,6 +13,7 @@ import type { Change } from '../model/change.js';
 import { insertMany, selectIn, updateManyById } from './batches.js';
 import type { Queryable } from './database.js';
 import { CONTEXT_CATEGORY, typedRows } from './read-categories.js';
+import { writeMoodleSortorders } from './sortorders.js';
 import type { WriteContext } from './write-context.js';
 import {
   asConflict,
@@ -28,9 +29,6 @@ import {
 } from './write-helpers.js';
 
 // ---- categories -----------------------------------------------------------------------------------------
-
-/** Moodle's MAX_COURSES_IN_CATEGORY: each category owns a block of sortorders. */
-const SORTORDER_BLOCK = 10_000;
 
 const UPDATABLE = ['name', 'description'] as const;
 
@@ -67,20 +65,7 @@ function waves(creates: readonly Change[]): Change[][] {
   return out;
 }
 
-async function maxSortorder(tx: Queryable): Promise<number> {
-  const [row] = await tx.query('SELECT MAX(sortorder) AS top FROM {course_categories}');
-  const top = row?.top ?? 0;
-  if (top === null) return 0;
-  if (typeof top !== 'number') throw new InternalError(`MAX(sortorder) came back as ${typeof top}`);
-  return top;
-}
-
-async function createWave(
-  tx: Queryable,
-  ctx: WriteContext,
-  wave: readonly Change[],
-  sortorders: ReadonlyMap<string, number>,
-): Promise<void> {
+async function createWave(tx: Queryable, ctx: WriteContext, wave: readonly Change[]): Promise<void> {
   const parentIds = new Map<string, number>();
   for (const change of wave) {
     const parent = change.refs?.parent;
@@ -139,7 +124,7 @@ async function createWave(
         textOf(change, 'description', ''),
         0,
         parent?.id ?? 0,
-        sortorders.get(change.key) ?? 0,
+        0, // sortorder: numbered below as Moodle numbers it
         0,
         1,
         1,
@@ -207,11 +192,10 @@ export async function writeCategoryChanges(
     if (!/^(\/\d+)+$/.test(ctx.systemContextPath)) {
       throw new InternalError(`unexpected system context path ${JSON.stringify(ctx.systemContextPath)}`);
     }
-    const ordered = waves(creates);
-    // Blocks of 10000 after the highest, in creation order (parents first), as Moodle numbers them.
-    const top = await maxSortorder(tx);
-    const sortorders = new Map(ordered.flat().map((c, i) => [c.key, top + SORTORDER_BLOCK * (i + 1)]));
-    for (const wave of ordered) await createWave(tx, ctx, wave, sortorders);
+    // Inserted with sortorder 0 as core_course_category::create() does, then numbered as its
+    // fix_course_sortorder() numbers them (sortorders.ts).
+    for (const wave of waves(creates)) await createWave(tx, ctx, wave);
+    await writeMoodleSortorders(tx, ctx.budget);
   }
   const updates = [...(byAction.get('update') ?? []), ...(byAction.get('adopt') ?? [])];
   await updateColumns(

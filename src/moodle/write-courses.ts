@@ -5,15 +5,13 @@
  *   showgrades 1, newsitems 1: create_course() does not read moodlecourse/newsitems, only the course form
  *   does), timecreated = timemodified = cacherev = now, showcompletionconditions 1; a weeks course gets its
  *   automatic end date (course-defaults.ts);
- * - sortorder: create_course() inserts 0 and fix_course_sortorder() then moves it into the category's block
- *   (category sortorder + 1…10000): first in the category, every other course of the category shifted by one.
- *   The tool puts new courses after the highest sortorder the category's block holds instead (category
- *   sortorder + 1 for an empty one, as in the reference): the same valid state for fix_course_sortorder()
- *   (in the block, no duplicate, no gap when there was none) without rewriting courses the tool does not own;
- *   only the listing order differs (newest last, not first);
- * - its context (level 50, under the category's context), sections 0…numsections (section 0's sequence ''
- *   since the news forum, created by Moodle on first view, is skipped), the format's options, the default
- *   enrolment instances (sortorder 0, 1, …), and the category's coursecount + 1.
+ * - sortorder: create_course() inserts 0 and fix_course_sortorder() then makes it first in its category's block
+ *   (category sortorder + 1), every other course of the category shifted by one; several new courses of one
+ *   category end newest first, as many create_course() calls leave them. The tool inserts 0 and writes what
+ *   fix_course_sortorder() would (sortorders.ts), so that Moodle's next run of it changes nothing;
+ * - its context (level 50, under the category's context), sections 0…numsections, the format's options, the
+ *   default enrolment instances (sortorder 0, 1, …), the category's coursecount + 1, and its Announcements forum
+ *   in section 0 unless `courses.announcements` is false (write-announcements.ts).
  * - updates set the changed columns (a visibility change sets visibleold too, as update_course() does),
  *   timemodified, and bump cacherev as increment_revision_number() does (rebuild_course_cache()).
  *
@@ -32,6 +30,8 @@ import {
 import type { Queryable, SqlValue } from './database.js';
 import { typedRows } from './read-categories.js';
 import { CONTEXT_COURSE } from './read-courses.js';
+import { MAX_COURSES_IN_CATEGORY, writeMoodleSortorders } from './sortorders.js';
+import { writeNewsForums } from './write-announcements.js';
 import type { WriteContext } from './write-context.js';
 import {
   asConflict,
@@ -47,9 +47,6 @@ import {
   updateColumns,
 } from './write-helpers.js';
 
-/** Moodle's MAX_COURSES_IN_CATEGORY: the sortorder block of a category. */
-const SORTORDER_BLOCK = 10_000;
-
 /** increment_revision_number()'s guard: a revision more than an hour ahead is reset to now. */
 const RUNAWAY_REVISION = 3600;
 
@@ -62,6 +59,8 @@ interface NewCourse {
   readonly format: string;
   readonly numsections: number;
   readonly visible: number;
+  /** Whether it gets its Announcements forum (courses.announcements; newsitems is 1). */
+  readonly announcements: boolean;
 }
 
 interface CategoryRow {
@@ -84,6 +83,7 @@ function newCourse(change: Change, ctx: WriteContext): NewCourse {
     format,
     numsections,
     visible: integerOf(change, 'visible', 1),
+    announcements: integerOf(change, 'announcements', 1) !== 0,
   };
 }
 
@@ -107,51 +107,24 @@ async function lockCategories(
   return new Map(rows.map((r) => [r.id, r]));
 }
 
-/** Per category, the highest sortorder of its courses inside its block (broken ones outside are ignored). */
-async function highestSortorders(tx: Queryable, ids: readonly number[], budget: number): Promise<Map<number, number>> {
-  const rows = typedRows<{ category: number; top: number }>(
-    'course',
-    await selectIn(
-      tx,
-      (list) =>
-        'SELECT c.category AS category, MAX(c.sortorder) AS top FROM {course} c ' +
-        'JOIN {course_categories} cc ON cc.id = c.category ' +
-        `WHERE c.sortorder <= cc.sortorder + ? AND c.sortorder > cc.sortorder AND c.category IN (${list}) ` +
-        'GROUP BY c.category',
-      [SORTORDER_BLOCK],
-      ids,
-      budget,
-    ),
-    { category: 'number', top: 'number' },
-  );
-  return new Map(rows.map((r) => [r.category, r.top]));
-}
-
-/** Sortorders of the new courses, in change (key) order after each category's last course. */
-function sortorders(
-  courses: readonly NewCourse[],
-  categories: ReadonlyMap<number, CategoryRow>,
-  tops: ReadonlyMap<number, number>,
-): Map<NewCourse, number> {
-  const next = new Map<number, number>();
-  const out = new Map<NewCourse, number>();
+/** Moodle sorts at most MAX_COURSES_IN_CATEGORY courses in a category's block: refused beyond. */
+function checkRoom(courses: readonly NewCourse[], categories: ReadonlyMap<number, CategoryRow>): void {
+  const added = new Map<number, number>();
   for (const course of courses) {
     const category = categories.get(course.categoryId);
     if (category === undefined) {
       throw new InternalError(`${course.change.address}: category ${course.categoryId} not found`);
     }
-    const sortorder = (next.get(category.id) ?? tops.get(category.id) ?? category.sortorder) + 1;
-    if (sortorder > category.sortorder + SORTORDER_BLOCK) {
+    const n = (added.get(category.id) ?? 0) + 1;
+    added.set(category.id, n);
+    if (category.coursecount + n > MAX_COURSES_IN_CATEGORY) {
       throw new UserError(
         'MOODLE_UNSUPPORTED',
-        `${course.change.address}: course category ${category.id} already holds ${SORTORDER_BLOCK} courses ` +
-          "(Moodle's MAX_COURSES_IN_CATEGORY); nothing was written",
+        `${course.change.address}: course category ${category.id} already holds ${category.coursecount} courses ` +
+          `(Moodle's MAX_COURSES_IN_CATEGORY is ${MAX_COURSES_IN_CATEGORY}); nothing was written`,
       );
     }
-    next.set(category.id, sortorder);
-    out.set(course, sortorder);
   }
-  return out;
 }
 
 /** Multi-row INSERT of rows given as records of the same columns. */
@@ -271,9 +244,8 @@ async function createCourses(tx: Queryable, ctx: WriteContext, creates: readonly
   const courses = creates.map((change) => newCourse(change, ctx));
   const categoryIds = [...new Set(courses.map((c) => c.categoryId))];
   const categories = await lockCategories(tx, categoryIds, ctx.budget);
-  const tops = await highestSortorders(tx, categoryIds, ctx.budget);
   const parents = await categoryContexts(tx, categoryIds, ctx.budget);
-  const orders = sortorders(courses, categories, tops);
+  checkRoom(courses, categories);
   // Checked before the first insert, so that a missing context writes nothing.
   for (const course of courses) requireContext(parents, course.categoryId, course.change.address);
 
@@ -281,7 +253,7 @@ async function createCourses(tx: Queryable, ctx: WriteContext, creates: readonly
     newCourseRow({
       ...course,
       category: course.categoryId,
-      sortorder: orders.get(course) as number,
+      sortorder: 0, // as create_course() inserts it; numbered below as fix_course_sortorder() numbers it
       fullname: textOf(course.change, 'fullname'),
       shortname: textOf(course.change, 'shortname'),
       now: ctx.now,
@@ -294,6 +266,7 @@ async function createCourses(tx: Queryable, ctx: WriteContext, creates: readonly
 
   await createContexts(tx, ctx, courses, idOf, parents);
   await createCourseParts(tx, ctx, courses, idOf);
+  await writeNewsForums(tx, courses.filter((course) => course.announcements).map(idOf), ctx.now, ctx.budget);
 
   const added = new Map<number, number>();
   for (const course of courses) added.set(course.categoryId, (added.get(course.categoryId) ?? 0) + 1);
@@ -305,6 +278,7 @@ async function createCourses(tx: Queryable, ctx: WriteContext, creates: readonly
     {},
     ctx.budget,
   );
+  await writeMoodleSortorders(tx, ctx.budget);
   for (const course of courses) ctx.ids.set('course', course.change.key, idOf(course));
 }
 

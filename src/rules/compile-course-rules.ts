@@ -69,7 +69,13 @@ export function compileCourseRules(
         category: rule.category,
       },
       required: ['idnumber', 'shortname', 'fullname', 'category'],
-      fixed: { format: rule.format, numsections: rule.numsections, visible: 1 },
+      // announcements only when off (the default, as Moodle, shows nothing in plans).
+      fixed: {
+        format: rule.format,
+        numsections: rule.numsections,
+        visible: 1,
+        ...(spec.courses?.announcements === false ? { announcements: 0 } : {}),
+      },
       personal: false,
     });
   }

@@ -160,6 +160,13 @@ export const courseSections = {
         default: 'keep',
         description: 'A managed course the rules no longer produce is kept as it is, or hidden. Never deleted.',
       },
+      announcements: {
+        type: 'boolean',
+        default: true,
+        description:
+          'A created course gets its "Announcements" forum, as Moodle gives one to every new course whose format ' +
+          'has news (topics, weeks); false creates courses without it.',
+      },
       rules: { type: 'object', additionalProperties: courseRule },
     },
   },

@@ -16,11 +16,12 @@ import type { MoodleDatabase, ServerConnectionOptions } from '../../src/moodle/d
 const DUMP = new URL('../fixtures/moodle/4.5/mariadb/core.sql', import.meta.url);
 /**
  * Tables the writers touch beyond core.sql's (course format options; capabilities and role permissions for the
- * role writer), dumped from the same install (see the fixtures' README).
+ * role writer; modules, forum and course modules for a new course's Announcements forum), dumped from the same install (see the fixtures' README).
  */
 const EXTRA_DUMPS = [
   new URL('../fixtures/moodle/4.5/mariadb/course-format-options.sql', import.meta.url),
   new URL('../fixtures/moodle/4.5/mariadb/roles-extra.sql', import.meta.url),
+  new URL('../fixtures/moodle/4.5/mariadb/forum-modules.sql', import.meta.url),
 ];
 const NAME_PREFIX = 'l2m_test_';
 

@@ -119,6 +119,7 @@ type IdTarget = string | ((row: Readonly<Record<string, unknown>>) => string | u
 const ENTITY_ID_COLUMNS: Readonly<Record<string, Readonly<Record<string, IdTarget>>>> = {
   ...ID_COLUMNS,
   course_categories: { id: 'course_categories', parent: 'course_categories' },
+  course: { id: 'course', category: 'course_categories' },
   cohort: { id: 'cohort', contextid: 'context' },
   cohort_members: { id: 'cohort_members', cohortid: 'cohort', userid: 'user' },
   user_info_category: { id: 'user_info_category' },
