@@ -35,9 +35,7 @@ function run(file: string, args: readonly string[], cwd: string, env: NodeJS.Pro
 function npm(args: readonly string[], cwd: string): Promise<Run> {
   const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` };
   const npmCli = process.env.npm_execpath ?? '';
-  return npmCli.endsWith('.js')
-    ? run(process.execPath, [npmCli, ...args], cwd, env)
-    : run('npm', args, cwd, env);
+  return npmCli.endsWith('.js') ? run(process.execPath, [npmCli, ...args], cwd, env) : run('npm', args, cwd, env);
 }
 
 describe('the packed package, installed into a fresh prefix', () => {
