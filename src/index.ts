@@ -76,7 +76,7 @@ export { compileUserRules, desiredUsers } from './rules/users.js';
 // Source.
 export type { LdapEntry } from './source/entry.js';
 export { readLdifFile } from './source/ldif/parse-ldif.js';
-export { openSource } from './source/open-source.js';
+export { checkSourceFiles, openSource } from './source/open-source.js';
 export type { SearchRequest, Source } from './source/source.js';
 // Spec.
 export type { LoadedSpec } from './spec/load.js';

@@ -56,8 +56,9 @@ export abstract class SpecCommand extends BaseCommand {
     description: 'Path of the sync spec (YAML or JSON)',
   });
 
-  protected loadSpec(): Promise<LoadedSpec> {
-    return loadSpec(this.spec);
+  /** `resolveSecrets: false` for commands that never connect (validate, state list/show). */
+  protected loadSpec(options: { readonly resolveSecrets?: boolean } = {}): Promise<LoadedSpec> {
+    return loadSpec(this.spec, options);
   }
 
   /** Lock notices on stderr (stdout stays the command's output): a takeover is a warning. */

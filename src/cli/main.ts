@@ -39,6 +39,8 @@ export function buildCli(options: { readonly colors?: boolean } = {}): Cli {
  * (help, usage errors) is coloured only on a terminal, and usage errors go to stderr.
  */
 export async function main(argv: readonly string[]): Promise<void> {
+  endQuietlyOnClosedPipe(process.stdout);
+  endQuietlyOnClosedPipe(process.stderr);
   const terminal = process.stdout.isTTY === true && (process.env.NO_COLOR ?? '') === '';
   const context = { ...Cli.defaultContext, colorDepth: terminal ? process.stdout.getColorDepth() : 1 };
   const cli = buildCli({ colors: terminal });
@@ -51,4 +53,16 @@ export async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   process.exitCode = await cli.run(command, context);
+}
+
+/**
+ * `plan --json | head`: once the reader has gone, further output is dropped instead of crashing with an
+ * EPIPE stack. The command itself runs to its end (an apply still commits or rolls back and writes its
+ * state: output is never worth a half-finished run), and its exit code stands.
+ */
+function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    stream.write = (() => true) as typeof stream.write;
+  });
 }

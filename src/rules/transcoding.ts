@@ -2,10 +2,11 @@
  * Transcoding tables for the template filter `map("name")`: a value → another, from an inline map and/or a
  * CSV file (columns `from` and `to`). Pure: the file's content comes read with the spec (spec/load.ts).
  *
- * CSV: UTF-8 (a BOM is ignored), RFC 4180 quoting (`"a;b"`, `"say ""hi"""`, line breaks inside quotes),
- * separator `,` or `;` as the header line uses, other columns ignored, blank lines skipped. `from` and `to`
- * are trimmed: spreadsheets pad cells, and a padded key would never match.
+ * CSV (read by csv-parse): UTF-8 (a BOM is ignored), RFC 4180 quoting, line breaks inside quotes, separator
+ * `,` or `;` as the header line uses, other columns ignored, blank lines skipped. Cells are trimmed:
+ * spreadsheets pad cells, and a padded key would never match.
  */
+import { CsvError, parse } from 'csv-parse/sync';
 import type { Diagnostic } from '../errors.js';
 import { UserError } from '../errors.js';
 import type { TranscodingFile } from '../spec/load.js';
@@ -64,66 +65,56 @@ function detectSeparator(text: string): ',' | ';' {
   return semicolons > commas ? ';' : ',';
 }
 
-/** Reads RFC 4180 CSV; throws a SPEC_INVALID UserError naming `file` and the line on malformed quoting. */
+const AFTER_QUOTE = (separator: string): string =>
+  `unexpected text after a closing quote (write "" for a quote inside a quoted cell, or separate cells with "${separator}")`;
+
+interface ParsedRecord {
+  readonly record: string[];
+  readonly raw: string;
+  readonly info: { readonly lines: number };
+}
+
+/**
+ * Reads RFC 4180 CSV with csv-parse; throws a SPEC_INVALID UserError naming `file` and the line of malformed
+ * quoting. Cells are trimmed outside quotes (spreadsheets pad them).
+ */
 export function readCsv(input: string, file: string): CsvTable {
-  const text = input.startsWith('\uFEFF') ? input.slice(1) : input;
-  const separator = detectSeparator(text);
-  const records: CsvRecord[] = [];
-  let pos = 0;
-  let line = 1;
-  const atRecordEnd = () => pos >= text.length || text[pos] === '\n' || (text[pos] === '\r' && text[pos + 1] === '\n');
-  while (pos < text.length) {
-    const start = line;
-    const cells: string[] = [];
-    for (;;) {
-      let cell = '';
-      if (text[pos] === '"') {
-        const opened = line;
-        pos += 1;
-        for (;;) {
-          if (pos >= text.length) throw csvError(file, opened, 'unterminated quote: a quoted cell needs its closing "');
-          const ch = text[pos] as string;
-          if (ch === '"' && text[pos + 1] === '"') {
-            cell += '"';
-            pos += 2;
-          } else if (ch === '"') {
-            pos += 1;
-            break;
-          } else {
-            if (ch === '\n') line += 1;
-            cell += ch;
-            pos += 1;
-          }
-        }
-        while (text[pos] === ' ' || text[pos] === '\t') pos += 1;
-        if (!atRecordEnd() && text[pos] !== separator) {
-          throw csvError(
-            file,
-            line,
-            `unexpected text after a closing quote (write "" for a quote inside a quoted cell, or separate cells with "${separator}")`,
-          );
-        }
-      } else {
-        while (!atRecordEnd() && text[pos] !== separator) {
-          cell += text[pos];
-          pos += 1;
-        }
-      }
-      cells.push(cell);
-      if (text[pos] === separator) {
-        pos += 1;
-        continue;
-      }
-      // End of record: skip the line break.
-      if (text[pos] === '\r') pos += 1;
-      if (text[pos] === '\n') {
-        pos += 1;
-        line += 1;
-      }
-      break;
+  const separator = detectSeparator(input.startsWith('\uFEFF') ? input.slice(1) : input);
+  let parsed: ParsedRecord[];
+  try {
+    // csv-parse's typings do not model `info` and `raw`, which wrap each record as ParsedRecord.
+    parsed = parse(input, {
+      bom: true,
+      delimiter: separator,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      skip_records_with_empty_values: true,
+      trim: true,
+      info: true,
+      raw: true,
+    }) as unknown as ParsedRecord[];
+  } catch (error) {
+    if (!(error instanceof CsvError)) throw error;
+    if (error.code === 'CSV_QUOTE_NOT_CLOSED') {
+      // csv-parse reports where the file ended; the editor needs the line the quote opened on.
+      const opened = input.slice(0, Number(error.bytes_records)).split('\n').length;
+      throw csvError(file, opened, 'unterminated quote: a quoted cell needs its closing "');
     }
-    if (cells.some((c) => c.trim() !== '')) records.push({ line: start, cells });
+    const afterQuote =
+      error.code === 'CSV_INVALID_CLOSING_QUOTE' || error.code === 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE';
+    throw csvError(file, Number(error.lines), afterQuote ? AFTER_QUOTE(separator) : error.message);
   }
+  // info.lines is the line a record ends on; its raw text holds the blank lines skipped before it and the
+  // quoted line breaks inside it, so the line it starts on is counted back from there.
+  const records = parsed.map(({ record, raw, info }) => ({
+    line:
+      info.lines -
+      (raw
+        .replace(/^(\r?\n)+/, '')
+        .replace(/\r?\n$/, '')
+        .match(/\n/g)?.length ?? 0),
+    cells: record,
+  }));
   return { separator, records };
 }
 

@@ -1,7 +1,10 @@
 /**
  * I/O: opens the source the spec names, an LDIF file or an LDAP server (bound); both behind one `Source`.
  */
+import { access, constants } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
+import type { Diagnostic } from '../errors.js';
+import { UserError } from '../errors.js';
 import type { LoadedSpec } from '../spec/load.js';
 import { LdapSource } from './ldap/ldap-source.js';
 import { LdifSource } from './ldif/ldif-source.js';
@@ -24,4 +27,35 @@ export async function openSource(loaded: LoadedSpec): Promise<Source> {
     });
   }
   throw new Error('unreachable: the schema requires ldif or ldap');
+}
+
+/**
+ * The files the source would open (the LDIF file, the LDAP server's CA), checked readable without opening
+ * anything: `validate` reports a missing one instead of saying "valid". Throws SPEC_READ listing every one.
+ */
+export async function checkSourceFiles(loaded: LoadedSpec): Promise<void> {
+  const { source } = loaded.spec;
+  const files: { readonly jsonPath: string; readonly path: string; readonly what: string }[] = [];
+  if (source.ldif !== undefined) files.push({ jsonPath: '/source/ldif', path: source.ldif, what: 'LDIF file' });
+  const ca = source.ldap?.tls?.ca;
+  if (ca !== undefined) files.push({ jsonPath: '/source/ldap/tls/ca', path: ca, what: "LDAP server's CA file" });
+  const problems: Diagnostic[] = [];
+  for (const file of files) {
+    const absolute = resolveFrom(loaded.dir, file.path);
+    try {
+      await access(absolute, constants.R_OK);
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'cannot be read';
+      problems.push({
+        message: `the ${file.what} ${absolute}: ${reason} (a relative path is relative to the spec's directory)`,
+        path: file.jsonPath,
+        position: loaded.positionOf(file.jsonPath),
+      });
+    }
+  }
+  if (problems.length > 0) {
+    const count =
+      problems.length === 1 ? 'a file it names is missing' : `${problems.length} files it names are missing`;
+    throw new UserError('SPEC_READ', `${loaded.path}: ${count}`, problems);
+  }
 }

@@ -49,6 +49,11 @@ export interface TranscodingFile {
 export interface LoadOptions {
   /** Environment for `${env:…}`; default `process.env`. */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * `false`: leave `${env:…}`/`${file:…}` references as written (their syntax is still checked), for what
+   * never connects (`validate`, `state list`, `state show`) and so must not need the secrets. Default `true`.
+   */
+  readonly resolveSecrets?: boolean;
 }
 
 export interface ParseOptions extends LoadOptions {
@@ -70,7 +75,7 @@ export async function loadSpec(path: string, options: LoadOptions = {}): Promise
       { cause: error },
     );
   }
-  return build(bytes.toString('utf8'), bytes, path, absolute, dirname(absolute), options.env);
+  return build(bytes.toString('utf8'), bytes, path, absolute, dirname(absolute), options);
 }
 
 const READ_REASONS: Readonly<Record<string, string>> = {
@@ -85,7 +90,7 @@ const readReason = (error: NodeJS.ErrnoException): string =>
 /** Same as `loadSpec`, from text; `file` names it in diagnostics and decides YAML or JSON. */
 export async function parseSpecText(text: string, file: string, options: ParseOptions = {}): Promise<LoadedSpec> {
   const absolute = resolve(file);
-  return build(text, Buffer.from(text, 'utf8'), file, absolute, options.dir ?? dirname(absolute), options.env);
+  return build(text, Buffer.from(text, 'utf8'), file, absolute, options.dir ?? dirname(absolute), options);
 }
 
 async function build(
@@ -94,7 +99,7 @@ async function build(
   file: string,
   absolute: string,
   dir: string,
-  env: NodeJS.ProcessEnv = process.env,
+  options: LoadOptions,
 ): Promise<LoadedSpec> {
   const parsed = parse(text, file);
   const { positions, problems, fatal } = parsed;
@@ -107,7 +112,10 @@ async function build(
     throw new UserError('SPEC_INVALID', `${file}: ${count} in the spec`, problems.sort(comparePositions));
   }
   // Validation passed, so `data` has the SpecInput shape.
-  const resolved = await resolveSecrets(data as SpecInput, { env, dir, positions });
+  const resolved =
+    options.resolveSecrets === false
+      ? { value: data as SpecInput, secrets: [] }
+      : await resolveSecrets(data as SpecInput, { env: options.env ?? process.env, dir, positions });
   const spec = applyDefaults(resolved.value);
   const csvFiles = await readTranscodingFiles(spec, file, dir, positions);
   return {

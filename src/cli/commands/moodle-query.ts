@@ -1,5 +1,5 @@
 import { Command, Option, UsageError } from 'clipanion';
-import { openSpecMoodle } from '../../index.js';
+import { openSpecMoodle, UserError } from '../../index.js';
 import { SpecCommand } from '../base-command.js';
 
 const READ_ONLY = /^\s*(select|with)\b/i;
@@ -35,8 +35,11 @@ export class MoodleQueryCommand extends SpecCommand {
         })
         .catch((error: unknown) => {
           const rows = (error as { rows?: Record<string, unknown>[] }).rows;
-          if (rows === undefined) throw error;
-          return rows;
+          if (rows !== undefined) return rows;
+          if (error instanceof UserError) throw error;
+          // The database refused the query (a typo, a missing column): the user's SQL, not a bug here.
+          const reason = error instanceof Error ? error.message : String(error);
+          throw new UserError('MOODLE_QUERY_FAILED', `the database refused the query: ${reason}`, [], { cause: error });
         });
       this.context.stdout.write(formatTable(rows));
       return 0;

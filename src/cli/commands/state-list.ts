@@ -24,7 +24,11 @@ export class StateListCommand extends SpecCommand {
     if (this.type !== undefined && !(ENTITY_ORDER as readonly string[]).includes(this.type)) {
       throw new UsageError(`unknown --type ${this.type}: use one of ${ENTITY_ORDER.join(', ')}`);
     }
-    const state = await readCommandState(() => this.loadSpec(), this.state, this.context.stderr);
+    const state = await readCommandState(
+      () => this.loadSpec({ resolveSecrets: false }),
+      this.state,
+      this.context.stderr,
+    );
     const lines = state.objects.filter((o) => this.type === undefined || o.type === this.type).map((o) => o.address);
     this.context.stdout.write(lines.length === 0 ? '' : `${lines.join('\n')}\n`);
     return 0;

@@ -45,7 +45,11 @@ export class StateShowCommand extends SpecCommand {
   address = Option.String({ name: 'ADDRESS' });
 
   async run(): Promise<number> {
-    const state = await readCommandState(() => this.loadSpec(), this.state, this.context.stderr);
+    const state = await readCommandState(
+      () => this.loadSpec({ resolveSecrets: false }),
+      this.state,
+      this.context.stderr,
+    );
     const object = state.objects.find((o) => o.address === this.address);
     if (object === undefined) {
       const near = state.objects.filter((o) => o.address.toLowerCase().includes(this.address.toLowerCase()));
