@@ -17,58 +17,14 @@ import { join } from 'node:path';
 import { CATALOG } from '../src/entities/catalog.js';
 import { churnDirectory } from '../src/generate/churn.js';
 import { directoryLdif, generateDirectory } from '../src/generate/generate.js';
-import type { Directory, Person } from '../src/generate/model.js';
+import type { Directory } from '../src/generate/model.js';
 import { applySpec, planSpec } from '../src/index.js';
 import type { EntityType } from '../src/model/change.js';
 import { removalCounts } from '../src/plan/guards.js';
 import { loadSpec } from '../src/spec/load.js';
+import { halfTheDirectory, SDET_JOB, withoutEstablishment } from '../test/helpers/broken-directory.js';
 import { createMoodleDatabase, dropStaleTestDatabases } from '../test/helpers/mariadb.js';
 import { moodleSection, writeSpec } from '../test/helpers/spec-files.js';
-
-const SDET = {
-  extends: 'sdet',
-  directory: {
-    people: { base: 'ou=people,dc=ent,dc=example' },
-    structures: { base: 'ou=structures,dc=ent,dc=example' },
-  },
-  users: { profiles: { parent: { enabled: true } } },
-  profileFields: {
-    fields: { ent_uai: { enabled: true }, ent_profiles: { enabled: true }, ent_classes: { enabled: true } },
-  },
-  categories: { rules: { level: { enabled: true } } },
-  courses: { rules: { classSubject: { enabled: true }, schoolLife: { enabled: true } } },
-  groups: {
-    rules: {
-      classSubject: { enabled: true },
-      schoolLifeClasses: { enabled: true },
-      schoolLifeGroups: { enabled: true },
-    },
-  },
-  enrolments: {
-    cohorts: { rules: { classSubject: { enabled: true }, schoolLife: { enabled: true } } },
-    manual: { rules: { classSubjectTeacher: { enabled: true } } },
-  },
-  roleAssignments: { rules: { headteacher: { enabled: true } } },
-};
-
-/** The directory without the people `lost` says (never parents), and the parents left with no child. */
-function dropping(dir: Directory, lost: (p: Person, index: number) => boolean): Directory {
-  const gone = new Set<string>();
-  dir.people.forEach((p, i) => {
-    if (p.kind !== 'parent' && lost(p, i)) gone.add(p.uid);
-  });
-  const kept = new Set<string>();
-  for (const p of dir.people) if (p.kind === 'student' && !gone.has(p.uid)) for (const l of p.parents) kept.add(l.uid);
-  for (const p of dir.people) if (p.kind === 'parent' && !kept.has(p.uid)) gone.add(p.uid);
-  return { establishments: dir.establishments, people: dir.people.filter((p) => !gone.has(p.uid)) };
-}
-
-/** One establishment's people gone: students, teachers and staff attached to it, and the parents only they had. */
-const withoutEstablishment = (dir: Directory, index: number): Directory =>
-  dropping(dir, (p) => p.kind !== 'parent' && p.rattach === dir.establishments[index]?.uai);
-
-/** Half of the people gone: every other student, teacher and staff member, and the parents left with no child. */
-const half = (dir: Directory): Directory => dropping(dir, (_, i) => i % 2 === 1);
 
 async function main(argv: readonly string[]): Promise<void> {
   const people = Number(argv.find((a) => /^\d+$/.test(a)) ?? 10000);
@@ -82,7 +38,7 @@ async function main(argv: readonly string[]): Promise<void> {
     const ldif = join(dir, 'directory.ldif');
     const specPath = await writeSpec(
       { dir, path: (name) => join(dir, name), remove: async () => {} },
-      { version: 1, source: { ldif }, moodle: moodleSection(moodle.options), ...SDET },
+      { version: 1, source: { ldif }, moodle: moodleSection(moodle.options), ...SDET_JOB },
     );
     await writeFile(ldif, directoryLdif(day1));
     const loaded = await loadSpec(specPath);
@@ -97,7 +53,7 @@ async function main(argv: readonly string[]): Promise<void> {
         `lost ${etab.kind} ${etab.uai}`,
         withoutEstablishment(day1, i),
       ]),
-      ['half the people', half(day1)],
+      ['half the people', halfTheDirectory(day1)],
     ];
     for (const [name, next] of scenarios) {
       await writeFile(ldif, directoryLdif(next));
