@@ -23,6 +23,8 @@ export interface Diagnostic {
   readonly position?: SourcePosition;
   /** LDAP DN, when the problem is in a directory entry. */
   readonly dn?: string;
+  /** Stable code of this problem, when it has one (a safety guard's: `GUARD_USERS_REMOVALS`). */
+  readonly code?: string;
 }
 
 export type ErrorCode =
@@ -44,6 +46,7 @@ export type ErrorCode =
   | 'PLAN_REFUSED'
   | 'PLAN_STALE'
   | 'PLAN_INVALID'
+  | 'OPTION_INVALID'
   | 'STATE_INVALID'
   | 'STATE_WRITE'
   | 'STATE_LOCKED'
@@ -76,5 +79,6 @@ export function formatDiagnostic(d: Diagnostic): string {
       ? `${d.dn}: `
       : '';
   const path = d.path !== undefined && d.path !== '' ? ` (at ${d.path})` : '';
-  return `${where}${d.message}${path}`;
+  const code = d.code === undefined ? '' : `[${d.code}] `;
+  return `${code}${where}${d.message}${path}`;
 }

@@ -31,7 +31,8 @@ export {
 export type { ActionFacts, Change, ChangeAction, EntityType, Fields, FieldValue, ObjectRef } from './model/change.js';
 export { ACTION_ORDER, ACTIONS, addressOf, writes } from './model/change.js';
 export type { DesiredObject } from './model/desired.js';
-export type { Plan, PlanHeader } from './model/plan.js';
+export type { GuardAllowance, GuardViolation, Plan, PlanGuards, PlanHeader, RemovalLimit } from './model/plan.js';
+export { isRefused } from './model/plan.js';
 export type { SkippedEntry } from './model/skipped.js';
 export type { State, StateObject } from './model/state.js';
 export { DurationError, formatDuration, parseDuration } from './duration.js';
@@ -48,6 +49,7 @@ export { applyPlanFile, applySpec } from './pipeline/apply.js';
 export type { PlanOptions, PlanResult } from './pipeline/plan.js';
 export {
   checkSpec,
+  PlanRefusedError,
   planFromInputs,
   planSpec,
   readAndPlan,
@@ -55,6 +57,15 @@ export {
   userConstraints,
   withSpecResources,
 } from './pipeline/plan.js';
+export type { RemovalCount } from './plan/guards.js';
+export {
+  allowanceOptions,
+  checkGuards,
+  GUARD_NAMES,
+  parseAllowRemovals,
+  removalCounts,
+  removalLimits,
+} from './plan/guards.js';
 export type { PlanSummary } from './plan/plan.js';
 export { computePlan, summarize } from './plan/plan.js';
 // Plan (pure), saved plans.

@@ -1,8 +1,15 @@
 import type { WriteStream } from 'node:tty';
 import { Command, Option, UsageError } from 'clipanion';
-import * as t from 'typanion';
 import type { LoadedSpec, LockNotice, PlanOptions } from '../index.js';
-import { DurationError, formatDiagnostic, loadSpec, parseDuration, UserError } from '../index.js';
+import {
+  DurationError,
+  formatDiagnostic,
+  GUARD_NAMES,
+  loadSpec,
+  parseAllowRemovals,
+  parseDuration,
+  UserError,
+} from '../index.js';
 
 const MAX_DIAGNOSTICS = 50;
 
@@ -77,8 +84,9 @@ export abstract class PlanningCommand extends SpecCommand {
     description: 'Accept a directory that returns no users while some are managed',
   });
   allowRemovals = Option.String('--allow-removals', {
-    description: 'Accept up to N suspensions in this run, over users.maxRemovals',
-    validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(0)]),
+    description:
+      'Accept removals over guards.maxRemovals in this run: N of every entity, or per entity (users=200,cohort_enrolments=2000; entities: ' +
+      `${[...GUARD_NAMES.keys()].join(', ')}); saved with the plan by plan --out`,
   });
 
   establishments = Option.Array('--establishment', {
@@ -91,7 +99,7 @@ export abstract class PlanningCommand extends SpecCommand {
   protected planOptions(): PlanOptions {
     return {
       allowEmptySource: this.allowEmptySource,
-      allowRemovals: this.allowRemovals,
+      ...(this.allowRemovals === undefined ? {} : { allowRemovals: parseAllowRemovals(this.allowRemovals) }),
       lockTimeoutMs: this.lockTimeoutMs(),
       onLockNotice: this.onLockNotice,
       ...(this.establishments === undefined ? {} : { establishments: this.establishments }),

@@ -12,6 +12,7 @@
  * are broken by the order of the records below.
  */
 import type { Change, ChangeAction, EntityType } from '../model/change.js';
+import type { RemovalLimit } from '../model/plan.js';
 
 /** Where, in the key and values of an entity's changes, personal data sits (what redaction pseudonymises). */
 export interface PersonalData {
@@ -36,8 +37,13 @@ export interface RemovalGuard {
   readonly noun: string;
   /** Verb of the refusal: users are suspended, the rest removed. */
   readonly verb: 'suspend' | 'remove';
-  /** Removals the percent limit never refuses (a few enrolments change every day; a few users do not leave). */
-  readonly floor: number;
+  /**
+   * Its name where people write it: the spec's `guards.maxRemovals.<name>`, `--allow-removals <name>=N`, and
+   * the refusal code `GUARD_<NAME>_REMOVALS`.
+   */
+  readonly name: string;
+  /** The default limit (README, "Removal guards": measured with the generator's churn, bench/guards.ts). */
+  readonly limit: RemovalLimit;
   /** What "managed" counts: the state's objects, or (objects owned through a parent) what the plan saw. */
   readonly managed: 'state' | 'plan';
 }
@@ -215,7 +221,14 @@ export const CATALOG = {
     establishments: 'own',
     purge: false,
     personal: { key: 'user', fields: USER_FIELDS },
-    removals: { actions: ['suspend'], noun: 'users', verb: 'suspend', floor: 0, managed: 'state' },
+    removals: {
+      actions: ['suspend'],
+      noun: 'users',
+      verb: 'suspend',
+      name: 'users',
+      limit: { count: 10, percent: 2 },
+      managed: 'state',
+    },
     refsCheckedByPlan: false,
     problemRank: 0,
     refsInValues: false,
@@ -260,7 +273,14 @@ export const CATALOG = {
     establishments: 'own',
     purge: false,
     personal: { key: 'none', fields: {} },
-    removals: { actions: ['delete', 'release'], noun: 'cohorts', verb: 'remove', floor: 0, managed: 'state' },
+    removals: {
+      actions: ['delete', 'release'],
+      noun: 'cohorts',
+      verb: 'remove',
+      name: 'cohorts',
+      limit: { count: 5, percent: 5 },
+      managed: 'state',
+    },
     refsCheckedByPlan: false,
     problemRank: 2,
     refsInValues: false,
@@ -308,7 +328,14 @@ export const CATALOG = {
     // Listed through the category caches.
     purge: true,
     personal: { key: 'none', fields: {} },
-    removals: { actions: ['suspend'], noun: 'courses (hiding them)', verb: 'remove', floor: 10, managed: 'state' },
+    removals: {
+      actions: ['suspend'],
+      noun: 'courses (hiding them)',
+      verb: 'remove',
+      name: 'courses',
+      limit: { count: 5, percent: 5 },
+      managed: 'state',
+    },
     refsCheckedByPlan: true,
     // Course-side objects are made from the same values as cohorts (a class value): the first one reported keeps it.
     problemRank: 2,
@@ -333,7 +360,14 @@ export const CATALOG = {
     // The course's groupdata cache (reference-writes §19).
     purge: true,
     personal: { key: 'none', fields: {} },
-    removals: { actions: ['delete'], noun: 'groups', verb: 'remove', floor: 10, managed: 'state' },
+    removals: {
+      actions: ['delete'],
+      noun: 'groups',
+      verb: 'remove',
+      name: 'groups',
+      limit: { count: 10, percent: 5 },
+      managed: 'state',
+    },
     refsCheckedByPlan: true,
     problemRank: 2,
     refsInValues: false,
@@ -406,7 +440,8 @@ export const CATALOG = {
       actions: ['delete', 'suspend'],
       noun: 'cohort enrolment methods',
       verb: 'remove',
-      floor: 10,
+      name: 'cohort_enrolment_methods',
+      limit: { count: 10, percent: 5 },
       managed: 'state',
     },
     refsCheckedByPlan: true,
@@ -436,7 +471,14 @@ export const CATALOG = {
     purge: false,
     personal: member('method'),
     // Owned through their method, not in the state: the guard counts what the plan saw.
-    removals: { actions: ['delete', 'suspend'], noun: 'cohort enrolments', verb: 'remove', floor: 10, managed: 'plan' },
+    removals: {
+      actions: ['delete', 'suspend'],
+      noun: 'cohort enrolments',
+      verb: 'remove',
+      name: 'cohort_enrolments',
+      limit: { count: 100, percent: 5 },
+      managed: 'plan',
+    },
     refsCheckedByPlan: true,
     problemRank: 2,
     refsInValues: false,
@@ -459,7 +501,14 @@ export const CATALOG = {
     establishments: 'own',
     purge: false,
     personal: member('course'),
-    removals: { actions: ['delete', 'suspend'], noun: 'enrolments', verb: 'remove', floor: 10, managed: 'state' },
+    removals: {
+      actions: ['delete', 'suspend'],
+      noun: 'enrolments',
+      verb: 'remove',
+      name: 'manual_enrolments',
+      limit: { count: 10, percent: 5 },
+      managed: 'state',
+    },
     refsCheckedByPlan: true,
     problemRank: 2,
     refsInValues: false,
@@ -506,7 +555,14 @@ export const CATALOG = {
     establishments: 'own',
     purge: false,
     personal: { key: { userAfter: 'last', head: 'context' }, fields: { user: 'value', context: 'context' } },
-    removals: { actions: ['delete'], noun: 'role assignments', verb: 'remove', floor: 10, managed: 'state' },
+    removals: {
+      actions: ['delete'],
+      noun: 'role assignments',
+      verb: 'remove',
+      name: 'role_assignments',
+      limit: { count: 5, percent: 5 },
+      managed: 'state',
+    },
     refsCheckedByPlan: true,
     problemRank: 2,
     refsInValues: false,

@@ -15,12 +15,14 @@ import type { LockPolicy } from '../lock-wait.js';
 import type { EntityType } from '../model/change.js';
 import { writes } from '../model/change.js';
 import type { DesiredObject } from '../model/desired.js';
+import { isRefused } from '../model/plan.js';
 import type { State } from '../model/state.js';
 import { withApplyLock } from '../moodle/apply-lock.js';
 import { lockPolicyOf, openSpecMoodle } from '../moodle/connect.js';
 import type { MoodleDatabase } from '../moodle/database.js';
 import { readSite } from '../moodle/site.js';
 import { fingerprintsOf, keysOfPlan } from '../plan/fingerprints.js';
+import { allowanceOf, checkGuards, mergeAllowances, removalLimits } from '../plan/guards.js';
 import type { PlanFile } from '../plan/plan-file.js';
 import { planOfFile, staleReasons } from '../plan/plan-file.js';
 import type { LoadedSpec } from '../spec/load.js';
@@ -28,7 +30,7 @@ import { resolveState } from '../state/resolve-state.js';
 import { statePath } from '../state/state-path.js';
 import { checkStateWritable } from '../state/write-state.js';
 import type { PlanOptions, PlanResult } from './plan.js';
-import { checkSpec, readAndPlan, withSpecResources } from './plan.js';
+import { checkSpec, PlanRefusedError, readAndPlan, withSpecResources } from './plan.js';
 
 export interface ApplyOptions extends PlanOptions, CommitOptions {
   /**
@@ -81,6 +83,7 @@ export function applySpec(loaded: LoadedSpec, options: ApplyOptions = {}): Promi
         // One apply at a time per Moodle (from any machine), taken before planning: src/moodle/apply-lock.ts.
         withApplyLock(db, loaded, policy, async () => {
           const planned = await readAndPlan(loaded, source, db, { ...options, repair: true }, rules);
+          if (isRefused(planned.plan)) throw new PlanRefusedError(planned);
           return finishApply(loaded, db, planned, options);
         }),
       ),
@@ -106,7 +109,20 @@ export async function applyPlanFile(
         const path = statePath(loaded);
         const resolved = await resolveState(db, path, { repair: true });
         const moodle = await readMoodle(db, loaded, rules, await readSite(db));
-        const plan = planOfFile(file);
+        const saved = planOfFile(file);
+        // The guards again, with the allowance the plan was made (and reviewed) with and the one given now.
+        const plan = {
+          ...saved,
+          guards: checkGuards(saved, {
+            sourceEntries: file.plan.guards.sourceEntries,
+            managed: resolved.state.objects,
+            limits: removalLimits(loaded.spec.guards?.maxRemovals),
+            allowance: mergeAllowances(
+              file.plan.guards.allowance,
+              allowanceOf(options.allowRemovals, options.allowEmptySource ?? false),
+            ),
+          }),
+        };
         const desired = {
           objects: new Map(Object.entries(file.desired) as [EntityType, readonly DesiredObject[]][]),
           skipped: plan.skipped,
@@ -131,9 +147,10 @@ export async function applyPlanFile(
           desired,
           state: resolved.state,
           statePath: path,
-          sourceEntries: 0,
+          sourceEntries: file.plan.guards.sourceEntries,
           fingerprints: now,
         };
+        if (isRefused(plan)) throw new PlanRefusedError(planned);
         // The saved plan was reviewed: no confirmation (Terraform's `apply FILE`).
         return finishApply(loaded, db, planned, { ...options, confirm: undefined });
       }),

@@ -9,7 +9,8 @@
 import type { MoodleSnapshot } from '../entities/read-moodle.js';
 import { readMoodle } from '../entities/read-moodle.js';
 import { digestRows } from '../entities/reading.js';
-import type { Plan, PlanHeader } from '../model/plan.js';
+import { UserError } from '../errors.js';
+import type { GuardAllowance, Plan, PlanHeader } from '../model/plan.js';
 import type { State } from '../model/state.js';
 import { withApplyLock } from '../moodle/apply-lock.js';
 import type { LockOptions } from '../moodle/connect.js';
@@ -18,7 +19,7 @@ import type { MoodleDatabase } from '../moodle/database.js';
 import type { MoodleSite } from '../moodle/site.js';
 import { readSite } from '../moodle/site.js';
 import { fingerprintsOf, keysOfPlan } from '../plan/fingerprints.js';
-import { checkGuards, DEFAULT_MAX_REMOVALS } from '../plan/guards.js';
+import { allowanceOf, checkGuards, refusalOf, removalLimits } from '../plan/guards.js';
 import { ownPluginWarning } from '../plan/own-plugin.js';
 import { computePlan } from '../plan/plan.js';
 import type { PlanFingerprints } from '../plan/plan-file.js';
@@ -80,8 +81,11 @@ export interface PlanResult {
 export interface PlanOptions extends LockOptions {
   /** `--allow-empty-source`. */
   readonly allowEmptySource?: boolean;
-  /** `--allow-removals N`. */
-  readonly allowRemovals?: number;
+  /**
+   * `--allow-removals`: up to N removals of every entity (a number), or per entity (an allowance, e.g.
+   * `{ entities: { user: 200, cohort_enrolment: 2000 } }`), whatever the limits.
+   */
+  readonly allowRemovals?: number | GuardAllowance;
   /** `--establishment UAI…`: a run scoped to these establishments (never touching the others'). */
   readonly establishments?: readonly string[];
 }
@@ -123,16 +127,28 @@ export function planFromInputs(
     ...(desired.scope === undefined ? {} : { scope: desired.scope }),
     ...(desired.excluded === undefined ? {} : { excluded: desired.excluded }),
   });
-  checkGuards(plan, {
+  // Checked, never thrown here: a refused plan is still shown and saved, marked refused (PlanRefusedError).
+  const guards = checkGuards(plan, {
     sourceEntries: entries.people.length,
     managed: state.objects,
-    maxRemovals: { ...DEFAULT_MAX_REMOVALS, ...loaded.spec.users.maxRemovals },
-    allowEmptySource: options.allowEmptySource ?? false,
-    allowRemovals: options.allowRemovals,
+    limits: removalLimits(loaded.spec.guards?.maxRemovals),
+    allowance: allowanceOf(options.allowRemovals, options.allowEmptySource ?? false),
   });
-  return { plan, desired };
+  return { plan: { ...plan, guards }, desired };
 }
 
+/**
+ * PLAN_REFUSED: the plan trips safety guards (listed, one diagnostic each with its code). It carries the plan,
+ * so that the caller can still show it (and `plan --out` save it) marked refused.
+ */
+export class PlanRefusedError extends UserError {
+  constructor(readonly planned: PlanResult) {
+    const { message, diagnostics } = refusalOf(
+      planned.plan.guards ?? { sourceEntries: planned.sourceEntries, allowance: {}, violations: [] },
+    );
+    super('PLAN_REFUSED', message, diagnostics);
+  }
+}
 /** I/O at both ends: reads the directory, Moodle and the state, then plans. `repair` finalises an interrupted apply. */
 export async function readAndPlan(
   loaded: LoadedSpec,

@@ -14,10 +14,11 @@ import writeFileAtomic from 'write-file-atomic';
 import { UserError } from '../errors.js';
 import type { Change, EntityType } from '../model/change.js';
 import type { DesiredObject } from '../model/desired.js';
-import type { Plan, PlanHeader } from '../model/plan.js';
+import type { Plan, PlanGuards, PlanHeader } from '../model/plan.js';
 import type { SkippedEntry } from '../model/skipped.js';
 
-export const PLAN_FILE_FORMAT_VERSION = 1;
+/** 2: the guards' verdict and the allowance the plan was made with (`plan.guards`). */
+export const PLAN_FILE_FORMAT_VERSION = 2;
 
 /** What a plan was computed from; a saved plan applies only while these still hold. */
 export interface PlanFingerprints {
@@ -43,6 +44,11 @@ export interface PlanFileBody {
     readonly purge_needed: boolean;
     /** A scoped run's establishments (`--establishment`). */
     readonly scope?: readonly string[];
+    /**
+     * The guards' verdict when the plan was made, with the allowance it was made (and reviewed) with: a refused
+     * plan is saved too, marked so; `apply FILE` checks the guards again with this allowance.
+     */
+    readonly guards: PlanGuards;
   };
   /** The desired objects, per entity: the state recorded after the apply is made of them. */
   readonly desired: Readonly<Partial<Record<EntityType, readonly DesiredObject[]>>>;
@@ -75,6 +81,7 @@ export function planFileOf(
       desired_counts: plan.desiredCounts,
       purge_needed: plan.purgeNeeded,
       ...(plan.scope === undefined ? {} : { scope: plan.scope }),
+      guards: plan.guards ?? { sourceEntries: 0, allowance: {}, violations: [] },
     },
     desired: Object.fromEntries(desired),
   };
@@ -90,6 +97,7 @@ export function planOfFile(file: PlanFile): Plan {
     desiredCounts: file.plan.desired_counts,
     purgeNeeded: file.plan.purge_needed,
     ...(file.plan.scope === undefined ? {} : { scope: file.plan.scope }),
+    guards: file.plan.guards,
   };
 }
 
@@ -165,6 +173,15 @@ function shapeProblem(body: Record<string, unknown>): string | null {
   if (!isObject(plan.desired_counts) || typeof plan.purge_needed !== 'boolean') return 'plan.desired_counts';
   const { scope } = plan;
   if (scope !== undefined && !(Array.isArray(scope) && scope.every((u) => typeof u === 'string'))) return 'plan.scope';
+  const { guards } = plan;
+  if (
+    !isObject(guards) ||
+    typeof guards.sourceEntries !== 'number' ||
+    !isObject(guards.allowance) ||
+    !Array.isArray(guards.violations)
+  ) {
+    return 'plan.guards';
+  }
   const bad = (plan.changes as unknown[]).findIndex(
     (c) => !isObject(c) || typeof c.address !== 'string' || typeof c.entity !== 'string' || !isObject(c.after),
   );

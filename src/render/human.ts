@@ -11,7 +11,7 @@ import { ACTION_ORDER, ACTIONS, addressOf, writes } from '../model/change.js';
 import type { Plan, PlanHeader } from '../model/plan.js';
 import { summarize } from '../plan/plan.js';
 import type { PlanView } from './view.js';
-import { ENTITY_TITLES } from './view.js';
+import { ENTITY_TITLES, refusalLines } from './view.js';
 
 export interface HumanViewOptions {
   readonly color: boolean;
@@ -116,6 +116,12 @@ export class HumanPlanView implements PlanView {
       out.push('');
     }
     out.push(c.bold(summaryLine(plan)));
+    const refusal = refusalLines(plan);
+    if (refusal !== null) {
+      out.push('', c.red.bold(refusal.heading));
+      for (const line of refusal.violations) out.push(`  ${c.red('-')} ${line}`);
+      out.push(refusal.allow);
+    }
     return `${out.join('\n')}\n`;
   }
 

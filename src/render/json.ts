@@ -3,10 +3,12 @@
  */
 import { addressOf } from '../model/change.js';
 import type { Plan, PlanHeader } from '../model/plan.js';
+import { isRefused } from '../model/plan.js';
+import { formatAllowRemovals } from '../plan/guards.js';
 import { summarize } from '../plan/plan.js';
 import type { PlanView } from './view.js';
 
-export const PLAN_JSON_FORMAT_VERSION = '0.1';
+export const PLAN_JSON_FORMAT_VERSION = '0.2';
 
 export class JsonPlanView implements PlanView {
   constructor(private readonly toolVersion: string) {}
@@ -40,6 +42,16 @@ export class JsonPlanView implements PlanView {
       skipped: plan.skipped,
       warnings: plan.warnings,
       purge_needed: plan.purgeNeeded,
+      refused: isRefused(plan),
+      ...(plan.guards === undefined
+        ? {}
+        : {
+            guards: {
+              allow_removals: formatAllowRemovals(plan.guards.allowance) || null,
+              allow_empty_source: plan.guards.allowance.emptySource === true,
+              violations: plan.guards.violations,
+            },
+          }),
     };
     return `${JSON.stringify(document, null, 2)}\n`;
   }

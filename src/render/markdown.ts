@@ -12,7 +12,7 @@ import type { Plan, PlanHeader } from '../model/plan.js';
 import type { SkippedEntry } from '../model/skipped.js';
 import { summaryLine } from './human.js';
 import type { PlanView } from './view.js';
-import { ENTITY_TITLES } from './view.js';
+import { ENTITY_TITLES, refusalLines } from './view.js';
 
 export interface MarkdownViewOptions {
   /** Show every change instead of the first `limit` per entity. */
@@ -36,8 +36,14 @@ export class MarkdownPlanView implements PlanView {
 
   render(plan: Plan, header: PlanHeader): string {
     const out: string[] = [];
-    out.push(`### ldap2moodle — ${summaryLine(plan)}`, '');
+    const refusal = refusalLines(plan);
+    out.push(`### ldap2moodle — ${refusal === null ? '' : '⛔ REFUSED — '}${summaryLine(plan)}`, '');
     out.push(`Source ${code(header.source)} → Moodle ${code(header.target)}`, '');
+    if (refusal !== null) {
+      out.push(`> **${refusal.heading}**`, '>');
+      for (const line of refusal.violations) out.push(`> - ${text(line)}`);
+      out.push('>', `> ${text(refusal.allow)}`, '');
+    }
     if (this.options.redacted === true) {
       out.push(
         '_Names, e-mails, usernames and DNs are pseudonymised (`u-…`, stable between plans); `--no-redact` shows them._',

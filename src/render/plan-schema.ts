@@ -15,7 +15,7 @@ const fields = {
 
 export const planJsonSchema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
-  $id: 'urn:ldap2moodle:plan:0.1',
+  $id: 'urn:ldap2moodle:plan:0.2',
   title: 'ldap2moodle plan (JSON)',
   description: 'What an apply would change in Moodle, as printed by `ldap2moodle plan --json`.',
   type: 'object',
@@ -30,9 +30,10 @@ export const planJsonSchema = {
     'skipped',
     'warnings',
     'purge_needed',
+    'refused',
   ],
   properties: {
-    format_version: { const: '0.1' },
+    format_version: { const: '0.2' },
     tool_version: { type: 'string' },
     source: { type: 'string', description: 'The directory read (no credentials).' },
     target: { type: 'string', description: 'The Moodle database and release (no credentials).' },
@@ -84,6 +85,46 @@ export const planJsonSchema = {
     purge_needed: {
       type: 'boolean',
       description: "True when the apply writes rows Moodle's caches do not see until purged (categories).",
+    },
+    refused: {
+      type: 'boolean',
+      description: 'True when safety guards refuse the plan (`guards.violations`): shown, never applied as it is.',
+    },
+    guards: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['allow_removals', 'allow_empty_source', 'violations'],
+      description: 'The safety guards: the allowance the plan was made with, and every guard it trips.',
+      properties: {
+        allow_removals: {
+          type: ['string', 'null'],
+          description: 'The `--allow-removals` value the plan was made with (`users=200,cohort_enrolments=2000`).',
+        },
+        allow_empty_source: { type: 'boolean' },
+        violations: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['code', 'removals', 'managed', 'message', 'allow'],
+            properties: {
+              code: { type: 'string', description: '`GUARD_<ENTITY>_REMOVALS` or `GUARD_EMPTY_SOURCE`.' },
+              entity: { enum: [...ENTITY_ORDER] },
+              removals: { type: 'integer', minimum: 0 },
+              managed: { type: 'integer', minimum: 0 },
+              limit: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['count', 'percent'],
+                properties: { count: { type: 'integer', minimum: 0 }, percent: { type: 'number', minimum: 0 } },
+              },
+              allowed: { type: 'integer', minimum: 0, description: 'An allowance given, too small.' },
+              message: { type: 'string' },
+              allow: { type: 'string', description: 'The option that allows it for one run.' },
+            },
+          },
+        },
+      },
     },
   },
 } as const satisfies JSONSchema;

@@ -240,3 +240,20 @@ export const userProfile = {
     onRemoved: { enum: ['keep', 'suspend'] },
   },
 } as const;
+
+/** A removal limit of `guards.maxRemovals` (plan/guards.ts); unset values keep the built-in default. */
+export const removalLimit = {
+  type: 'object',
+  additionalProperties: false,
+  description:
+    'Refused when a plan removes more than `count` **and** more than `percent` of the managed objects of the entity.',
+  properties: {
+    count: { type: 'integer', minimum: 0, description: 'Removals always allowed, whatever the share (small sites).' },
+    percent: {
+      type: 'number',
+      minimum: 0,
+      maximum: 100,
+      description: 'Beyond `count`, the share of the managed objects a plan may remove.',
+    },
+  },
+} as const;

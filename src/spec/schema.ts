@@ -12,6 +12,7 @@ import {
   cohortRule,
   usersCondition,
   dn,
+  removalLimit,
   search,
   template,
   transcoding,
@@ -279,6 +280,33 @@ export const specSchema = {
         },
       },
     },
+    guards: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Safety guards run on every plan (README, "Safety guards").',
+      properties: {
+        maxRemovals: {
+          type: 'object',
+          additionalProperties: false,
+          description:
+            'Removal limits per entity: a plan removing (suspending, deleting, releasing, disabling) more than `count` ' +
+            'objects of an entity **and** more than `percent` of the managed ones is refused, with the code ' +
+            '`GUARD_<ENTITY>_REMOVALS`; `--allow-removals entity=N` allows it for one run. `default` applies to the ' +
+            'entities not named; unset values keep the built-in defaults.',
+          properties: {
+            default: removalLimit,
+            users: removalLimit,
+            cohorts: removalLimit,
+            courses: removalLimit,
+            groups: removalLimit,
+            cohort_enrolment_methods: removalLimit,
+            cohort_enrolments: removalLimit,
+            manual_enrolments: removalLimit,
+            role_assignments: removalLimit,
+          },
+        },
+      },
+    },
     state: {
       type: 'object',
       additionalProperties: false,
@@ -352,20 +380,11 @@ export const specSchema = {
         },
         maxRemovals: {
           type: 'object',
-          additionalProperties: false,
           description:
-            'Safety limit: a plan that would suspend more managed users than `count`, or more than `percent` of them, ' +
-            'is refused (a filter typo must never suspend a whole school). `--allow-removals N` lifts it for one run.',
-          properties: {
-            count: { type: 'integer', minimum: 0, default: 100, description: 'At most this many removals.' },
-            percent: {
-              type: 'number',
-              minimum: 0,
-              maximum: 100,
-              default: 10,
-              description: 'At most this share of the managed users.',
-            },
-          },
+            'Moved to `guards.maxRemovals.users`, where `count` is what is always allowed rather than a cap: a spec ' +
+            'that still sets it is refused with a message saying where it went.',
+          properties: { count: { type: 'integer', minimum: 0 }, percent: { type: 'number', minimum: 0, maximum: 100 } },
+          additionalProperties: false,
         },
         onInvalidEntry: {
           enum: ['skip', 'fail'],

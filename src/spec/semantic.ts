@@ -42,6 +42,15 @@ export function checkSpecSemantics(loaded: LoadedSpec): void {
       'lock.staleAfter must be more than 0 (it would take over every lock, live ones too); e.g. 6h',
     );
   }
+  const moved = loaded.spec.users.maxRemovals;
+  if (moved !== undefined) {
+    at(
+      '/users/maxRemovals',
+      'users.maxRemovals has moved to guards.maxRemovals.users, and its count now means removals always allowed ' +
+        '(the limit is the greater of count and percent of the managed users, no longer the lower): write ' +
+        `guards: { maxRemovals: { users: { count: …, percent: ${moved.percent ?? '…'} } } } (README, "Safety guards")`,
+    );
+  }
   if (problems.length > 0) {
     throw new UserError('SPEC_INVALID', `${loaded.path}: ${problems.length} problem(s) in the spec`, problems);
   }

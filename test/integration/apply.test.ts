@@ -5,6 +5,7 @@
  */
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { UserError } from '../../src/errors.js';
 import type { Change } from '../../src/model/change.js';
 import {
   type ApplySite,
@@ -357,7 +358,10 @@ describe.each(TARGETS)('apply on %s', (target) => {
   });
 
   describe('apply: safety guards', () => {
-    it('an empty source while users are managed: PLAN_REFUSED unless allowEmptySource', async () => {
+    /** Each guard's code and message, as the refusal lists them. */
+    const guardsOf = (error: UserError): string[] => error.diagnostics.map((d) => `[${d.code}] ${d.message}`);
+
+    it('an empty source while users are managed: GUARD_EMPTY_SOURCE unless allowEmptySource', async () => {
       const s = await site(people(3));
       await s.apply({ now: at(T0) });
       await s.setPeople([]);
@@ -365,17 +369,15 @@ describe.each(TARGETS)('apply on %s', (target) => {
 
       const empty = await s.applyError();
       expect(empty.code).toBe('PLAN_REFUSED');
-      expect(empty.message).toContain('the directory returned no users while ldap2moodle manages 3');
-      expect(empty.message).toContain('--allow-empty-source');
+      expect(empty.message).toContain('refused by a safety guard (GUARD_EMPTY_SOURCE)');
+      expect(empty.message).toContain('run again with --allow-empty-source');
+      expect(guardsOf(empty)).toEqual([
+        expect.stringContaining('[GUARD_EMPTY_SOURCE] the directory returned no users while ldap2moodle manages 3'),
+      ]);
       await expectUnchanged(s, before);
 
-      // Allowed empty, the 3 suspensions still meet the removal limit (100 % of the managed users).
-      const removals = await s.applyError({ allowEmptySource: true });
-      expect(removals.code).toBe('PLAN_REFUSED');
-      expect(removals.message).toContain('would suspend 3 users (100.0% of the 3 managed)');
-      await expectUnchanged(s, before);
-
-      const result = await s.apply({ allowEmptySource: true, allowRemovals: 3, now: at(T0 + 100) });
+      // 3 suspensions are within the users' count (10): allowing the empty directory is enough.
+      const result = await s.apply({ allowEmptySource: true, now: at(T0 + 100) });
       expect(actions(result.planned.plan.changes)).toEqual([
         'suspend user["p0001"]',
         'suspend user["p0002"]',
@@ -384,60 +386,60 @@ describe.each(TARGETS)('apply on %s', (target) => {
       expect((await s.users()).map((u) => u.suspended)).toEqual([1, 1, 1]);
     });
 
-    it('removals over the default percent (10 %): PLAN_REFUSED naming the number; allowRemovals lifts it', async () => {
-      const list = people(20);
+    it('removals over the default count (10) and percent (2%): GUARD_USERS_REMOVALS with the figures; allowRemovals lifts it', async () => {
+      const list = people(40);
       const s = await site(list);
       await s.apply({ now: at(T0) });
-      await s.setPeople(list.slice(3)); // 3 of 20 = 15 %
+      await s.setPeople(list.slice(12)); // 12 of 40 = 30 %
       const before = await snapshot(s);
 
       const error = await s.applyError();
       expect(error.code).toBe('PLAN_REFUSED');
-      expect(error.message).toContain('would suspend 3 users (15.0% of the 20 managed)');
-      expect(error.message).toContain('(count 100, percent 10)');
-      expect(error.message).toContain('--allow-removals 3');
-      await expectUnchanged(s, before);
-
-      const tooFew = await s.applyError({ allowRemovals: 2 });
-      expect(tooFew.code).toBe('PLAN_REFUSED');
-      expect(tooFew.message).toContain('would suspend 3 users, more than the 2 allowed by --allow-removals');
-      await expectUnchanged(s, before);
-
-      const result = await s.apply({ allowRemovals: 3, now: at(T0 + 100) });
-      expect(result.applied).toBe(true);
-      expect((await s.users()).filter((u) => u.suspended === 1).map((u) => u.username)).toEqual([
-        'p0001',
-        'p0002',
-        'p0003',
+      expect(guardsOf(error)).toEqual([
+        '[GUARD_USERS_REMOVALS] the plan would suspend 12 users (30.0% of the 40 managed), over ' +
+          "guards.maxRemovals.users (more than 10 and more than 2%); a filter mistake must never suspend a whole school's " +
+          'users. If the plan is right, allow it with --allow-removals users=12',
       ]);
+      expect(error.message).toContain('run again with --allow-removals users=12');
+      await expectUnchanged(s, before);
+
+      const tooFew = await s.applyError({ allowRemovals: 11 });
+      expect(tooFew.code).toBe('PLAN_REFUSED');
+      expect(guardsOf(tooFew)[0]).toContain('and more than the 11 allowed by --allow-removals');
+      await expectUnchanged(s, before);
+
+      const result = await s.apply({ allowRemovals: { entities: { user: 12 } }, now: at(T0 + 100) });
+      expect(result.applied).toBe(true);
+      expect((await s.users()).filter((u) => u.suspended === 1)).toHaveLength(12);
     });
 
-    it('removals over the default count (100), under 10 %: PLAN_REFUSED', async () => {
+    it('over the count but under the percent of the managed users: applied without a flag', async () => {
       const list = people(1100);
       const s = await site(list);
       await s.apply({ now: at(T0) });
-      await s.setPeople(list.slice(101)); // 101 of 1,100 = 9.2 %
-      const before = await snapshot(s);
-      const error = await s.applyError();
-      expect(error.code).toBe('PLAN_REFUSED');
-      expect(error.message).toContain('would suspend 101 users (9.2% of the 1100 managed)');
-      expect(error.message).toContain('(count 100, percent 10)');
-      await expectUnchanged(s, before);
-      const result = await s.apply({ allowRemovals: 101, now: at(T0 + 100) });
-      expect(result.planned.plan.changes).toHaveLength(101);
-      expect((await s.users()).filter((u) => u.suspended === 1)).toHaveLength(101);
+      await s.setPeople(list.slice(20)); // 20 of 1,100 = 1.8 %
+      const result = await s.apply({ now: at(T0 + 100) });
+      expect(result.planned.plan.changes).toHaveLength(20);
+      expect((await s.users()).filter((u) => u.suspended === 1)).toHaveLength(20);
     });
 
-    it('users.maxRemovals set in the spec replaces the defaults', async () => {
+    it('guards.maxRemovals in the spec replaces the defaults; users.maxRemovals is refused, naming the new place', async () => {
       const list = people(5);
       const s = await site(list, { maxRemovals: { count: 2, percent: 100 } });
+      const moved = await s.applyError();
+      expect(moved.code).toBe('SPEC_INVALID');
+      expect(moved.diagnostics[0]?.message).toContain('users.maxRemovals has moved to guards.maxRemovals.users');
+
+      await s.setUsers({});
+      const text = await readFile(s.specPath, 'utf8');
+      await writeFile(s.specPath, `${text}guards:\n  maxRemovals:\n    users: { count: 2, percent: 0 }\n`);
       await s.apply({ now: at(T0) });
-      await s.setPeople(list.slice(3)); // 3 removals: over count 2, under 100 %
+      await s.setPeople(list.slice(3)); // 3 removals: over count 2 and 0 %
       const before = await snapshot(s);
       const error = await s.applyError();
       expect(error.code).toBe('PLAN_REFUSED');
-      expect(error.message).toContain('would suspend 3 users (60.0% of the 5 managed)');
-      expect(error.message).toContain('(count 2, percent 100)');
+      expect(guardsOf(error)[0]).toContain('would suspend 3 users (60.0% of the 5 managed)');
+      expect(guardsOf(error)[0]).toContain('(more than 2 and more than 0%)');
       await expectUnchanged(s, before);
 
       await s.setPeople(list.slice(2)); // 2 removals: within the spec's limits

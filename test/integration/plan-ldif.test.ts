@@ -253,8 +253,8 @@ describe.each(TARGETS)('plan on %s', (target) => {
       await writeAppliedState(s.ws, s.t, objects);
       const before = await readFile(s.ws.path(STATE_FILE), 'utf8');
       const checksums = await s.t.checksums(TOUCHED_TABLES);
-      // One of two managed users leaving is over the default 10%: allow it, as a site this small would.
-      const spec = await collegeSpec(s.ws, s.t, { users: { maxRemovals: { percent: 50 } } });
+      // One of two managed users leaving: within the users' default count (10), as a site this small needs.
+      const spec = await collegeSpec(s.ws, s.t);
       const { changes } = await plan(s, spec);
       const notCreates = changes.filter((c) => c.action !== 'create');
       expect(notCreates).toEqual([

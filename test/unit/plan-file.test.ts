@@ -43,6 +43,23 @@ const PLAN: Plan = {
   warnings: ['a warning'],
   desiredCounts: { user: 1 },
   purgeNeeded: false,
+  // Saved with the allowance it was made with, and the guard it trips.
+  guards: {
+    sourceEntries: 1,
+    allowance: { all: 5, entities: { cohort_enrolment: 300 } },
+    violations: [
+      {
+        code: 'GUARD_USERS_REMOVALS',
+        entity: 'user',
+        removals: 12,
+        managed: 40,
+        limit: { count: 10, percent: 2 },
+        allowed: 5,
+        message: 'the plan would suspend 12 users',
+        allow: '--allow-removals users=12',
+      },
+    ],
+  },
 };
 
 const FINGERPRINTS: PlanFingerprints = {
@@ -86,6 +103,7 @@ describe('planFileOf', () => {
         warnings: ['a warning'],
         desired_counts: { user: 1 },
         purge_needed: false,
+        guards: PLAN.guards,
       },
       desired: { user: DESIRED.get('user') },
     });
@@ -172,8 +190,8 @@ describe('writePlanFile / readPlanFile', () => {
 
   it('refuses other formats and what is not a plan file', async () => {
     await refused(
-      JSON.stringify(resealed(fileOf(), (body) => ({ ...body, format_version: 2 }))),
-      `its format is version 2, this ldap2moodle reads version ${PLAN_FILE_FORMAT_VERSION}`,
+      JSON.stringify(resealed(fileOf(), (body) => ({ ...body, format_version: PLAN_FILE_FORMAT_VERSION + 1 }))),
+      `its format is version ${PLAN_FILE_FORMAT_VERSION + 1}, this ldap2moodle reads version ${PLAN_FILE_FORMAT_VERSION}`,
     );
     await refused(JSON.stringify({ integrity: 'sha256:0' }), 'it has no format_version');
     await refused(JSON.stringify({ format_version: '1' }), 'it has no format_version');
@@ -187,7 +205,10 @@ describe('writePlanFile / readPlanFile', () => {
       const integrity = sha256(JSON.stringify(body));
       return JSON.stringify({ ...body, integrity });
     };
-    await refused(sealed({ format_version: 1 }), 'it lacks created_at (not made by this ldap2moodle?)');
+    await refused(
+      sealed({ format_version: PLAN_FILE_FORMAT_VERSION }),
+      'it lacks created_at (not made by this ldap2moodle?)',
+    );
     const { integrity: _, ...body } = fileOf();
     await refused(
       sealed({ ...body, plan: { ...body.plan, changes: [{ address: 'user["x"]' }] } }),
@@ -197,6 +218,9 @@ describe('writePlanFile / readPlanFile', () => {
       sealed({ ...body, fingerprints: { ...body.fingerprints, state: null } }),
       'it lacks fingerprints.state (not made by this ldap2moodle?)',
     );
+    // The guards' verdict and allowance are part of a saved plan (apply FILE checks them again).
+    const { guards: __, ...withoutGuards } = body.plan;
+    await refused(sealed({ ...body, plan: withoutGuards }), 'it lacks plan.guards (not made by this ldap2moodle?)');
   });
 
   it('says when the file cannot be read', async () => {

@@ -120,7 +120,7 @@ describe('human plan rendering', () => {
       changes: { address: string; action: string }[];
       summary: Record<string, number>;
     };
-    expect(doc.format_version).toBe('0.1');
+    expect(doc.format_version).toBe('0.2');
     expect(doc.changes.map((c) => `${c.action} ${c.address}`)).toEqual([
       'create user["f4500111"]',
       'adopt user["f4500122"]',

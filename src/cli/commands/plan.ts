@@ -1,7 +1,17 @@
 import { Option, UsageError } from 'clipanion';
 import * as t from 'typanion';
 import type { PlanFormat, PlanOutputRequest } from '../../index.js';
-import { PLAN_FORMATS, planFileOf, planSpec, redactSaltFrom, renderPlan, writePlanFile, writes } from '../../index.js';
+import {
+  isRefused,
+  PLAN_FORMATS,
+  PlanRefusedError,
+  planFileOf,
+  planSpec,
+  redactSaltFrom,
+  renderPlan,
+  writePlanFile,
+  writes,
+} from '../../index.js';
 import { PlanningCommand } from '../base-command.js';
 
 /** The output options `plan` and `show` share. */
@@ -33,7 +43,7 @@ export class PlanCommand extends PlanningCommand {
   static override usage = PlanningCommand.Usage({
     description: 'Show what apply would change in Moodle; writes nothing',
     details:
-      'Reads the directory and the Moodle database, computes the changes that would make Moodle match the spec, and prints them grouped by entity. Nothing is written, to Moodle or to the state. JSON and Markdown output pseudonymise personal values (names, e-mails, usernames, DNs) unless --no-redact; L2M_REDACT_SALT changes the salt of the pseudonyms. With --out (and always on the embedded Moodle) plan takes the lock an apply takes: --lock-timeout waits for a run holding it.',
+      'Reads the directory and the Moodle database, computes the changes that would make Moodle match the spec, and prints them grouped by entity. Nothing is written, to Moodle or to the state. A plan the safety guards refuse (an empty directory, removals over guards.maxRemovals) is still printed, and saved by --out, marked REFUSED with every guard it trips; the command then fails with PLAN_REFUSED and the --allow-removals value that would let it through (recorded in the saved plan). JSON and Markdown output pseudonymise personal values (names, e-mails, usernames, DNs) unless --no-redact; L2M_REDACT_SALT changes the salt of the pseudonyms. With --out (and always on the embedded Moodle) plan takes the lock an apply takes: --lock-timeout waits for a run holding it.',
     examples: [
       ['Plan the collège example', '$0 plan --spec examples/college/ldap2moodle.yaml'],
       ['Show every change, without colours', '$0 plan --spec site.yaml --full --no-color'],
@@ -44,6 +54,10 @@ export class PlanCommand extends PlanningCommand {
         '$0 plan --spec site.yaml --out site.plan && $0 apply --spec site.yaml site.plan',
       ],
       ['In CI: exit 2 when there are changes', '$0 plan --spec site.yaml --detailed-exitcode'],
+      [
+        'Review a big day, allowing more removals than the limits for two entities',
+        '$0 plan --spec site.yaml --allow-removals users=200,cohort_enrolments=2000 --out site.plan',
+      ],
     ],
   });
 
@@ -78,9 +92,12 @@ export class PlanCommand extends PlanningCommand {
       );
       // On stderr: stdout stays the plan alone (JSON stays parseable).
       this.context.stderr.write(
-        `Saved the plan to ${this.out}. To apply exactly this plan: ldap2moodle apply --spec ${this.spec} ${this.out}\n`,
+        isRefused(result.plan)
+          ? `Saved the plan, marked refused, to ${this.out}: \`apply\` refuses it as it is.\n`
+          : `Saved the plan to ${this.out}. To apply exactly this plan: ldap2moodle apply --spec ${this.spec} ${this.out}\n`,
       );
     }
+    if (isRefused(result.plan)) throw new PlanRefusedError(result);
     return this.detailedExitcode && result.plan.changes.some(writes) ? 2 : 0;
   }
 }
