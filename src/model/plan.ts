@@ -22,4 +22,6 @@ export interface Plan {
 export interface PlanHeader {
   readonly source: string;
   readonly target: string;
+  /** The state file the plan was made against (absent in plan files written before it was recorded). */
+  readonly state?: string;
 }

@@ -68,7 +68,8 @@ export class MarkdownPlanView implements PlanView {
   private renderListing(plan: Plan, header: PlanHeader, limit: number): string {
     const out: string[] = [];
     out.push(`### ldap2moodle — ${summaryLine(plan)}`, '');
-    out.push(`Source ${code(header.source)} → Moodle ${code(header.target)}`, '');
+    const state = header.state === undefined ? '' : `, state ${code(header.state)}`;
+    out.push(`Source ${code(header.source)} → Moodle ${code(header.target)}${state}`, '');
     if (this.options.redacted === true) {
       out.push(
         '_Names, e-mails, usernames and DNs are pseudonymised (`u-…`, stable between plans); `--no-redact` shows them._',
