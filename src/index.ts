@@ -74,7 +74,7 @@ export { planFileOf, planOfFile, readPlanFile, staleReasons, writePlanFile } fro
 // Render.
 export { HumanPlanView, summaryLine } from './render/human.js';
 export { JsonPlanView } from './render/json.js';
-export { MarkdownPlanView } from './render/markdown.js';
+export { MARKDOWN_DEFAULT_MAX_CHARS, MarkdownPlanView } from './render/markdown.js';
 export { DEFAULT_REDACT_SALT, pseudonym, redactPlan, redactSaltFrom } from './render/redact.js';
 export type { PlanFormat, PlanOutputRequest } from './render/render-plan.js';
 export { PLAN_FORMATS, renderPlan } from './render/render-plan.js';

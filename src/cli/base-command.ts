@@ -1,4 +1,5 @@
 import type { WriteStream } from 'node:tty';
+import { supportsColor } from 'chalk';
 import { Command, Option, UsageError } from 'clipanion';
 import type { LoadedSpec, LockNotice, PlanOptions } from '../index.js';
 import {
@@ -30,9 +31,14 @@ export abstract class BaseCommand extends Command {
     }
   }
 
-  /** Colour only on a terminal, and never with --no-color or NO_COLOR (https://no-color.org). */
+  /**
+   * chalk's own detection for the process's stdout (a terminal, FORCE_COLOR, TERM=dumb, CI), and never with
+   * --no-color or NO_COLOR (https://no-color.org), which chalk leaves to its callers. The streams of an
+   * in-process run (a library caller, a test) are coloured when they say they are a terminal.
+   */
   protected useColor(): boolean {
     if (this.noColor || (process.env.NO_COLOR ?? '') !== '') return false;
+    if (this.context.stdout === process.stdout) return supportsColor !== false && supportsColor.level > 0;
     return (this.context.stdout as Partial<WriteStream>).isTTY === true;
   }
 

@@ -1,3 +1,4 @@
+import { supportsColor } from 'chalk';
 import { Builtins, Cli } from 'clipanion';
 import { TOOL_VERSION } from '../index.js';
 import { ApplyCommand } from './commands/apply.js';
@@ -41,8 +42,11 @@ export function buildCli(options: { readonly colors?: boolean } = {}): Cli {
 export async function main(argv: readonly string[]): Promise<void> {
   endQuietlyOnClosedPipe(process.stdout);
   endQuietlyOnClosedPipe(process.stderr);
-  const terminal = process.stdout.isTTY === true && (process.env.NO_COLOR ?? '') === '';
-  const context = { ...Cli.defaultContext, colorDepth: terminal ? process.stdout.getColorDepth() : 1 };
+  // The commands decide for their own output (BaseCommand.useColor); clipanion's help and errors the same way.
+  const level = supportsColor === false || (process.env.NO_COLOR ?? '') !== '' ? 0 : supportsColor.level;
+  const terminal = level > 0;
+  // clipanion counts colours in bits, chalk in levels (1: 16 colours, 2: 256, 3: true colour).
+  const context = { ...Cli.defaultContext, colorDepth: [1, 4, 8, 24][level] ?? 1 };
   const cli = buildCli({ colors: terminal });
   let command: ReturnType<Cli['process']>;
   try {

@@ -74,4 +74,6 @@ export const isRefused = (plan: Plan): boolean => (plan.guards?.violations.lengt
 export interface PlanHeader {
   readonly source: string;
   readonly target: string;
+  /** The state file the plan was made against (absent in plan files written before it was recorded). */
+  readonly state?: string;
 }

@@ -167,7 +167,12 @@ export async function readAndPlan(
     ),
   ]);
   const { plan, desired } = planFromInputs(loaded, rules, entries, moodle, resolved.state, options, resolved.notes);
-  const header = { source: source.description, target: `${db.description} (Moodle ${moodle.site.release})` };
+  const header = {
+    source: source.description,
+    target: `${db.description} (Moodle ${moodle.site.release})`,
+    // A renamed spec looks for another state file: every plan says which one it used.
+    state: path,
+  };
   return {
     plan,
     header,

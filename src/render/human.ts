@@ -5,7 +5,7 @@
 import type { ChalkInstance } from 'chalk';
 import { Chalk } from 'chalk';
 import { diffWordsWithSpace } from 'diff';
-import { factsOf } from '../entities/catalog.js';
+import { ENTITY_ORDER, factsOf } from '../entities/catalog.js';
 import type { Change, ChangeAction, FieldValue } from '../model/change.js';
 import { ACTION_ORDER, ACTIONS, addressOf, writes } from '../model/change.js';
 import type { Plan, PlanHeader } from '../model/plan.js';
@@ -49,6 +49,9 @@ export function summaryLine(plan: Plan): string {
 
 const show = (v: FieldValue | undefined): string => (v === undefined ? '(none)' : JSON.stringify(v));
 
+/** Over this many changes, the totals are printed before the changes as well as after them. */
+export const SUMMARY_FIRST_OVER = 40;
+
 export class HumanPlanView implements PlanView {
   private readonly c: ChalkInstance;
   private readonly limit: number;
@@ -62,9 +65,15 @@ export class HumanPlanView implements PlanView {
     const { c } = this;
     const out: string[] = [];
     out.push(c.bold(`ldap2moodle plan`) + c.dim(` — source ${header.source} → Moodle ${header.target}`));
+    if (header.state !== undefined) out.push(c.dim(`state ${header.state}`));
     out.push('');
     for (const warning of plan.warnings) out.push(`${c.yellow.bold('Warning:')} ${warning}`);
     if (plan.warnings.length > 0) out.push('');
+
+    // A long plan would push its totals off the screen: they come first too.
+    if (plan.changes.length > SUMMARY_FIRST_OVER) {
+      out.push(c.bold(summaryLine(plan)), ...this.countsTable(plan), '');
+    }
 
     if (plan.changes.length > 0) {
       const used = ACTION_ORDER.filter((a) => plan.changes.some((ch) => ch.action === a));
@@ -115,6 +124,7 @@ export class HumanPlanView implements PlanView {
       );
       out.push('');
     }
+    if (plan.changes.length > 0) out.push(...this.countsTable(plan), '');
     out.push(c.bold(summaryLine(plan)));
     const refusal = refusalLines(plan);
     if (refusal !== null) {
@@ -123,6 +133,25 @@ export class HumanPlanView implements PlanView {
       out.push(refusal.allow);
     }
     return `${out.join('\n')}\n`;
+  }
+
+  /** Changes per entity and action (the actions the plan uses), and what the directory holds: the Markdown table. */
+  private countsTable(plan: Plan): string[] {
+    const used = ACTION_ORDER.filter((a) => plan.changes.some((ch) => ch.action === a));
+    const entities = ENTITY_ORDER.filter((e) => plan.changes.some((ch) => ch.entity === e));
+    const header = ['', ...used, 'in the directory'];
+    const rows = entities.map((entity) => [
+      TITLES[entity],
+      ...used.map((a) => String(plan.changes.filter((ch) => ch.entity === entity && ch.action === a).length)),
+      String(plan.desiredCounts[entity] ?? ''),
+    ]);
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+    const line = (cells: readonly string[]): string =>
+      cells
+        .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
+        .join('  ')
+        .trimEnd();
+    return [this.c.dim(line(header)), ...rows.map(line)];
   }
 
   private change(change: Change): string[] {

@@ -19,6 +19,7 @@ export class JsonPlanView implements PlanView {
       tool_version: this.toolVersion,
       source: header.source,
       target: header.target,
+      ...(header.state === undefined ? {} : { state: header.state }),
       summary: summarize(plan.changes),
       changes: plan.changes.map((ch) => ({
         address: ch.address,

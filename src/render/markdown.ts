@@ -21,9 +21,15 @@ export interface MarkdownViewOptions {
   readonly limit?: number;
   /** The plan went through `redactPlan`: the comment says so, and how to see the real values. */
   readonly redacted?: boolean;
+  /**
+   * The longest output, in characters (default 65,000: GitHub refuses comments over 65,536); fewer changes
+   * per entity are listed until it fits, with a note saying so. `full` lifts it.
+   */
+  readonly maxChars?: number;
 }
 
 export const MARKDOWN_DEFAULT_LIMIT = 50;
+export const MARKDOWN_DEFAULT_MAX_CHARS = 65_000;
 
 const TITLES = ENTITY_TITLES;
 
@@ -35,10 +41,36 @@ export class MarkdownPlanView implements PlanView {
   }
 
   render(plan: Plan, header: PlanHeader): string {
+    const whole = this.renderListing(plan, header, this.limit);
+    const maxChars =
+      this.options.full === true ? Number.POSITIVE_INFINITY : (this.options.maxChars ?? MARKDOWN_DEFAULT_MAX_CHARS);
+    if (whole.length <= maxChars) return whole;
+    // The largest per-entity listing that fits with its note (the length grows with the limit).
+    const fitted = (limit: number): string => {
+      const note = shortenedNote(plan, limit, maxChars);
+      return `${this.renderListing(plan, header, limit).trimEnd()}\n\n${note}\n`;
+    };
+    let [low, high] = [0, Math.min(this.limit, plan.changes.length + plan.skipped.length)];
+    while (low < high) {
+      const middle = Math.ceil((low + high) / 2);
+      if (fitted(middle).length <= maxChars) low = middle;
+      else high = middle - 1;
+    }
+    const best = fitted(low);
+    if (best.length <= maxChars) return best;
+    // Even the tables and warnings alone are too long: cut at a line, and say so.
+    const note = shortenedNote(plan, 0, maxChars);
+    const room = Math.max(0, maxChars - note.length - 2);
+    const cut = best.lastIndexOf('\n', room);
+    return `${best.slice(0, cut > 0 ? cut : room)}\n\n${note}\n`;
+  }
+
+  private renderListing(plan: Plan, header: PlanHeader, limit: number): string {
     const out: string[] = [];
     const refusal = refusalLines(plan);
     out.push(`### ldap2moodle — ${refusal === null ? '' : '⛔ REFUSED — '}${summaryLine(plan)}`, '');
-    out.push(`Source ${code(header.source)} → Moodle ${code(header.target)}`, '');
+    const state = header.state === undefined ? '' : `, state ${code(header.state)}`;
+    out.push(`Source ${code(header.source)} → Moodle ${code(header.target)}${state}`, '');
     if (refusal !== null) {
       out.push(`> **${refusal.heading}**`, '>');
       for (const line of refusal.violations) out.push(`> - ${text(line)}`);
@@ -56,17 +88,17 @@ export class MarkdownPlanView implements PlanView {
       const changes = plan.changes.filter((ch) => ch.entity === entity);
       if (changes.length === 0) continue;
       out.push(`<details><summary>${TITLES[entity]}: ${count(changes.length, 'change')}</summary>`, '');
-      for (const change of changes.slice(0, this.limit)) out.push(...this.change(change), '');
-      if (changes.length > this.limit) {
+      for (const change of changes.slice(0, limit)) out.push(...this.change(change), '');
+      if (changes.length > limit) {
         out.push(
-          `… and ${changes.length - this.limit} more ${TITLES[entity].toLowerCase()} changes (\`--full\` lists them all)`,
+          `… and ${changes.length - limit} more ${TITLES[entity].toLowerCase()} changes (\`--full\` lists them all)`,
           '',
         );
       }
       out.push('</details>', '');
     }
 
-    if (plan.skipped.length > 0) out.push(...this.skipped(plan.skipped), '');
+    if (plan.skipped.length > 0) out.push(...this.skipped(plan.skipped, limit), '');
     if (plan.warnings.length > 0) {
       out.push(`#### Warnings (${plan.warnings.length})`, '');
       for (const warning of plan.warnings) out.push(`- ${text(warning)}`);
@@ -125,22 +157,37 @@ export class MarkdownPlanView implements PlanView {
     return lines;
   }
 
-  private skipped(skipped: readonly SkippedEntry[]): string[] {
+  private skipped(skipped: readonly SkippedEntry[], limit: number): string[] {
     const lines = [
       `<details><summary>Skipped directory entries: ${skipped.length}</summary>`,
       '',
       '| DN | Left out | Reason |',
       '| :-- | :-- | :-- |',
     ];
-    for (const s of skipped.slice(0, this.limit)) {
+    for (const s of skipped.slice(0, limit)) {
       const what = `${TITLES[s.entity].toLowerCase()}${s.kind === 'data' ? ' (data)' : ''}`;
       lines.push(`| ${cell(code(s.dn))} | ${what} | ${cell(text(s.reason))} |`);
     }
-    if (skipped.length > this.limit)
-      lines.push('', `… and ${skipped.length - this.limit} more (\`--full\` lists them all)`);
+    if (skipped.length > limit) lines.push('', `… and ${skipped.length - limit} more (\`--full\` lists them all)`);
     lines.push('', '</details>');
     return lines;
   }
+}
+
+/** What a shortened comment leaves out, and how to get all of it. */
+function shortenedNote(plan: Plan, limit: number, maxChars: number): string {
+  const perEntity = new Map<string, number>();
+  for (const change of plan.changes) perEntity.set(change.entity, (perEntity.get(change.entity) ?? 0) + 1);
+  const listed = [...perEntity.values()].reduce((sum, n) => sum + Math.min(n, limit), 0);
+  const skippedListed = Math.min(plan.skipped.length, limit);
+  const left = [`${plan.changes.length - listed} of ${count(plan.changes.length, 'change')}`];
+  if (plan.skipped.length > skippedListed)
+    left.push(`${plan.skipped.length - skippedListed} of ${plan.skipped.length} skipped entries`);
+  return (
+    `**Shortened to fit a comment** (${maxChars.toLocaleString('en')} characters): ${left.join(' and ')} are not listed ` +
+    '(the counts above are complete). `ldap2moodle show PLANFILE --format markdown --full` lists everything, ' +
+    'for a file attached to the review or kept as a CI artifact.'
+  );
 }
 
 const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;

@@ -37,6 +37,7 @@ export const planJsonSchema = {
     tool_version: { type: 'string' },
     source: { type: 'string', description: 'The directory read (no credentials).' },
     target: { type: 'string', description: 'The Moodle database and release (no credentials).' },
+    state: { type: 'string', description: 'The state file the plan was made against.' },
     summary: {
       type: 'object',
       additionalProperties: false,

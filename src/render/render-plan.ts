@@ -16,6 +16,8 @@ export type PlanFormat = (typeof PLAN_FORMATS)[number];
 export interface PlanOutputRequest {
   readonly format: PlanFormat;
   readonly limit: number | undefined;
+  /** Markdown only: the longest output (MARKDOWN_DEFAULT_MAX_CHARS when undefined). */
+  readonly maxChars?: number | undefined;
   readonly noRedact: boolean;
   readonly full: boolean;
   readonly color: boolean;
@@ -36,7 +38,12 @@ export function renderPlan(plan: Plan, header: PlanHeader, request: PlanOutputRe
     format === 'json'
       ? new JsonPlanView(TOOL_VERSION)
       : format === 'markdown'
-        ? new MarkdownPlanView({ full: request.full, redacted: redact, ...limit })
+        ? new MarkdownPlanView({
+            full: request.full,
+            redacted: redact,
+            ...limit,
+            ...(request.maxChars === undefined ? {} : { maxChars: request.maxChars }),
+          })
         : new HumanPlanView({ color: request.color, full: request.full, ...limit });
   return view.render(shown, header);
 }

@@ -22,7 +22,7 @@ export async function readState(path: string): Promise<State> {
   } catch (error) {
     throw new UserError(
       'STATE_INVALID',
-      `the state file ${path} is not valid JSON (${(error as Error).message}); restore it from a backup or version control — ldap2moodle will not guess what it manages`,
+      `the state file ${path} is not valid JSON (${(error as Error).message}); restore it from its backup — ldap2moodle will not guess what it manages`,
     );
   }
   return parseState(data, path);

@@ -67,7 +67,7 @@ function checkAgainstMarker(state: State, marker: ApplyMarker | null, path: stri
     throw new UserError(
       'STATE_INVALID',
       `${seen}, but there is no state file at ${path}. Without it ldap2moodle cannot tell which accounts it owns: ` +
-        'restore the state file (from backup or version control) or point state.path at it; nothing was changed.',
+        'restore the state file from its backup (it is never committed: it holds directory data) or point state.path at it; nothing was changed.',
     );
   }
   if (state.lineage !== marker.lineage) {

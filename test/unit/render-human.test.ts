@@ -130,4 +130,22 @@ describe('human plan rendering', () => {
     ]);
     expect(doc.summary.create).toBe(1);
   });
+
+  it('ends with a table of changes per entity and action; a long plan shows its totals first too', () => {
+    const short = new HumanPlanView({ color: false }).render(plan, header);
+    expect(short).toMatch(
+      /\n\s+create\s+adopt\s+update\s+unsuspend\s+suspend\s+in the directory\nUsers\s+1\s+1\s+1\s+1\s+1\s+4\n\nPlan: /,
+    );
+    expect(short.indexOf('Plan: ')).toBe(short.lastIndexOf('Plan: '));
+    const long: Plan = {
+      ...plan,
+      changes: Array.from({ length: 41 }, (_, i) => change({ action: 'create', key: `u${i}` })),
+    };
+    const text = new HumanPlanView({ color: false }).render(long, { ...header, state: '/var/lib/l2m/site.state.json' });
+    const first = text.indexOf('Plan: 41 to create.');
+    expect(first).toBeGreaterThan(0);
+    expect(first).toBeLessThan(text.indexOf('user["u0"]'));
+    expect(text.lastIndexOf('Plan: 41 to create.')).toBeGreaterThan(text.indexOf('user["u40"]'));
+    expect(text.split('\n')[1]).toBe('state /var/lib/l2m/site.state.json');
+  });
 });

@@ -103,4 +103,54 @@ describe('markdown plan rendering', () => {
     expect(md).toContain('- a warning with \\<html\\> and \\_underscores\\_');
     expect(md).not.toMatch(/[^\\]<script>/);
   });
+
+  describe('a plan too long for a merge-request comment', () => {
+    // 3,000 users to create, 200 skipped entries: far over 65,000 characters listed in full.
+    const big: Plan = {
+      ...samplePlan,
+      changes: Array.from({ length: 3000 }, (_, i) =>
+        change({
+          action: 'create',
+          key: `u${String(i).padStart(5, '0')}`,
+          after: { username: `u${i}`, firstname: 'Prénom', lastname: `NOM-${i}`, email: `u${i}@ent.example` },
+          reason: 'in the directory, not in Moodle',
+        }),
+      ),
+      skipped: Array.from({ length: 200 }, (_, i) => ({
+        entity: 'user' as const,
+        dn: `uid=bad${i},ou=people,dc=ent,dc=example`,
+        reason: 'the attribute sn is missing',
+        kind: 'data' as const,
+      })),
+    };
+
+    it('fits under 65,000 characters by default, says what it left out and how to get all of it', () => {
+      const full = new MarkdownPlanView({ full: true }).render(big, header);
+      expect(full.length).toBeGreaterThan(65_000);
+      // 1,000 changes per entity asked (--limit 1000): only as many as fit are listed.
+      const md = new MarkdownPlanView({ limit: 1000 }).render(big, header);
+      expect(md.length).toBeLessThanOrEqual(65_000);
+      expect(md).toContain('**Shortened to fit a comment** (65,000 characters):');
+      expect(md).toMatch(/: \d+ of 3000 changes are not listed \(the counts above are complete\)/);
+      expect(md).toContain('--format markdown --full');
+      // The counts stay complete, and the listing is as long as fits: one more change would not.
+      expect(md).toContain('| Users | 3000 |');
+      const listed = md.match(/^\*\*`user\[/gm)?.length ?? 0;
+      expect(listed).toBeGreaterThan(50);
+      expect(md).toMatch(new RegExp(`: ${3000 - listed} of 3000 changes`));
+    });
+
+    it('honours another limit, and --full lifts it', () => {
+      const md = new MarkdownPlanView({ maxChars: 10_000 }).render(big, header);
+      expect(new MarkdownPlanView().render(big, header)).not.toContain('Shortened'); // 50 a list fits 65,000
+      expect(md.length).toBeLessThanOrEqual(10_000);
+      expect(md).toContain('(10,000 characters)');
+      expect(md).toMatch(/: \d+ of 3000 changes and \d+ of 200 skipped entries are not listed/);
+      expect(new MarkdownPlanView({ full: true, maxChars: 10_000 }).render(big, header)).not.toContain('Shortened');
+    });
+
+    it('a plan that fits is not touched', () => {
+      expect(new MarkdownPlanView().render(samplePlan, header)).not.toContain('Shortened');
+    });
+  });
 });

@@ -3,6 +3,7 @@ import * as t from 'typanion';
 import type { PlanFormat, PlanOutputRequest } from '../../index.js';
 import {
   isRefused,
+  MARKDOWN_DEFAULT_MAX_CHARS,
   PLAN_FORMATS,
   PlanRefusedError,
   planFileOf,
@@ -24,6 +25,10 @@ export const planOutputOptions = () => ({
   limit: Option.String('--limit', {
     description: 'Changes listed per entity before "… and N more" (default: 20 for human, 50 for markdown)',
     validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(1)]),
+  }),
+  maxChars: Option.String('--max-chars', {
+    description: `Markdown: the longest output, listing fewer changes until it fits (default ${MARKDOWN_DEFAULT_MAX_CHARS}, under GitHub's comment limit; --full lifts it)`,
+    validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(1000)]),
   }),
   noRedact: Option.Boolean('--no-redact', false, {
     description: 'Keep names, e-mails, usernames and DNs in json and markdown output (pseudonymised by default)',
@@ -64,6 +69,7 @@ export class PlanCommand extends PlanningCommand {
   format = planOutputOptions().format;
   json = planOutputOptions().json;
   limit = planOutputOptions().limit;
+  maxChars = planOutputOptions().maxChars;
   noRedact = planOutputOptions().noRedact;
   out = Option.String('--out', {
     description: 'Save the plan to this file (mode 0600, never redacted), for `apply FILE` to apply exactly it',
@@ -77,6 +83,7 @@ export class PlanCommand extends PlanningCommand {
     const request: PlanOutputRequest = {
       format: planFormatOf(this.format, this.json),
       limit: this.limit,
+      maxChars: this.maxChars,
       noRedact: this.noRedact,
       full: this.full,
       color: this.useColor(),

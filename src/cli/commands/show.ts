@@ -19,6 +19,7 @@ export class ShowCommand extends BaseCommand {
   format = planOutputOptions().format;
   json = planOutputOptions().json;
   limit = planOutputOptions().limit;
+  maxChars = planOutputOptions().maxChars;
   noRedact = planOutputOptions().noRedact;
   full = Option.Boolean('--full', false, { description: 'List every change (default: the first 20 per entity)' });
   planFile = Option.String({ name: 'PLAN_FILE' });
@@ -30,6 +31,7 @@ export class ShowCommand extends BaseCommand {
       renderPlan(planOfFile(file), file.header, {
         format,
         limit: this.limit,
+        maxChars: this.maxChars,
         noRedact: this.noRedact,
         full: this.full,
         color: this.useColor(),
