@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Writes the published JSON Schemas (the spec's, from src/spec/schema.ts, and the JSON plan's, from
+ * Writes the published JSON Schemas (the spec's for editors, from src/spec/editor-schema.ts, and the JSON plan's, from
  * src/render/plan-schema.ts) and the human reference of the spec. Runs against the build: `npm run build && npm run schema`.
  * test/unit/spec-schema-file.test.ts fails when the committed JSON is stale.
  */
@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { planJsonSchema } from '../dist/render/plan-schema.js';
+import { editorSchema } from '../dist/spec/editor-schema.js';
 import { specSchema } from '../dist/spec/schema.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -106,6 +107,6 @@ function tableCell(text) {
   return text.replaceAll('|', '\\|');
 }
 
-write('schemas/ldap2moodle.schema.json', `${JSON.stringify(specSchema, null, 2)}\n`);
+write('schemas/ldap2moodle.schema.json', `${JSON.stringify(editorSchema, null, 2)}\n`);
 write('docs/spec-reference.md', reference(specSchema));
 write('schemas/plan.schema.json', `${JSON.stringify(planJsonSchema, null, 2)}\n`);
