@@ -14,6 +14,9 @@ export const template = {
     '(= split("$", N)). See the README.',
 } as const;
 
+/** A UAI (an establishment's code: 7 digits and a letter), spaces around it tolerated. */
+export const UAI_PATTERN = '^\\s*[0-9]{7}[A-Za-z]\\s*$';
+
 export const dn = { type: 'string', minLength: 1, description: 'An LDAP DN.' } as const;
 
 export const search = {

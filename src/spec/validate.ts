@@ -9,6 +9,7 @@ import type { Diagnostic } from '../errors.js';
 import type { SpecPositions } from './positions.js';
 import { displayPath, pointerSegments } from './positions.js';
 import { specSchema } from './schema.js';
+import { UAI_PATTERN } from './schema-parts.js';
 
 type Json = Record<string, unknown>;
 
@@ -147,6 +148,7 @@ function describeError(e: ErrorObject, segments: readonly string[], value: unkno
 
 /** Regular expressions of the schema, said in words. */
 const PATTERN_MEANINGS: Readonly<Record<string, string>> = {
+  [UAI_PATTERN]: 'a UAI is 7 digits and a letter (e.g. 0450001A)',
   '^ldaps?://': 'must start with ldap:// or ldaps://',
   '^[a-z0-9_]*$': 'may contain only lowercase letters, digits and _',
   '^[a-z0-9_]+$': 'must be lowercase letters, digits and _ only',
