@@ -106,7 +106,7 @@ async function build(
   // `extends`: the bases are merged in before validation, which checks the whole (see extends.ts).
   const merged = fatal ? { data: parsed.data, files: [] } : await resolveExtends(parsed.data, absolute, dir);
   const data = merged.data;
-  if (!fatal) problems.push(...validateSpec(data, positions), ...checkReferences(data, positions));
+  if (!fatal) problems.push(...validateSpec(data, positions, merged.bases), ...checkReferences(data, positions));
   if (problems.length > 0) {
     const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
     throw new UserError('SPEC_INVALID', `${file}: ${count} in the spec`, problems.sort(comparePositions));
