@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Writes the published JSON Schemas (the spec's, from src/spec/schema.ts, and the JSON plan's, from
+ * Writes the published JSON Schemas (the spec's for editors, from src/spec/editor-schema.ts, and the JSON plan's, from
  * src/render/plan-schema.ts) and the human reference of the spec. Runs against the build: `npm run build && npm run schema`.
  * test/unit/spec-schema-file.test.ts fails when the committed JSON is stale.
  */
@@ -8,7 +8,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { planJsonSchema } from '../dist/render/plan-schema.js';
+import { editorSchema } from '../dist/spec/editor-schema.js';
 import { specSchema } from '../dist/spec/schema.js';
+import { TEMPLATE_FILTER_DOCS } from '../dist/spec/template-docs.js';
+import { stringify } from 'yaml';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -21,8 +24,16 @@ function write(relative, text) {
 
 const code = (value) => `\`${typeof value === 'string' ? value : JSON.stringify(value)}\``;
 
+/** The shared building blocks of rules, documented once in their own sections (by the schema's `title`). */
+const BLOCKS = {
+  template: '[template](#templates)',
+  condition: '[condition](#conditions-when)',
+  each: '[each](#each)',
+};
+
 /** Type and constraints of one schema node, in words. */
 function describeType(schema) {
+  if (schema.title in BLOCKS) return BLOCKS[schema.title];
   if ('const' in schema) return `exactly ${code(schema.const)}`;
   if (schema.enum) return `one of ${schema.enum.map(code).join(', ')}`;
   const parts = [schema.type === 'object' ? 'mapping' : (schema.type ?? 'any')];
@@ -41,8 +52,12 @@ function describeType(schema) {
   return parts.join(', ');
 }
 
-/** Every key of the schema, depth first in schema order. */
+/**
+ * Every key of the schema, depth first in schema order; the entries of named collections (rules, profiles,
+ * fields) as `<name>`. Conditions inside them are not expanded: they are documented once (see BLOCKS).
+ */
 function* keysOf(schema, path = [], parentRequired = true) {
+  if (path.includes('<name>') && schema.title in BLOCKS) return;
   const required = new Set(schema.required ?? []);
   for (const [name, child] of Object.entries(schema.properties ?? {})) {
     const childPath = [...path, name];
@@ -50,6 +65,26 @@ function* keysOf(schema, path = [], parentRequired = true) {
     yield { path: childPath, schema: child, required: isRequired, parentPath: path, parentRequired };
     yield* keysOf(child, childPath, parentRequired && isRequired);
   }
+  const entry = schema.additionalProperties;
+  if (typeof entry === 'object' && entry.properties !== undefined && !(entry.title in BLOCKS)) {
+    const childPath = [...path, '<name>'];
+    yield { path: childPath, schema: entry, required: false, parentPath: path, parentRequired: false };
+    yield* keysOf(entry, childPath, false);
+  }
+}
+
+/** The `examples` of a key, as YAML under the key's own name. */
+function examplesOf(name, schema) {
+  if (!Array.isArray(schema.examples)) return [];
+  const key = name === '<name>' ? 'example' : name;
+  return schema.examples.flatMap((example) => [
+    'Example:',
+    '',
+    '```yaml',
+    stringify({ [key]: example }, { lineWidth: 0 }).trimEnd(),
+    '```',
+    '',
+  ]);
 }
 
 function requiredText({ required, parentPath, parentRequired }) {
@@ -77,6 +112,11 @@ function reference(schema) {
     '**Quoting.** YAML reads unquoted `061300` as the number 61300 and `true` as a boolean: quote values that',
     'must stay text.',
     '',
+    '**Required keys** are those of the spec once the files it `extends` are merged in: a file that extends may',
+    'leave them to its bases (`classSubject: { enabled: true }` turns on a rule of the preset), and the schema',
+    'published for editors makes them optional in such a file. `<name>` stands for a name the spec chooses (a',
+    "rule's, a profile's, a field's).",
+    '',
     '## Overview',
     '',
     '| Key | Type | Required | Default |',
@@ -90,15 +130,75 @@ function reference(schema) {
     '',
     '## Keys',
   ];
+  const templateText = specSchema.properties.users.properties.fields.properties.username.description;
   for (const k of keys) {
     lines.push('', `### ${code(k.path.join('.'))}`, '');
-    if (k.schema.description) lines.push(k.schema.description, '');
+    // A plain template says what templates are in its own section, once.
+    if (k.schema.description && k.schema.description !== templateText) lines.push(k.schema.description, '');
     lines.push(`- Type: ${describeType(k.schema)}`);
     lines.push(`- Required: ${requiredText(k)}`);
     if ('default' in k.schema) lines.push(`- Default: ${code(k.schema.default)}`);
     if (k.schema.enum) lines.push(`- Allowed values: ${k.schema.enum.map(code).join(', ')}`);
+    if (!(k.schema.title in BLOCKS)) {
+      const example = examplesOf(k.path[k.path.length - 1], k.schema);
+      if (example.length > 0) lines.push('', ...example.slice(0, -1));
+    }
   }
+  lines.push('', ...blocks());
   return `${lines.join('\n')}\n`;
+}
+
+/** The sections of BLOCKS: templates and their filters, conditions, each. */
+function blocks() {
+  const rule = specSchema.properties.categories.properties.rules.additionalProperties;
+  const { template } = { template: specSchema.properties.users.properties.fields.properties.username };
+  const lines = [
+    '## Templates',
+    '',
+    template.description,
+    '',
+    `Examples: ${template.examples.map(code).join(', ')}.`,
+    '',
+    'A lone placeholder gives every value of the attribute; a template with text uses the first value of each',
+    'placeholder and gives no value when one of them has none (`{givenName} {sn}` never becomes ` DUPONT`).',
+    'Attribute names are case-insensitive; `{{` and `}}` are literal braces.',
+    '',
+    '### Filters',
+    '',
+    '| Filter | Does | Example | Gives |',
+    '| --- | --- | --- | --- |',
+    ...Object.values(TEMPLATE_FILTER_DOCS).map(
+      (f) =>
+        `| ${tableCell(code(f.usage))} | ${tableCell(f.does)} | ${tableCell(code(f.template))} | ${tableCell(
+          f.entry === undefined ? f.gives.join(', ') : f.gives.map((g) => code(g === '' ? '""' : g)).join(', '),
+        )} |`,
+    ),
+    '',
+    '## Conditions (`when`)',
+    '',
+    rule.properties.when.description,
+    '',
+    ...examplesOf('when', rule.properties.when),
+  ];
+  for (const k of keysOf(rule.properties.when, ['when'])) {
+    lines.push(`### ${code(k.path.join('.'))}`, '');
+    if (k.schema.description) lines.push(k.schema.description, '');
+    lines.push(`- Type: ${describeType(k.schema)}`, '');
+    lines.push(...examplesOf(k.path[k.path.length - 1], k.schema));
+  }
+  const each = rule.properties.each;
+  const item = each.additionalProperties.oneOf[1];
+  lines.push('## `each`', '', each.description, '', ...examplesOf('each', each));
+  lines.push('Each variable is a template, or a mapping:', '');
+  for (const [name, child] of Object.entries(item.properties)) {
+    lines.push(`### ${code(`each.<name>.${name}`)}`, '');
+    if (child.description) lines.push(child.description, '');
+    lines.push(`- Type: ${describeType(child)}`);
+    lines.push(`- Required: ${item.required.includes(name) ? 'yes' : 'no'}`, '');
+    lines.push(...examplesOf(name, child));
+  }
+  while (lines[lines.length - 1] === '') lines.pop();
+  return lines;
 }
 
 /** `|` would end a table cell, even inside backticks. */
@@ -106,6 +206,6 @@ function tableCell(text) {
   return text.replaceAll('|', '\\|');
 }
 
-write('schemas/ldap2moodle.schema.json', `${JSON.stringify(specSchema, null, 2)}\n`);
+write('schemas/ldap2moodle.schema.json', `${JSON.stringify(editorSchema, null, 2)}\n`);
 write('docs/spec-reference.md', reference(specSchema));
 write('schemas/plan.schema.json', `${JSON.stringify(planJsonSchema, null, 2)}\n`);

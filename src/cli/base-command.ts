@@ -66,7 +66,7 @@ export abstract class BaseCommand extends Command {
 /** A command that works from a sync spec (`--spec`). */
 export abstract class SpecCommand extends BaseCommand {
   spec = Option.String('--spec,-s', 'ldap2moodle.yaml', {
-    description: 'Path of the sync spec (YAML or JSON)',
+    description: 'Path of the sync spec (YAML or JSON); default: ./ldap2moodle.yaml (in the current directory)',
   });
 
   /** `resolveSecrets: false` for commands that never connect (validate, state list/show). */

@@ -34,6 +34,14 @@ export interface ResolvedExtends {
   readonly data: unknown;
   /** Files merged in (absolute), bases first: their contents are part of the spec's hash. */
   readonly files: readonly { readonly path: string; readonly bytes: Buffer }[];
+  /** What the spec's bases give, merged, before the spec itself; absent when it extends nothing. */
+  readonly bases?: SpecBases;
+}
+
+/** The bases of a spec: their merged content and their names as the spec writes them. */
+export interface SpecBases {
+  readonly data: unknown;
+  readonly names: readonly string[];
 }
 
 function namesOf(value: unknown, file: string): string[] {
@@ -51,6 +59,7 @@ function locate(name: string, dir: string): string {
 /** Resolves `extends` of an already parsed spec (recursively; a cycle is an error). */
 export async function resolveExtends(data: unknown, file: string, dir: string): Promise<ResolvedExtends> {
   const files: { path: string; bytes: Buffer }[] = [];
+  let bases: SpecBases | undefined;
   const load = async (value: unknown, from: string, fromDir: string, chain: readonly string[]): Promise<unknown> => {
     if (!isObject(value) || value.extends === undefined) return value;
     const { extends: names, ...own } = value;
@@ -83,8 +92,9 @@ export async function resolveExtends(data: unknown, file: string, dir: string): 
       files.push({ path, bytes });
       merged = mergeSpecs(merged, await load(parsed, path, dirname(path), [...chain, path]));
     }
+    if (chain.length === 1) bases = { data: merged, names: namesOf(names, from) };
     return mergeSpecs(merged, own);
   };
   const merged = await load(data, file, dir, [resolve(file)]);
-  return { data: merged, files };
+  return { data: merged, files, ...(bases === undefined ? {} : { bases }) };
 }

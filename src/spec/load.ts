@@ -17,6 +17,7 @@ import type { Spec, SpecInput } from './schema.js';
 import { specSchema } from './schema.js';
 import { checkReferences, resolveSecrets } from './secrets.js';
 import { validateSpec } from './validate.js';
+import { explainYamlError } from './yaml-errors.js';
 
 export interface LoadedSpec {
   /** Validated, secrets resolved, defaults applied. */
@@ -106,7 +107,7 @@ async function build(
   // `extends`: the bases are merged in before validation, which checks the whole (see extends.ts).
   const merged = fatal ? { data: parsed.data, files: [] } : await resolveExtends(parsed.data, absolute, dir);
   const data = merged.data;
-  if (!fatal) problems.push(...validateSpec(data, positions), ...checkReferences(data, positions));
+  if (!fatal) problems.push(...validateSpec(data, positions, merged.bases), ...checkReferences(data, positions));
   if (problems.length > 0) {
     const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
     throw new UserError('SPEC_INVALID', `${file}: ${count} in the spec`, problems.sort(comparePositions));
@@ -227,20 +228,20 @@ function parse(text: string, file: string): Parsed {
   let fatal = problems.length > 0;
   const syntaxLines = new Set<number>();
   for (const e of doc.errors) {
-    const position = positions.at(e.pos[0]);
     if (e.code === 'DUPLICATE_KEY') {
-      problems.push({ message: duplicates.get(e.pos[0]) ?? e.message, position });
+      problems.push({ message: duplicates.get(e.pos[0]) ?? e.message, position: positions.at(e.pos[0]) });
       continue;
     }
     fatal = true;
+    const explained =
+      e.code === 'MULTIPLE_DOCS'
+        ? { message: 'a spec is a single document: remove this `---` and what follows it', offset: e.pos[0] }
+        : explainYamlError(e, doc, text, language);
+    const position = positions.at(explained.offset);
     // One syntax error per line: the parser's follow-on complaints about the same line are noise.
     if (position !== undefined && syntaxLines.has(position.line)) continue;
     if (position !== undefined) syntaxLines.add(position.line);
-    const message =
-      e.code === 'MULTIPLE_DOCS'
-        ? 'a spec is a single document: remove this `---` and what follows it'
-        : `invalid ${language}: ${e.message}`;
-    problems.push({ message, position });
+    problems.push({ message: explained.message, position });
   }
   // Warnings (unknown tags, unsupported directives) mean the value is not what the file seems to say.
   for (const w of doc.warnings)

@@ -16,8 +16,25 @@ const peopleOnly = {
   from: { const: 'people', default: 'people', description: 'Only people are enrolled or given roles.' },
 } as const;
 
+const taught = {
+  taught: {
+    value: '{ENTAuxEnsClassesMatieres|structure|inScope}',
+    parts: '^(?<uai>[^$]+)\\$(?<class>[^$]+)\\$(?<subject>.+)$',
+  },
+} as const;
+
 const courseRule = {
   type: 'object',
+  examples: [
+    {
+      when: { profiles: ['teacher'] },
+      each: taught,
+      idnumber: '{$uai}-{$class|trim}-{$subject|trim}',
+      shortname: '{$uai}-{$class|trim}-{$subject|trim}',
+      fullname: '{$subject|trim|map("subjectNames")} {$class|trim}',
+      category: '{$uai}',
+    },
+  ],
   additionalProperties: false,
   required: ['idnumber', 'shortname', 'fullname', 'category'],
   properties: {
@@ -39,6 +56,16 @@ const courseRule = {
 
 const groupRule = {
   type: 'object',
+  examples: [
+    {
+      when: { profiles: ['teacher'] },
+      each: taught,
+      course: '{$uai}-{$class|trim}-{$subject|trim}',
+      idnumber: '{$uai}-{$class|trim}',
+      name: '{$class|trim}',
+      members: false,
+    },
+  ],
   additionalProperties: false,
   required: ['course', 'idnumber', 'name'],
   properties: {
@@ -64,6 +91,16 @@ const groupRule = {
 
 const cohortEnrolRule = {
   type: 'object',
+  examples: [
+    {
+      when: { profiles: ['teacher'] },
+      each: taught,
+      course: '{$uai}-{$class|trim}-{$subject|trim}',
+      cohort: '{@cohortPrefix}{$uai}-{$class|trim}',
+      role: 'student',
+      group: '{$uai}-{$class|trim}',
+    },
+  ],
   additionalProperties: false,
   required: ['course', 'cohort'],
   properties: {
@@ -83,6 +120,14 @@ const cohortEnrolRule = {
 
 const manualEnrolRule = {
   type: 'object',
+  examples: [
+    {
+      when: { profiles: ['teacher'] },
+      each: taught,
+      course: '{$uai}-{$class|trim}-{$subject|trim}',
+      role: 'editingteacher',
+    },
+  ],
   additionalProperties: false,
   required: ['course', 'role'],
   properties: {
@@ -94,6 +139,15 @@ const manualEnrolRule = {
 
 const roleAssignmentRule = {
   type: 'object',
+  examples: [
+    {
+      when: { profiles: ['parent'] },
+      each: { child: '{ENTAuxPersRelEleveEleve|person("student")}' },
+      context: 'user',
+      target: '{$child}',
+      role: 'parent',
+    },
+  ],
   additionalProperties: false,
   required: ['context', 'role'],
   properties: {

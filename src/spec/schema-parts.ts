@@ -5,6 +5,7 @@
 export const template = {
   type: 'string',
   minLength: 1,
+  title: 'template',
   description:
     'A template: text with `{attribute|filter|…}` placeholders, e.g. `{uid|lower}` or `{givenName} {sn}`. ' +
     'Filters: lower, upper, trim, squish (trim + one space between words), ascii, first, last, nth(N), join("sep"), split("sep", N), ' +
@@ -12,7 +13,11 @@ export const template = {
     '{$name} reads a variable, {@name} inserts a named template. More filters: map("table") (transcoding), ' +
     'structure (structure reference → UAI), inScope (served establishments only), unique, sort, part(N) ' +
     '(= split("$", N)). See the README.',
+  examples: ['{uid|lower}', '{givenName|squish} {sn|squish}', '{@cohortPrefix}{$uai}-{$code|trim}'],
 } as const;
+
+/** A UAI (an establishment's code: 7 digits and a letter), spaces around it tolerated. */
+export const UAI_PATTERN = '^\\s*[0-9]{7}[A-Za-z]\\s*$';
 
 export const dn = { type: 'string', minLength: 1, description: 'An LDAP DN.' } as const;
 
@@ -38,15 +43,30 @@ export const conditionTests = {
   additionalProperties: false,
   description: 'Tests that must all hold (see `when`).',
   properties: {
-    filter: { type: 'string', minLength: 3, description: 'RFC 4515 filter evaluated on the entry.' },
+    filter: {
+      type: 'string',
+      minLength: 3,
+      description: 'RFC 4515 filter evaluated on the entry.',
+      examples: ['(&(objectClass=ENTAuxEnseignant)(ENTPersonFonctions=*$DIR$*))'],
+    },
     profiles: {
       type: 'array',
       minItems: 1,
       items: { type: 'string', minLength: 1 },
       description: 'The person has one of these profiles (names of users.profiles).',
+      examples: [['student'], ['teacher', 'staff']],
     },
-    value: { ...template, description: 'A template that must give at least one non-empty value.' },
-    matches: { type: 'string', minLength: 1, description: 'A regex one of the values of `value` must match.' },
+    value: {
+      ...template,
+      description: 'A template that must give at least one non-empty value.',
+      examples: ['{ENTEleveClasses|structure|inScope}'],
+    },
+    matches: {
+      type: 'string',
+      minLength: 1,
+      description: 'A regex one of the values of `value` must match.',
+      examples: ['^[0-9]{7}[A-Z]\\$(6|5)EME'],
+    },
     linked: {
       type: 'object',
       additionalProperties: false,
@@ -57,6 +77,7 @@ export const conditionTests = {
         "templates, evaluated on another person of the directory, gives this person's DN (as the `person` filter " +
         'gives it: `{ENTEleveParents|person("parent")}`). Problems met in the `from` templates are not reported ' +
         'here (the rules that use the link report them).',
+      examples: [{ to: ['{ENTAuxPersRelEleveEleve|person("student")}'], from: ['{ENTEleveParents|person("parent")}'] }],
       properties: {
         to: { type: 'array', minItems: 1, items: template, description: "Templates on this person's entry." },
         from: {
@@ -72,6 +93,8 @@ export const conditionTests = {
 
 export const condition = {
   ...conditionTests,
+  title: 'condition',
+  examples: [{ profiles: ['student'], value: '{ENTEleveClasses|structure|inScope}' }],
   description:
     'Which entries a rule applies to: all the given tests must hold (an LDAP filter on the entry, the profiles ' +
     'of the person, a computed value present and matching a regex), and those of `not` must not all hold.',
@@ -82,6 +105,7 @@ export const condition = {
       description:
         'Tests that must not all hold (e.g. a student with no class); its own `not` says "unless" ' +
         '(a parent is a user unless they have no child: `not: { profiles: [parent], not: { value: … } }`).',
+      examples: [{ profiles: ['student'], not: { value: '{ENTEleveClasses|structure|inScope}' } }],
       properties: { ...conditionTests.properties, not: conditionTests },
     },
   },
@@ -113,7 +137,12 @@ export const usersCondition = {
 
 export const each = {
   type: 'object',
+  title: 'each',
   minProperties: 1,
+  examples: [
+    { class: { value: '{ENTEleveClasses|structure|inScope}', parts: '^(?<uai>[^$]+)\\$(?<code>.+)$' } },
+    { child: '{ENTAuxPersRelEleveEleve|person("student")}' },
+  ],
   description:
     'Expands one entry into several objects: one per combination of the values of these templates ' +
     '(`{$name}` in the rule). With `parts`, a regex with named groups, each group is a variable too ' +
@@ -127,7 +156,12 @@ export const each = {
         required: ['value'],
         properties: {
           value: template,
-          parts: { type: 'string', minLength: 1 },
+          parts: {
+            type: 'string',
+            minLength: 1,
+            description: 'A regex whose named groups become variables (`{$uai}`, `{$code}`).',
+            examples: ['^(?<uai>[^$]+)\\$(?<code>.+)$'],
+          },
           where: {
             type: 'object',
             minProperties: 1,
@@ -135,6 +169,7 @@ export const each = {
             description:
               'Regexes the named parts must match for the value to count (others are left out silently, unlike a ' +
               'value `parts` does not match): `where: { legal: "^1$" }` keeps legal guardians only.',
+            examples: [{ legal: '^1$' }],
           },
         },
       },
@@ -155,6 +190,14 @@ export const ruleCommon = {
 
 export const categoryRule = {
   type: 'object',
+  examples: [
+    {
+      from: 'structures',
+      when: { value: '{$uai|inScope}' },
+      idnumber: '{$uai}',
+      name: '{ENTStructureNomCourant|squish|first}',
+    },
+  ],
   additionalProperties: false,
   required: ['idnumber', 'name'],
   properties: {
@@ -168,6 +211,15 @@ export const categoryRule = {
 
 export const cohortRule = {
   type: 'object',
+  examples: [
+    {
+      when: { profiles: ['student'] },
+      each: { class: { value: '{ENTEleveClasses|structure|inScope}', parts: '^(?<uai>[^$]+)\\$(?<code>.+)$' } },
+      idnumber: '{@cohortPrefix}{$uai}-{$code|trim}',
+      name: '{$uai} {$code|trim}',
+      category: '{$uai}',
+    },
+  ],
   additionalProperties: false,
   required: ['idnumber', 'name'],
   properties: {

@@ -16,6 +16,7 @@ import {
   search,
   template,
   transcoding,
+  UAI_PATTERN,
   userFields,
   userProfile,
 } from './schema-parts.js';
@@ -47,7 +48,7 @@ export const specSchema = {
     },
     establishments: {
       type: 'array',
-      items: { type: 'string', pattern: '^\\s*[0-9]{7}[A-Za-z]\\s*$' },
+      items: { type: 'string', pattern: UAI_PATTERN },
       uniqueItems: true,
       description:
         'UAIs of the establishments this Moodle serves (quote them). The `inScope` filter keeps only these; ' +

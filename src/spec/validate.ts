@@ -6,9 +6,11 @@
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { Diagnostic } from '../errors.js';
+import type { SpecBases } from './extends.js';
 import type { SpecPositions } from './positions.js';
 import { displayPath, pointerSegments } from './positions.js';
 import { specSchema } from './schema.js';
+import { UAI_PATTERN } from './schema-parts.js';
 
 type Json = Record<string, unknown>;
 
@@ -20,12 +22,16 @@ function validator(): ValidateFunction {
   return compiled;
 }
 
-/** Validates `data` (the parsed file) and returns its problems, unsorted; empty when valid. */
-export function validateSpec(data: unknown, positions: SpecPositions): Diagnostic[] {
+/**
+ * Validates `data` (the parsed file, its bases merged in) and returns its problems, unsorted; empty when valid.
+ * `bases` (what the spec extends) turns the missing keys of a rule the spec names but no base defines into
+ * one "did you mean" when a base defines a rule of a close name (a typo in an inherited rule's name).
+ */
+export function validateSpec(data: unknown, positions: SpecPositions, bases?: SpecBases): Diagnostic[] {
   const validate = validator();
   if (validate(data)) return [];
   const diagnostics = new Map<string, Diagnostic>();
-  for (const problem of explain(validate.errors ?? [], data, positions)) {
+  for (const problem of explain(validate.errors ?? [], data, positions, bases)) {
     const path = displayPath(problem.segments);
     // allErrors can report the same problem twice (e.g. through several schema paths).
     diagnostics.set(`${path}\u0000${problem.message}`, {
@@ -44,10 +50,16 @@ interface Problem {
   readonly at: 'key' | 'value';
 }
 
-function explain(errors: readonly ErrorObject[], data: unknown, positions: SpecPositions): Problem[] {
+function explain(
+  errors: readonly ErrorObject[],
+  data: unknown,
+  positions: SpecPositions,
+  bases: SpecBases | undefined,
+): Problem[] {
   const kept = errors.filter((e) => !isNoise(e, errors, data));
   const suggestedFor = new Set<string>();
   const problems: Problem[] = [];
+  const misnamed = bases === undefined ? new Set<string>() : misnamedEntries(kept, bases, problems);
   for (const e of kept) {
     if (e.keyword !== 'additionalProperties') continue;
     const segments = pointerSegments(e.instancePath);
@@ -76,11 +88,54 @@ function explain(errors: readonly ErrorObject[], data: unknown, positions: SpecP
     if (e.keyword === 'required' && suggestedFor.has(`${e.instancePath}/${String(e.params.missingProperty)}`)) {
       continue; // the misspelt key's "did you mean" already says it
     }
+    if (e.keyword === 'required' && misnamed.has(e.instancePath)) continue; // said once, by misnamedEntries
     const segments = pointerSegments(e.instancePath);
     const message = describeError(e, segments, valueAt(data, segments), positions);
     problems.push({ message, segments, at: atFor(e) });
   }
   return problems;
+}
+
+/** What an entry of a named collection is called in messages, by the collection's key. */
+const ENTRY_NOUNS: Readonly<Record<string, string>> = {
+  rules: 'rule',
+  fields: 'profile field',
+  declare: 'role',
+  profiles: 'profile',
+};
+
+/**
+ * An entry of a named collection (`courses.rules.classSubjet`) that lacks required keys, is not in the bases,
+ * and is close to the name of one that is: a typo in the name of an inherited rule. Adds one problem for each
+ * (at the entry's key) and returns their instance paths, whose "missing required key" errors it replaces.
+ */
+function misnamedEntries(errors: readonly ErrorObject[], bases: SpecBases, problems: Problem[]): Set<string> {
+  const done = new Set<string>();
+  for (const e of errors) {
+    if (e.keyword !== 'required' || !e.schemaPath.endsWith('/additionalProperties/required')) continue;
+    if (done.has(e.instancePath)) continue;
+    const segments = pointerSegments(e.instancePath);
+    const name = segments[segments.length - 1];
+    const collection = segments.slice(0, -1);
+    const known = Object.keys(asObject(valueAt(bases.data, collection)));
+    if (name === undefined || known.includes(name)) continue;
+    const suggestion = closest(name, known);
+    if (suggestion === undefined) continue;
+    done.add(e.instancePath);
+    const noun = ENTRY_NOUNS[collection[collection.length - 1] ?? ''] ?? 'entry';
+    const where = bases.names.map((n) => (n === 'sdet' ? 'the preset sdet' : n)).join(', ');
+    const needed = errors
+      .filter((r) => r.keyword === 'required' && r.instancePath === e.instancePath)
+      .map((r) => String(r.params.missingProperty));
+    problems.push({
+      message:
+        `no ${noun} ${JSON.stringify(name)} in ${where}; did you mean ${JSON.stringify(suggestion)}? ` +
+        `(a new ${noun} must give ${needed.join(', ')})`,
+      segments,
+      at: 'key',
+    });
+  }
+  return done;
 }
 
 /** ajv reports wrapper keywords and counts that another error already explains; users need neither. */
@@ -147,6 +202,7 @@ function describeError(e: ErrorObject, segments: readonly string[], value: unkno
 
 /** Regular expressions of the schema, said in words. */
 const PATTERN_MEANINGS: Readonly<Record<string, string>> = {
+  [UAI_PATTERN]: 'a UAI is 7 digits and a letter (e.g. 0450001A)',
   '^ldaps?://': 'must start with ldap:// or ldaps://',
   '^[a-z0-9_]*$': 'may contain only lowercase letters, digits and _',
   '^[a-z0-9_]+$': 'must be lowercase letters, digits and _ only',

@@ -262,6 +262,15 @@ describe('help', () => {
     for (const option of ['--spec', '--no-color', '--full', '--json']) expect(run.stdout).toContain(option);
     expect(run.stdout).toContain('writes nothing');
   });
+
+  it.each(['validate', 'plan', 'apply'])(
+    '%s --help says where the spec is read when --spec is not given',
+    async (cmd) => {
+      const run = await runCli([cmd, '--help']);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/--spec[^\n]*default: \.\/ldap2moodle\.yaml/);
+    },
+  );
 });
 
 describe('the real executable (bin/ldap2moodle.js on a fresh build)', () => {

@@ -407,6 +407,34 @@ describe('golden spec errors', () => {
   });
 });
 
+describe('extends: the name of an inherited rule', () => {
+  const BASE = `categories:
+  rules:
+    establishment: { from: structures, idnumber: '{ENTStructureUAI}', name: '{ou}' }
+    level: { enabled: false, idnumber: '{$uai}-{$level}', name: '{$level}', parent: '{$uai}' }
+`;
+  const load = async (categories: string): Promise<string[]> => {
+    const dir = join(scratch, `inherited-${createHash('sha256').update(categories).digest('hex').slice(0, 8)}`);
+    mkdirSync(join(dir, 'farm'), { recursive: true });
+    writeFileSync(join(dir, 'farm', 'base.yaml'), BASE);
+    writeFileSync(join(dir, 'ldap2moodle.yaml'), `extends: farm/base.yaml\n${MINIMAL}categories:\n${categories}`);
+    const error = await failure(loadSpec(join(dir, 'ldap2moodle.yaml'), { env: {} }));
+    return error.diagnostics.map((d) => `${d.position?.line}:${d.position?.column} ${d.message}`);
+  };
+
+  it('says which rule of the bases a misspelt one is likely to be, once, naming the base file', async () => {
+    expect(await load('  rules:\n    levle: { enabled: true }\n')).toEqual([
+      '18:5 no rule "levle" in farm/base.yaml; did you mean "level"? (a new rule must give idnumber, name)',
+    ]);
+  });
+
+  it('still holds a new rule, named like none of the bases, to every required key', async () => {
+    expect(await load('  rules:\n    division: { enabled: true, name: x }\n')).toEqual([
+      '18:5 missing required key "idnumber"',
+    ]);
+  });
+});
+
 describe('lock.staleAfter', () => {
   it('is a duration: 6h by default in the lock policy, a spec value taken, others refused where they are', async () => {
     const { lockPolicyOf } = await import('../../src/index.js');
