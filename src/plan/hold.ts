@@ -13,7 +13,7 @@
  */
 import { containerKeyOf, contextUserOf, factsOf, userPartOf } from '../entities/catalog.js';
 import type { Change } from '../model/change.js';
-import { ACTIONS } from '../model/change.js';
+import { ACTIONS, addressOf } from '../model/change.js';
 import type { DesiredObject } from '../model/desired.js';
 import type { SkippedEntry } from '../model/skipped.js';
 import type { State } from '../model/state.js';
@@ -53,17 +53,32 @@ export function holdTroubled(changes: readonly Change[], input: HoldInput): Chan
   for (const object of input.state.objects) if (object.dn !== undefined) recordedDn.set(object.address, object.dn);
 
   const out: Change[] = [];
+  // Held objects by address, with the entry and reason: a change that follows from one (a disabled method's
+  // role removals, a member of a cohort not created) is held with it. Changes come in write order, so an
+  // object's change is seen before those that point at it.
+  const heldObjects = new Map<string, { readonly dn: string; readonly reason: string }>();
+  const hold = (change: Change, dn: string, reason: string): void => {
+    heldObjects.set(change.address, { dn, reason });
+    out.push(held(change, dn, reason));
+  };
   for (const change of changes) {
     const person = usersOf(change).find((user) => heldUsers.has(user));
     if (person !== undefined) {
       const dn = heldUsers.get(person) as string;
-      out.push(held(change, dn, reasons.get(dn) ?? ''));
+      hold(change, dn, reasons.get(dn) ?? '');
       continue;
     }
     const source = recordedDn.get(change.address);
     const reason = source === undefined ? undefined : objectReasons.get(source);
     if (ACTIONS[change.action].removes && source !== undefined && reason !== undefined) {
-      out.push(held(change, source, reason));
+      hold(change, source, reason);
+      continue;
+    }
+    const follows = Object.values(change.refs ?? {})
+      .map((ref) => (ref === undefined ? undefined : heldObjects.get(addressOf(ref.entity, ref.key))))
+      .find((found) => found !== undefined);
+    if (follows !== undefined) {
+      hold(change, follows.dn, follows.reason);
       continue;
     }
     out.push(change);
