@@ -4,8 +4,10 @@
  *   saying what is wrong, where, and how to fix it.
  * - `InternalError`: a bug in ldap2moodle; printed with its stack and a "please report" line.
  *
- * Exit codes: 1 for every error (Terraform's convention, so that `--detailed-exitcode` can keep 2 for
- * "changes present"); the code string is what scripts and tests should match on.
+ * Exit codes (EXIT below, documented in the README and every command's --help): 1 for an error with nothing
+ * written, 4 for a plan the safety guards refuse (nothing written either); 2 is kept for "changes" with
+ * --detailed-exitcode and 3 for "applied, but a postApply command failed". The code string is what scripts
+ * and tests should match on.
  */
 
 /** A position in an input file, 1-based. */
@@ -53,9 +55,29 @@ export type ErrorCode =
   | 'APPLY_FAILED'
   | 'NOT_IMPLEMENTED';
 
+/** The process exit codes, one meaning each. */
+export const EXIT = {
+  /** Success (with --detailed-exitcode: no changes). */
+  ok: 0,
+  /** An error; nothing was written. */
+  error: 1,
+  /** --detailed-exitcode: the plan has changes (plan), or changes were applied (apply). */
+  changes: 2,
+  /** The changes were committed, but a postApply command failed. */
+  postApplyFailed: 3,
+  /** The safety guards refused the plan; nothing was written. */
+  refused: 4,
+} as const;
+
+/** The exit codes as --help and the README list them. */
+export const EXIT_CODES_HELP =
+  'Exit codes: 0 success; 1 error, nothing written; 2 changes (with --detailed-exitcode: planned by plan, applied by apply); 3 applied, but a postApply command failed (the data is written); 4 refused by a safety guard, nothing written.';
+
 export class UserError extends Error {
   override readonly name = 'UserError';
-  readonly exitCode = 1;
+  get exitCode(): number {
+    return this.code === 'PLAN_REFUSED' ? EXIT.refused : EXIT.error;
+  }
   constructor(
     readonly code: ErrorCode,
     message: string,

@@ -17,7 +17,7 @@ export type { MoodleSnapshot } from './entities/read-moodle.js';
 export { readMoodle } from './entities/read-moodle.js';
 // Errors, shared types and the entity catalogue.
 export type { Diagnostic, ErrorCode, SourcePosition } from './errors.js';
-export { formatDiagnostic, InternalError, UserError } from './errors.js';
+export { EXIT, EXIT_CODES_HELP, formatDiagnostic, InternalError, UserError } from './errors.js';
 // Synthetic directories (tests, benchmarks, `generate`).
 export type { ChurnOptions, ChurnSummary, Directory, GenerateOptions } from './generate/generate.js';
 export {

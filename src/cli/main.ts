@@ -1,6 +1,6 @@
 import { supportsColor } from 'chalk';
 import { Builtins, Cli } from 'clipanion';
-import { TOOL_VERSION } from '../index.js';
+import { EXIT_CODES_HELP, TOOL_VERSION } from '../index.js';
 import { ApplyCommand } from './commands/apply.js';
 import { DemoCommand } from './commands/demo.js';
 import { ForceUnlockCommand } from './commands/force-unlock.js';
@@ -12,6 +12,25 @@ import { StateListCommand } from './commands/state-list.js';
 import { StateShowCommand } from './commands/state-show.js';
 import { ValidateCommand } from './commands/validate.js';
 
+const COMMANDS = [
+  ValidateCommand,
+  PlanCommand,
+  ApplyCommand,
+  ShowCommand,
+  StateListCommand,
+  StateShowCommand,
+  ForceUnlockCommand,
+  DemoCommand,
+  MoodleQueryCommand,
+  GenerateCommand,
+] as const;
+
+// Every command's --help ends with the exit codes (one list, kept in errors.ts).
+for (const command of COMMANDS) {
+  const usage = command.usage ?? {};
+  command.usage = { ...usage, details: `${usage.details ?? ''}\n\n${EXIT_CODES_HELP}`.trim() };
+}
+
 /** The command line; clipanion's own output (help, usage errors) is coloured only when `colors` is set. */
 export function buildCli(options: { readonly colors?: boolean } = {}): Cli {
   const cli = new Cli({
@@ -20,16 +39,7 @@ export function buildCli(options: { readonly colors?: boolean } = {}): Cli {
     binaryVersion: TOOL_VERSION,
     enableColors: options.colors ?? false,
   });
-  cli.register(ValidateCommand);
-  cli.register(PlanCommand);
-  cli.register(ApplyCommand);
-  cli.register(ShowCommand);
-  cli.register(StateListCommand);
-  cli.register(StateShowCommand);
-  cli.register(ForceUnlockCommand);
-  cli.register(DemoCommand);
-  cli.register(MoodleQueryCommand);
-  cli.register(GenerateCommand);
+  for (const command of COMMANDS) cli.register(command);
   cli.register(Builtins.HelpCommand);
   cli.register(Builtins.VersionCommand);
   return cli;

@@ -111,7 +111,7 @@ describe.each(TARGETS)('removal guards on %s', (target) => {
 
     // All violations at once, the plan printed (JSON, refused) and saved marked refused.
     const refused = await cli(['plan', '--json', '--out', ws.path('refused.plan')]);
-    expect(refused.code).toBe(1);
+    expect(refused.code).toBe(4);
     const shown = JSON.parse(refused.stdout) as JsonPlan;
     expect(shown.refused).toBe(true);
     const found = shown.guards.violations.map((v) => v.code);
@@ -132,7 +132,7 @@ describe.each(TARGETS)('removal guards on %s', (target) => {
 
     // A refused saved plan is not applied.
     const applyRefused = await cli(['apply', ws.path('refused.plan')]);
-    expect(applyRefused.code).toBe(1);
+    expect(applyRefused.code).toBe(4);
     expect(applyRefused.stderr).toContain('Error [PLAN_REFUSED]');
     expect(applyRefused.stdout).toContain('REFUSED by');
     expect(await t.checksums(TOUCHED_TABLES)).toEqual(before);
@@ -140,7 +140,7 @@ describe.each(TARGETS)('removal guards on %s', (target) => {
     // Allowing the users alone leaves the other guards: the users' is gone from the list.
     const users = shown.guards.violations.find((v) => v.code === 'GUARD_USERS_REMOVALS')?.removals;
     const partial = await cli(['plan', '--json', '--allow-removals', `users=${users}`]);
-    expect(partial.code).toBe(1);
+    expect(partial.code).toBe(4);
     const partialPlan = JSON.parse(partial.stdout) as JsonPlan;
     expect(partialPlan.guards.allow_removals).toBe(`users=${users}`);
     expect(partialPlan.guards.violations.map((v) => v.code)).toEqual(found.filter((c) => c !== 'GUARD_USERS_REMOVALS'));

@@ -478,14 +478,14 @@ describe.each(TARGETS)('the collège on %s', (target) => {
       await expectCollege(s, await s.read());
     });
 
-    it('a failing command (exit 3) gives exit code 1 and the report; the data stays committed', async () => {
+    it('a failing command (exit 3) gives exit code 3 (applied, postApply failed) and the report; the data stays committed', async () => {
       const s = await site({
         spec: {
           append: `postApply:\n  - run: ${JSON.stringify([process.execPath, '-e', "console.error('purge failed'); process.exit(3)"])}\n    when: always\n`,
         },
       });
       const run = await s.cli(['apply', '--spec', s.specPath, '--auto-approve', '--no-color']);
-      expect(run.code).toBe(1);
+      expect(run.code).toBe(3);
       expect(run.stdout).toContain('Apply complete: 187 changes written in one transaction.');
       expect(run.stdout).toMatch(/\n {2}failed: exit code 3 \(/);
       expect(run.stdout).toContain('\n  | purge failed\n');

@@ -75,7 +75,7 @@ export class PlanCommand extends PlanningCommand {
     description: 'Save the plan to this file (mode 0600, never redacted), for `apply FILE` to apply exactly it',
   });
   detailedExitcode = Option.Boolean('--detailed-exitcode', false, {
-    description: 'Exit 0 when there are no changes, 2 when there are, 1 on error',
+    description: 'Exit 0 when there are no changes, 2 when there are (1: error, 4: refused by a guard)',
   });
 
   async run(): Promise<number> {
