@@ -352,7 +352,7 @@ describe.each(TARGETS)('plan on %s', (target) => {
       const run = await s.cli(['plan', '--spec', await collegeSpec(s.ws, s.t)]);
       const paragraph = userErrorParagraph(run, 'STATE_INVALID');
       expect(paragraph).toContain(`the state file ${s.ws.path(STATE_FILE)} is not valid JSON`);
-      expect(paragraph).toContain('restore it from a backup');
+      expect(paragraph).toContain('restore it from its backup');
       expect(await readFile(s.ws.path(STATE_FILE), 'utf8')).toBe('{"format_version": 1, serial: oops');
       expect(await s.t.checksums(TOUCHED_TABLES)).toEqual(s.before);
     });
