@@ -285,3 +285,25 @@ export async function convergenceProblems(
   if ((await fileBytes(`${statePath}.pending`)) !== null) problems.push('a .pending file is left');
   return problems;
 }
+
+/** What the built executable printed and how it exited. */
+export interface BinRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `node bin/ldap2moodle.js …args` (no colours unless `env` says otherwise), as cron or CI would. */
+export function runBin(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<BinRun> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { ...process.env, NO_COLOR: '1', ...env }, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}

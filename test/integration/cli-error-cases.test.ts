@@ -3,36 +3,19 @@
  * non-zero exit status and no stack trace; `validate` and `state list` work without the secrets; a closed
  * pipe ends the output quietly.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { ensureBuilt } from '../helpers/child-apply.js';
+import { type BinRun, ensureBuilt, runBin } from '../helpers/child-apply.js';
 import { COLLEGE_SPEC, copyCollegeSideFiles, type Workspace, workspace } from '../helpers/spec-files.js';
 
 const BIN = fileURLToPath(new URL('../../bin/ldap2moodle.js', import.meta.url));
 const COLLEGE_LDIF = fileURLToPath(new URL('../../examples/college/directory.ldif', import.meta.url));
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function cli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { env: { ...process.env, NO_COLOR: '1', ...env }, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+const cli = runBin;
+type Run = BinRun;
 
 /** A user error as the CLI prints it: its code first, never a stack or "Internal error". */
 function expectUserError(run: Run, code: string): void {

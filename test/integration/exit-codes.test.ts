@@ -3,36 +3,16 @@
  * --detailed-exitcode (0 once there is nothing to do), 3 = applied but a postApply command failed, 4 = refused
  * by a guard (nothing written), and `apply --json`'s result document saying the same.
  */
-import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { ensureBuilt } from '../helpers/child-apply.js';
+import { ensureBuilt, runBin } from '../helpers/child-apply.js';
 import { COLLEGE_SPEC, copyCollegeSideFiles, type Workspace, workspace } from '../helpers/spec-files.js';
 
-const BIN = fileURLToPath(new URL('../../bin/ldap2moodle.js', import.meta.url));
 const COLLEGE_LDIF = fileURLToPath(new URL('../../examples/college/directory.ldif', import.meta.url));
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function cli(args: readonly string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+const cli = runBin;
 
 describe('exit codes of apply', () => {
   let ws: Workspace;
