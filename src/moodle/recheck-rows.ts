@@ -3,7 +3,7 @@
  * have their own in recheck-users.ts): inside the apply's transaction, before writing,
  *
  * - the rows the changes touch (by moodleId) are read FOR UPDATE and their checked columns compared with what
- *   the plan read: any difference makes the plan stale;
+ *   the plan read: a single difference makes the plan stale;
  * - the natural keys of the rows to create must still be free (idnumber, shortname, (cohortid, userid));
  * - the rows the changes point at (a member's cohort and user, a category's parent) must still exist.
  */

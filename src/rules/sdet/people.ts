@@ -1,6 +1,6 @@
 /**
  * The people of a directory, indexed so that a reference to a person in the forms SDET directories write —
- * a DN (`ENTEleveParents`, `ENTAuxPersRelEleveEleve`: any escaping or case) or a join key
+ * a DN (`ENTEleveParents`, `ENTAuxPersRelEleveEleve`: whatever its escaping or case) or a join key
  * (`ENTElevePersRelEleve`'s first part: the key of the relative's `ENTPersonJointure`, with or without its
  * source) — resolves to one person, with the profiles the rules gave them. Pure: built from entries already read.
  */
