@@ -5,13 +5,13 @@
 import type { ChalkInstance } from 'chalk';
 import { Chalk } from 'chalk';
 import { diffWordsWithSpace } from 'diff';
-import { ENTITY_ORDER, factsOf } from '../entities/catalog.js';
+import { factsOf } from '../entities/catalog.js';
 import type { Change, ChangeAction, FieldValue } from '../model/change.js';
 import { ACTION_ORDER, ACTIONS, addressOf, writes } from '../model/change.js';
 import type { Plan, PlanHeader } from '../model/plan.js';
 import { summarize } from '../plan/plan.js';
 import type { PlanView } from './view.js';
-import { ENTITY_TITLES, refusalLines } from './view.js';
+import { ENTITY_TITLES, planCounts, refusalLines } from './view.js';
 
 export interface HumanViewOptions {
   readonly color: boolean;
@@ -70,10 +70,9 @@ export class HumanPlanView implements PlanView {
     for (const warning of plan.warnings) out.push(`${c.yellow.bold('Warning:')} ${warning}`);
     if (plan.warnings.length > 0) out.push('');
 
+    const table = plan.changes.length > 0 ? this.countsTable(plan) : [];
     // A long plan would push its totals off the screen: they come first too.
-    if (plan.changes.length > SUMMARY_FIRST_OVER) {
-      out.push(c.bold(summaryLine(plan)), ...this.countsTable(plan), '');
-    }
+    if (plan.changes.length > SUMMARY_FIRST_OVER) out.push(c.bold(summaryLine(plan)), ...table, '');
 
     if (plan.changes.length > 0) {
       const used = ACTION_ORDER.filter((a) => plan.changes.some((ch) => ch.action === a));
@@ -124,7 +123,7 @@ export class HumanPlanView implements PlanView {
       );
       out.push('');
     }
-    if (plan.changes.length > 0) out.push(...this.countsTable(plan), '');
+    if (table.length > 0) out.push(...table, '');
     out.push(c.bold(summaryLine(plan)));
     const refusal = refusalLines(plan);
     if (refusal !== null) {
@@ -137,14 +136,9 @@ export class HumanPlanView implements PlanView {
 
   /** Changes per entity and action (the actions the plan uses), and what the directory holds: the Markdown table. */
   private countsTable(plan: Plan): string[] {
-    const used = ACTION_ORDER.filter((a) => plan.changes.some((ch) => ch.action === a));
-    const entities = ENTITY_ORDER.filter((e) => plan.changes.some((ch) => ch.entity === e));
-    const header = ['', ...used, 'in the directory'];
-    const rows = entities.map((entity) => [
-      TITLES[entity],
-      ...used.map((a) => String(plan.changes.filter((ch) => ch.entity === entity && ch.action === a).length)),
-      String(plan.desiredCounts[entity] ?? ''),
-    ]);
+    const { actions, rows: counted } = planCounts(plan, false);
+    const header = ['', ...actions, 'in the directory'];
+    const rows = counted.map((row) => [TITLES[row.entity], ...row.counts.map(String), String(row.desired ?? '')]);
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
     const line = (cells: readonly string[]): string =>
       cells

@@ -6,13 +6,13 @@
  */
 
 import { ENTITY_ORDER, factsOf } from '../entities/catalog.js';
-import type { Change, ChangeAction, FieldValue } from '../model/change.js';
-import { ACTION_ORDER, addressOf } from '../model/change.js';
+import type { Change, FieldValue } from '../model/change.js';
+import { addressOf } from '../model/change.js';
 import type { Plan, PlanHeader } from '../model/plan.js';
 import type { SkippedEntry } from '../model/skipped.js';
 import { summaryLine } from './human.js';
 import type { PlanView } from './view.js';
-import { ENTITY_TITLES, refusalLines } from './view.js';
+import { ENTITY_TITLES, planCounts, refusalLines } from './view.js';
 
 export interface MarkdownViewOptions {
   /** Show every change instead of the first `limit` per entity. */
@@ -41,14 +41,15 @@ export class MarkdownPlanView implements PlanView {
   }
 
   render(plan: Plan, header: PlanHeader): string {
-    const whole = this.renderListing(plan, header, this.limit);
+    const table = this.summaryTable(plan);
+    const whole = this.renderListing(plan, header, table, this.limit);
     const maxChars =
       this.options.full === true ? Number.POSITIVE_INFINITY : (this.options.maxChars ?? MARKDOWN_DEFAULT_MAX_CHARS);
     if (whole.length <= maxChars) return whole;
     // The largest per-entity listing that fits with its note (the length grows with the limit).
     const fitted = (limit: number): string => {
       const note = shortenedNote(plan, limit, maxChars);
-      return `${this.renderListing(plan, header, limit).trimEnd()}\n\n${note}\n`;
+      return `${this.renderListing(plan, header, table, limit).trimEnd()}\n\n${note}\n`;
     };
     let [low, high] = [0, Math.min(this.limit, plan.changes.length + plan.skipped.length)];
     while (low < high) {
@@ -65,7 +66,7 @@ export class MarkdownPlanView implements PlanView {
     return `${best.slice(0, cut > 0 ? cut : room)}\n\n${note}\n`;
   }
 
-  private renderListing(plan: Plan, header: PlanHeader, limit: number): string {
+  private renderListing(plan: Plan, header: PlanHeader, table: readonly string[], limit: number): string {
     const out: string[] = [];
     const refusal = refusalLines(plan);
     out.push(`### ldap2moodle — ${refusal === null ? '' : '⛔ REFUSED — '}${summaryLine(plan)}`, '');
@@ -82,7 +83,7 @@ export class MarkdownPlanView implements PlanView {
         '',
       );
     }
-    out.push(...this.summaryTable(plan), '');
+    out.push(...table, '');
 
     for (const entity of ENTITY_ORDER) {
       const changes = plan.changes.filter((ch) => ch.entity === entity);
@@ -116,18 +117,12 @@ export class MarkdownPlanView implements PlanView {
 
   /** One row per entity with changes or desired objects; one column per action the plan uses. */
   private summaryTable(plan: Plan): string[] {
-    const used: readonly ChangeAction[] = ACTION_ORDER.filter((a) => plan.changes.some((ch) => ch.action === a));
-    const rows = ENTITY_ORDER.filter(
-      (e) => plan.desiredCounts[e] !== undefined || plan.changes.some((ch) => ch.entity === e),
-    );
+    const { actions, rows } = planCounts(plan, true);
     const lines = [
-      `| Entity | ${[...used, 'in the directory'].join(' | ')} |`,
-      `| :-- | ${[...used, ''].map(() => '--:').join(' | ')} |`,
+      `| Entity | ${[...actions, 'in the directory'].join(' | ')} |`,
+      `| :-- | ${[...actions, ''].map(() => '--:').join(' | ')} |`,
     ];
-    for (const entity of rows) {
-      const counts = used.map((a) => plan.changes.filter((ch) => ch.entity === entity && ch.action === a).length);
-      lines.push(`| ${TITLES[entity]} | ${[...counts, plan.desiredCounts[entity] ?? ''].join(' | ')} |`);
-    }
+    for (const row of rows) lines.push(`| ${TITLES[row.entity]} | ${[...row.counts, row.desired ?? ''].join(' | ')} |`);
     return lines;
   }
 

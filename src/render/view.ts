@@ -1,8 +1,9 @@
 /**
  * Rendering is separate from planning: every output format implements one view over the same `Plan`.
  */
-import { CATALOG } from '../entities/catalog.js';
-import type { EntityType } from '../model/change.js';
+import { CATALOG, ENTITY_ORDER } from '../entities/catalog.js';
+import type { ChangeAction, EntityType } from '../model/change.js';
+import { ACTION_ORDER } from '../model/change.js';
 import type { Plan, PlanHeader } from '../model/plan.js';
 import { allowanceOptions, allowanceToLift } from '../plan/guards.js';
 
@@ -28,4 +29,38 @@ export function refusalLines(plan: Plan): { heading: string; violations: string[
     violations: violations.map((v) => `[${v.code}] ${v.message}`),
     allow: `If the plan is right, run again with ${allowanceOptions(allowanceToLift(plan.guards))}.`,
   };
+}
+
+/** The counts table the views share: the actions the plan uses, and a row per entity. */
+export interface PlanCounts {
+  readonly actions: readonly ChangeAction[];
+  readonly rows: readonly {
+    readonly entity: EntityType;
+    /** Changes per action, in `actions`' order. */
+    readonly counts: readonly number[];
+    /** What the directory holds (undefined when the plan did not count it). */
+    readonly desired: number | undefined;
+  }[];
+}
+
+/**
+ * Changes per entity and action in one pass over the plan; rows for the entities with changes, and also those
+ * with desired objects when `withDesired` (the Markdown table lists what is in step too).
+ */
+export function planCounts(plan: Plan, withDesired: boolean): PlanCounts {
+  const byEntity = new Map<EntityType, Map<ChangeAction, number>>();
+  for (const { entity, action } of plan.changes) {
+    const counts = byEntity.get(entity) ?? new Map<ChangeAction, number>();
+    counts.set(action, (counts.get(action) ?? 0) + 1);
+    byEntity.set(entity, counts);
+  }
+  const actions = ACTION_ORDER.filter((a) => [...byEntity.values()].some((counts) => counts.has(a)));
+  const rows = ENTITY_ORDER.filter((e) => byEntity.has(e) || (withDesired && plan.desiredCounts[e] !== undefined)).map(
+    (entity) => ({
+      entity,
+      counts: actions.map((a) => byEntity.get(entity)?.get(a) ?? 0),
+      desired: plan.desiredCounts[entity],
+    }),
+  );
+  return { actions, rows };
 }
