@@ -16,9 +16,13 @@ const COLLEGE_LDIF = fileURLToPath(new URL('../../examples/college/directory.ldi
 /** Quotes one word for sh. */
 const sh = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;
 
-/** Runs the CLI with `env` (NO_COLOR, FORCE_COLOR and TERM removed first), on a pseudo-terminal or a pipe. */
+/**
+ * Runs the CLI with `env` on a pseudo-terminal or a pipe. What decides colour is removed from the environment
+ * first: NO_COLOR, FORCE_COLOR, TERM, and CI (chalk colours no terminal under a CI it does not know, as when
+ * this suite runs under `CI=true`).
+ */
 function run(args: readonly string[], env: NodeJS.ProcessEnv, terminal: boolean): Promise<string> {
-  const { NO_COLOR: _, FORCE_COLOR: __, TERM: ___, ...base } = process.env;
+  const { NO_COLOR: _, FORCE_COLOR: __, TERM: ___, CI: ____, ...base } = process.env;
   const command = [process.execPath, BIN, ...args].map(sh).join(' ');
   const [file, argv] = terminal ? ['script', ['-qec', command, '/dev/null']] : ['sh', ['-c', command]];
   return new Promise((resolve, reject) => {
