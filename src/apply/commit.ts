@@ -17,6 +17,8 @@ import type { MoodleDatabase, Queryable } from '../moodle/database.js';
 import { readMarker, writeMarker } from '../moodle/marker.js';
 import type { MoodleSite } from '../moodle/site.js';
 import { ObjectIds } from '../moodle/write-context.js';
+import type { RunObserver } from '../observe/events.js';
+import { inStage, NO_OBSERVER } from '../observe/events.js';
 import { nextState } from '../state/next-state.js';
 import { discardPending, pendingPath, promotePending, writePending } from '../state/write-state.js';
 import { TOOL_VERSION } from '../version.js';
@@ -38,6 +40,8 @@ export interface CommitOptions {
   readonly maxAttempts?: number;
   /** Clock, for tests. */
   readonly now?: () => number;
+  /** Who watches the run: the writing and state stages, and the changes written so far. */
+  readonly observer?: RunObserver;
 }
 
 /**
@@ -51,6 +55,7 @@ export async function commitPlan(
   options: CommitOptions,
 ): Promise<{ state: State; attempts: number }> {
   const maxAttempts = options.maxAttempts ?? 3;
+  const observer = options.observer ?? NO_OBSERVER;
   const lineage = planned.state.lineage !== '' ? planned.state.lineage : randomUUID();
   const applyId = randomUUID();
   // Held objects are left as they are: nothing to recheck or write for them.
@@ -68,51 +73,62 @@ export async function commitPlan(
     const now = Math.floor((options.now ?? Date.now)() / 1000);
     try {
       await failpoint('before-transaction');
-      const state = await db.transaction(async (tx) => {
-        await recheckMarker(tx, planned.state, db.description);
-        const { readings } = planned.moodle;
-        const problems: Diagnostic[] = [];
-        for (const reading of readings) problems.push(...(await reading.recheck(tx, changes, budget)));
-        failIfStale(problems);
-        // Ids of what exists, then of what each writer creates: later entities refer to earlier ones.
-        const ids = new ObjectIds();
-        for (const reading of readings) for (const [key, id] of reading.ids) ids.set(reading.type, key, id);
-        const context = {
-          site: planned.site,
-          systemContextPath: system.path,
-          systemContextId: Number(system.id),
-          now,
-          budget,
-          ids,
-        };
-        for (const reading of readings) await reading.write(tx, context, changes);
-        await failpoint('after-writes');
-        const next = nextState({
-          previous: planned.state,
-          changes,
-          desired: planned.desired.objects,
-          readings,
-          ids,
-          lineage,
-          toolVersion: TOOL_VERSION,
-          specHash,
-          ...(planned.plan.scope === undefined ? {} : { scope: planned.plan.scope }),
-        });
-        await writeMarker(tx, {
-          lineage,
-          serial: next.serial,
-          apply_id: applyId,
-          applied_at: new Date(now * 1000).toISOString(),
-          tool_version: TOOL_VERSION,
-        });
-        await writePending(planned.statePath, { ...next, apply_id: applyId });
-        await failpoint('after-pending');
-        bodyDone = true;
-        return { ...next, apply_id: applyId };
-      });
+      const state = await inStage(
+        observer,
+        'writing',
+        () =>
+          db.transaction(async (tx) => {
+            await recheckMarker(tx, planned.state, db.description);
+            const { readings } = planned.moodle;
+            const problems: Diagnostic[] = [];
+            for (const reading of readings) problems.push(...(await reading.recheck(tx, changes, budget)));
+            failIfStale(problems);
+            // Ids of what exists, then of what each writer creates: later entities refer to earlier ones.
+            const ids = new ObjectIds();
+            for (const reading of readings) for (const [key, id] of reading.ids) ids.set(reading.type, key, id);
+            const context = {
+              site: planned.site,
+              systemContextPath: system.path,
+              systemContextId: Number(system.id),
+              now,
+              budget,
+              ids,
+            };
+            let written = 0;
+            for (const reading of readings) {
+              await reading.write(tx, context, changes);
+              written += changes.filter((c) => c.entity === reading.type).length;
+              observer.emit({ type: 'progress', stage: 'writing', done: written, total: changes.length });
+            }
+            await failpoint('after-writes');
+            const next = nextState({
+              previous: planned.state,
+              changes,
+              desired: planned.desired.objects,
+              readings,
+              ids,
+              lineage,
+              toolVersion: TOOL_VERSION,
+              specHash,
+              ...(planned.plan.scope === undefined ? {} : { scope: planned.plan.scope }),
+            });
+            await writeMarker(tx, {
+              lineage,
+              serial: next.serial,
+              apply_id: applyId,
+              applied_at: new Date(now * 1000).toISOString(),
+              tool_version: TOOL_VERSION,
+            });
+            await writePending(planned.statePath, { ...next, apply_id: applyId });
+            await failpoint('after-pending');
+            bodyDone = true;
+            return { ...next, apply_id: applyId };
+          }),
+        changes.length,
+      );
       committed = true;
       await failpoint('after-commit');
-      await promotePending(planned.statePath);
+      await inStage(observer, 'state', () => promotePending(planned.statePath));
       await failpoint('after-promote');
       return { state, attempts: attempt };
     } catch (error) {

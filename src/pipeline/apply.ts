@@ -20,7 +20,9 @@ import type { State } from '../model/state.js';
 import { withApplyLock } from '../moodle/apply-lock.js';
 import { lockPolicyOf, openSpecMoodle } from '../moodle/connect.js';
 import type { MoodleDatabase } from '../moodle/database.js';
+import { observeDatabase } from '../moodle/observed-database.js';
 import { readSite } from '../moodle/site.js';
+import { inStage, NO_OBSERVER } from '../observe/events.js';
 import { fingerprintsOf, keysOfPlan } from '../plan/fingerprints.js';
 import { allowanceOf, checkGuards, mergeAllowances, removalLimits } from '../plan/guards.js';
 import type { PlanFile } from '../plan/plan-file.js';
@@ -88,6 +90,7 @@ export function applySpec(loaded: LoadedSpec, options: ApplyOptions = {}): Promi
         }),
       ),
     policy,
+    options.observer,
   );
 }
 
@@ -102,13 +105,17 @@ export async function applyPlanFile(
 ): Promise<ApplyResult> {
   const rules = checkSpec(loaded);
   const policy = lockPolicyOf(loaded, options);
-  const db = await openSpecMoodle(loaded, policy);
+  const observer = options.observer ?? NO_OBSERVER;
+  const opened = await openSpecMoodle(loaded, policy);
+  const db = observeDatabase(opened, observer);
   try {
     return await withStateLock(loaded, policy, () =>
       withApplyLock(db, loaded, policy, async () => {
         const path = statePath(loaded);
-        const resolved = await resolveState(db, path, { repair: true });
-        const moodle = await readMoodle(db, loaded, rules, await readSite(db));
+        const { resolved, moodle } = await inStage(observer, 'moodle', async () => {
+          const state = await resolveState(db, path, { repair: true });
+          return { resolved: state, moodle: await readMoodle(db, loaded, rules, await readSite(db)) };
+        });
         const saved = planOfFile(file);
         // The guards again, with the allowance the plan was made (and reviewed) with and the one given now.
         const plan = {
@@ -189,7 +196,11 @@ async function finishApply(
   const { state, attempts } = await commitPlan(loaded.hash, db, planned, options);
   const statements = db.statementCount;
   // Committed: whatever the commands do now, the data stays.
-  const postApply = await runSpecPostApply(loaded, planned.plan.purgeNeeded, options.onPostApplyOutput);
+  const runCommands = () => runSpecPostApply(loaded, planned.plan.purgeNeeded, options.onPostApplyOutput);
+  const postApply =
+    (loaded.spec.postApply ?? []).length === 0
+      ? []
+      : await inStage(options.observer ?? NO_OBSERVER, 'postApply', runCommands);
   const warnings: string[] = [];
   if (planned.plan.purgeNeeded && !postApply.some((r) => r.skipped === undefined)) {
     warnings.push(

@@ -17,7 +17,10 @@ import type { LockOptions } from '../moodle/connect.js';
 import { lockPolicyOf, openSpecMoodle } from '../moodle/connect.js';
 import type { MoodleDatabase } from '../moodle/database.js';
 import type { MoodleSite } from '../moodle/site.js';
+import { observeDatabase } from '../moodle/observed-database.js';
 import { readSite } from '../moodle/site.js';
+import type { RunObserver } from '../observe/events.js';
+import { inStage, NO_OBSERVER } from '../observe/events.js';
 import { fingerprintsOf, keysOfPlan } from '../plan/fingerprints.js';
 import { allowanceOf, checkGuards, refusalOf, removalLimits } from '../plan/guards.js';
 import { ownPluginWarning } from '../plan/own-plugin.js';
@@ -27,6 +30,7 @@ import type { CompiledRules, DesiredState, DirectoryEntries } from '../rules/rul
 import { compileRules, desiredState, failOnErrors } from '../rules/rules.js';
 import type { UserConstraints } from '../rules/users.js';
 import type { LdapEntry } from '../source/entry.js';
+import { observeSource } from '../source/observed-source.js';
 import { openSource } from '../source/open-source.js';
 import type { Source } from '../source/source.js';
 import type { LockPolicy } from '../lock-wait.js';
@@ -88,6 +92,8 @@ export interface PlanOptions extends LockOptions {
   readonly allowRemovals?: number | GuardAllowance;
   /** `--establishment UAI…`: a run scoped to these establishments (never touching the others'). */
   readonly establishments?: readonly string[];
+  /** Who watches the run (log, progress, run report): stages, searches, statements. */
+  readonly observer?: RunObserver;
 }
 
 /** Pure: from what was read to the plan, with the safety guards. */
@@ -158,15 +164,20 @@ export async function readAndPlan(
   rules: CompiledRules = compileRules(loaded),
 ): Promise<PlanResult> {
   const path = statePath(loaded);
+  const observer = options.observer ?? NO_OBSERVER;
   // The directory and Moodle are independent reads: run them side by side. On the Moodle side, the site first:
   // it says clearly when the database holds no Moodle, before anything else reads its tables.
   const [entries, [moodle, resolved]] = await Promise.all([
-    readEntries(source, rules),
-    readSite(db).then((site) =>
-      Promise.all([readMoodle(db, loaded, rules, site), resolveState(db, path, { repair: options.repair })]),
+    inStage(observer, 'source', () => readEntries(source, rules)),
+    inStage(observer, 'moodle', () =>
+      readSite(db).then((site) =>
+        Promise.all([readMoodle(db, loaded, rules, site), resolveState(db, path, { repair: options.repair })]),
+      ),
     ),
   ]);
-  const { plan, desired } = planFromInputs(loaded, rules, entries, moodle, resolved.state, options, resolved.notes);
+  const { plan, desired } = await inStage(observer, 'planning', () =>
+    planFromInputs(loaded, rules, entries, moodle, resolved.state, options, resolved.notes),
+  );
   const header = {
     source: source.description,
     target: `${db.description} (Moodle ${moodle.site.release})`,
@@ -197,13 +208,14 @@ export async function withSpecResources<T>(
   loaded: LoadedSpec,
   fn: (source: Source, db: MoodleDatabase, rules: CompiledRules) => Promise<T>,
   policy: LockPolicy = lockPolicyOf(loaded),
+  observer: RunObserver = NO_OBSERVER,
 ): Promise<T> {
   const rules = checkSpec(loaded); // spec errors before any connection
   const source = await openSource(loaded);
   try {
     const db = await openSpecMoodle(loaded, policy);
     try {
-      return await fn(source, db, rules);
+      return await fn(observeSource(source, observer), observeDatabase(db, observer), rules);
     } finally {
       await db.close();
     }
@@ -228,5 +240,6 @@ export function planSpec(
       return options.lock === true ? withApplyLock(db, loaded, policy, plan) : plan();
     },
     policy,
+    options.observer,
   );
 }

@@ -21,5 +21,19 @@ export interface Source {
   readonly description: string;
   /** Streams the matching entries. Any failure (page error, referral, timeout, truncation) throws a `UserError`. */
   search(request: SearchRequest): AsyncIterable<LdapEntry>;
+  /** The search as a command line a human can rerun (`ldapsearch …`), for the log; never holds a secret. */
+  commandLine(request: SearchRequest): string;
   close(): Promise<void>;
+}
+
+/** `text` as one shell word (single quotes), for command lines shown to humans. */
+export function shellQuote(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
+/** The `-b base -s scope 'filter' attributes` part of an `ldapsearch` line. */
+export function searchArguments(request: SearchRequest): string {
+  return ['-b', shellQuote(request.base), '-s', request.scope, shellQuote(request.filter), ...request.attributes].join(
+    ' ',
+  );
 }

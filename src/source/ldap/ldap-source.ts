@@ -13,6 +13,7 @@ import { Client, type Entry, type Filter, FilterParser, ResultCodeError } from '
 import { InternalError, UserError } from '../../errors.js';
 import type { LdapEntry } from '../entry.js';
 import type { SearchRequest, Source } from '../source.js';
+import { searchArguments, shellQuote } from '../source.js';
 import { bindError, connectError, invalidFilterError, referralError, searchError } from './ldap-errors.js';
 
 export interface LdapTlsOptions {
@@ -252,6 +253,20 @@ export class LdapSource implements Source {
       // Ends ldapts' generator when the caller stops early or a page is refused.
       await pages.return(undefined).catch(() => undefined);
     }
+  }
+
+  commandLine(request: SearchRequest): string {
+    const { display, bindDN, pageSize } = this.#options;
+    const bind = bindDN === undefined ? [] : ['-D', shellQuote(bindDN), '-W'];
+    return [
+      'ldapsearch -x -LLL',
+      '-H',
+      shellQuote(display),
+      ...bind,
+      '-E',
+      `pr=${pageSize}/noprompt`,
+      searchArguments(request),
+    ].join(' ');
   }
 
   /** Unbinds; safe to call twice. */

@@ -6,6 +6,7 @@ import { UserError } from '../../errors.js';
 import { type LdapEntry, normalizeDn } from '../entry.js';
 import { compileFilter } from '../filter.js';
 import type { SearchRequest, Source } from '../source.js';
+import { searchArguments, shellQuote } from '../source.js';
 import { readLdifFile } from './parse-ldif.js';
 
 interface IndexedEntry {
@@ -86,6 +87,11 @@ export class LdifSource implements Source {
             : indexed.dn === base || indexed.ancestors.includes(base);
       if (inScope && matches(indexed.entry)) yield restrict(indexed.entry, request.attributes);
     }
+  }
+
+  /** No server to ask: the same search, as `ldapsearch` would take it, against the file. */
+  commandLine(request: SearchRequest): string {
+    return `ldapsearch (in the LDIF file ${shellQuote(this.path)}) ${searchArguments(request)}`;
   }
 
   async close(): Promise<void> {}
