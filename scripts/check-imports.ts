@@ -24,7 +24,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['state'],
   ['apply'],
   ['generate'],
-  ['pipeline', 'demo.ts'],
+  ['pipeline', 'demo.ts', 'report'],
   ['index.ts'],
   ['cli'],
 ];

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * Writes the published JSON Schemas (the spec's for editors, from src/spec/editor-schema.ts, and the JSON plan's, from
+ * Writes the published JSON Schemas (the spec's for editors, from src/spec/editor-schema.ts, the run report's, from
+ * src/report/run-report-schema.ts, and the JSON plan's, from
  * src/render/plan-schema.ts) and the human reference of the spec. Runs against the build: `npm run build && npm run schema`.
  * test/unit/spec-schema-file.test.ts fails when the committed JSON is stale.
  */
@@ -8,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { planJsonSchema } from '../dist/render/plan-schema.js';
+import { runReportSchema } from '../dist/report/run-report-schema.js';
 import { editorSchema } from '../dist/spec/editor-schema.js';
 import { specSchema } from '../dist/spec/schema.js';
 import { TEMPLATE_FILTER_DOCS } from '../dist/spec/template-docs.js';
@@ -209,3 +211,4 @@ function tableCell(text) {
 write('schemas/ldap2moodle.schema.json', `${JSON.stringify(editorSchema, null, 2)}\n`);
 write('docs/spec-reference.md', reference(specSchema));
 write('schemas/plan.schema.json', `${JSON.stringify(planJsonSchema, null, 2)}\n`);
+write('schemas/run-report.schema.json', `${JSON.stringify(runReportSchema, null, 2)}\n`);
