@@ -319,6 +319,26 @@ export const specSchema = {
         },
       },
     },
+    reports: {
+      type: 'object',
+      additionalProperties: false,
+      description:
+        'The run reports: every plan and apply (refused and failed ones too) writes one, read by `ldap2moodle report`.',
+      properties: {
+        dir: {
+          type: 'string',
+          minLength: 1,
+          description:
+            'Directory of the run reports, relative to the spec. Default: `<spec name>.reports/` next to the state file.',
+        },
+        keep: {
+          type: 'integer',
+          minimum: 1,
+          default: 400,
+          description: 'Reports kept: the oldest beyond this number are removed after each run.',
+        },
+      },
+    },
     lock: {
       type: 'object',
       additionalProperties: false,
