@@ -43,6 +43,9 @@ export type { LockOptions } from './moodle/connect.js';
 export { lockPolicyOf, openMoodle, openSpecMoodle } from './moodle/connect.js';
 export type { MoodleDatabase, Queryable } from './moodle/database.js';
 export { readSite } from './moodle/site.js';
+// What a run tells about itself (logs, progress, run reports).
+export type { RunEvent, RunObserver, SqlKind, Stage } from './observe/events.js';
+export { allOf, NO_OBSERVER, STAGE_LABELS, STAGES } from './observe/events.js';
 // The whole job.
 export type { ApplyOptions, ApplyResult } from './pipeline/apply.js';
 export { applyPlanFile, applySpec } from './pipeline/apply.js';
@@ -79,6 +82,22 @@ export { DEFAULT_REDACT_SALT, pseudonym, redactPlan, redactSaltFrom } from './re
 export type { PlanFormat, PlanOutputRequest } from './render/render-plan.js';
 export { PLAN_FORMATS, renderPlan } from './render/render-plan.js';
 export type { PlanView } from './render/view.js';
+// Run reports and metrics.
+export type { MetricsInputs } from './report/metrics.js';
+export { lastSuccessIn, METRICS, renderMetrics, writeMetricsFile } from './report/metrics.js';
+export {
+  newestRunReport,
+  runReportName,
+  runReportNames,
+  runReportPath,
+  writeRunReport,
+} from './report/report-files.js';
+export type { RunEnd, RunIdentity } from './report/run-recorder.js';
+export { entityName, RunRecorder, SUCCESS_OUTCOMES } from './report/run-recorder.js';
+export type { RunOutcome, RunReport } from './report/run-report-schema.js';
+export { runReportSchema } from './report/run-report-schema.js';
+export type { SavedRun, SaveRunOptions } from './report/save-run.js';
+export { saveRun, specName } from './report/save-run.js';
 // Rules (pure).
 export type { CompiledRules, DesiredState, DirectoryEntries } from './rules/rules.js';
 export { compileRules, desiredState } from './rules/rules.js';
@@ -94,7 +113,7 @@ export type { LoadedSpec } from './spec/load.js';
 export { loadSpec } from './spec/load.js';
 export type { Spec, SpecInput } from './spec/schema.js';
 export { readState } from './state/read-state.js';
-export { statePath } from './state/state-path.js';
+export { reportsDir, reportsKept, statePath } from './state/state-path.js';
 export { pendingPath } from './state/write-state.js';
 
 export { TOOL_VERSION } from './version.js';
