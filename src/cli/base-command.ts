@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import type { WriteStream } from 'node:tty';
 import { supportsColor } from 'chalk';
 import { Command, Option, UsageError } from 'clipanion';
-import type { LoadedSpec, LockNotice, PlanOptions } from '../index.js';
+import type { ApplyResult, LoadedSpec, LockNotice, PlanOptions, PlanResult } from '../index.js';
 import {
   DurationError,
   formatDiagnostic,
@@ -9,6 +10,8 @@ import {
   loadSpec,
   parseAllowRemovals,
   parseDuration,
+  RunRecorder,
+  saveRun,
   UserError,
 } from '../index.js';
 
@@ -21,14 +24,27 @@ const MAX_DIAGNOSTICS = 50;
 export abstract class BaseCommand extends Command {
   noColor = Option.Boolean('--no-color', false, { description: 'Never colour the output' });
 
+  /** This run's id: in its run report and its log lines. */
+  protected readonly runId = randomUUID();
+
   abstract run(): Promise<number>;
 
   async execute(): Promise<number> {
+    let exitCode: number;
+    let failure: unknown;
     try {
-      return await this.run();
+      exitCode = await this.run();
     } catch (error) {
-      return this.report(error);
+      failure = error;
+      exitCode = this.report(error);
     }
+    // After the mapping above: what follows the run (its report) sees the real exit code.
+    return this.afterRun(exitCode, failure);
+  }
+
+  /** Called once the exit code is known, with the error that ended the run (undefined when none). */
+  protected async afterRun(exitCode: number, _error: unknown): Promise<number> {
+    return exitCode;
   }
 
   /**
@@ -95,6 +111,11 @@ export abstract class PlanningCommand extends SpecCommand {
       `${[...GUARD_NAMES.keys()].join(', ')}); saved with the plan by plan --out`,
   });
 
+  metricsFile = Option.String('--metrics-file', {
+    description:
+      "Write the run's metrics in Prometheus text format to this file (node_exporter's textfile collector: a *.prom file in its directory)",
+  });
+
   establishments = Option.Array('--establishment', {
     description: 'Run for this establishment (UAI) only, never touching what others own; repeatable',
   });
@@ -102,8 +123,55 @@ export abstract class PlanningCommand extends SpecCommand {
     description: 'Wait this long (30s, 5m, 1h) for a lock held by another run before failing; default 0: fail at once',
   });
 
+  /** Records the run for its report, from the moment the spec is loaded (no spec, no reports directory). */
+  private recorder: RunRecorder | undefined;
+  private recorded: { planned?: PlanResult; applied?: ApplyResult } = {};
+
+  protected override async loadSpec(options: { readonly resolveSecrets?: boolean } = {}): Promise<LoadedSpec> {
+    const loaded = await super.loadSpec(options);
+    const [command] = this.path;
+    this.recorder = new RunRecorder({
+      runId: this.runId,
+      command: command === 'apply' ? 'apply' : 'plan',
+      loaded,
+      ...(this.planFileOfRun() === undefined ? {} : { planFile: this.planFileOfRun() }),
+      ...(this.establishments === undefined ? {} : { establishments: this.establishments }),
+    });
+    return loaded;
+  }
+
+  /** `apply FILE`: the saved plan the run applies. */
+  protected planFileOfRun(): string | undefined {
+    return undefined;
+  }
+
+  /** What the run produced, for its report (the error that ends a run is seen by `afterRun`). */
+  protected recordResult(result: { planned?: PlanResult; applied?: ApplyResult }): void {
+    this.recorded = result;
+  }
+
+  protected override async afterRun(exitCode: number, error: unknown): Promise<number> {
+    if (this.recorder === undefined) return exitCode;
+    // A usage error found after the spec loaded is the user's, not a bug: it is recorded as one.
+    const failure = error instanceof UsageError ? new UserError('OPTION_INVALID', error.message) : error;
+    const saved = await saveRun(
+      this.recorder,
+      { exitCode, ...this.recorded, ...(failure === undefined ? {} : { error: failure }) },
+      this.metricsFile === undefined ? {} : { metricsFile: this.metricsFile },
+    );
+    const { stderr } = this.context;
+    if (saved.reportError !== undefined) {
+      stderr.write(`Warning: could not write the run report to ${saved.path}: ${saved.reportError}\n`);
+    }
+    if (saved.metricsError !== undefined) {
+      stderr.write(`Warning: could not write the metrics file ${this.metricsFile}: ${saved.metricsError}\n`);
+    }
+    return exitCode;
+  }
+
   protected planOptions(): PlanOptions {
     return {
+      ...(this.recorder === undefined ? {} : { observer: this.recorder }),
       allowEmptySource: this.allowEmptySource,
       ...(this.allowRemovals === undefined ? {} : { allowRemovals: parseAllowRemovals(this.allowRemovals) }),
       lockTimeoutMs: this.lockTimeoutMs(),

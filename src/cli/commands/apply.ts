@@ -90,6 +90,7 @@ export class ApplyCommand extends PlanningCommand {
         }),
       );
     }
+    this.recordResult({ applied: result });
     const written = result.planned.plan.changes.filter(writes).length;
     if (written === 0) {
       if (this.planFile === undefined) stdout.write(view.render(result.planned.plan, result.planned.header));
@@ -111,6 +112,10 @@ export class ApplyCommand extends PlanningCommand {
     // apart from an error that wrote nothing.
     if (!postApplySucceeded(result.postApply)) return this.finish(result, 'post_apply_failed', EXIT.postApplyFailed);
     return this.finish(result, 'applied', this.detailedExitcode ? EXIT.changes : EXIT.ok);
+  }
+
+  protected override planFileOfRun(): string | undefined {
+    return this.planFile;
   }
 
   /** The exit code; with --json, the result document first. */

@@ -91,6 +91,7 @@ export class PlanCommand extends PlanningCommand {
     };
     const loaded = await this.loadSpec();
     const result = await planSpec(loaded, { ...this.planOptions(), lock: this.out !== undefined });
+    this.recordResult({ planned: result });
     this.context.stdout.write(renderPlan(result.plan, result.header, request));
     if (this.out !== undefined) {
       await writePlanFile(
