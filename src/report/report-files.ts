@@ -30,11 +30,16 @@ export async function runReportNames(dir: string): Promise<string[]> {
 }
 
 /**
- * Writes `report` into `dir` (created, mode 0700, when missing), then removes the oldest reports beyond `keep`.
- * Returns the report's path. Throws a plain Error on failure: the caller warns, the run goes on.
+ * Writes `report` into `dir`, then removes the oldest reports beyond `keep`. Returns the report's path. Throws a
+ * plain Error on failure: the caller warns, the run goes on.
+ *
+ * `dir` is created (mode 0700) when missing, but not its parent: the default one is next to the state, whose
+ * directory an apply requires to exist (STATE_WRITE), and a report must not create it behind that check's back.
  */
 export async function writeRunReport(dir: string, report: RunReport, keep: number): Promise<string> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await mkdir(dir, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EEXIST') throw error;
+  });
   const path = runReportPath(dir, report);
   await writeFileAtomic(path, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o600, fsync: true });
   const names = await runReportNames(dir);

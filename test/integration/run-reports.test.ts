@@ -6,18 +6,20 @@
  * warns and changes nothing else; `--metrics-file` parses back as Prometheus text and agrees with the report,
  * keeps the last success across a failed run and leaves no temporary file; no secret anywhere.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import parsePrometheus, { type PrometheusFamily } from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applySpec, loadSpec, RunRecorder, saveRun } from '../../src/index.js';
 import type { Change } from '../../src/model/change.js';
 import { entityName } from '../../src/report/run-recorder.js';
 import type { RunReport } from '../../src/report/run-report-schema.js';
 import { runReportSchema } from '../../src/report/run-report-schema.js';
 import { type CollegeSite, collegeSite, editEntry, personDn } from '../helpers/sdet-college.js';
-import { TARGETS } from '../helpers/targets.js';
+import { TARGETS, type TargetName } from '../helpers/targets.js';
 
 const validate = new Ajv2020({ strict: true, allErrors: true, allowUnionTypes: true, validateFormats: false }).compile(
   runReportSchema,
@@ -76,6 +78,16 @@ function withInvalidNewcomer(ldif: string): string {
   return `${ldif.trimEnd()}\n\n${twin}\n`;
 }
 
+/**
+ * On a PostgreSQL that trusts local connections (the test server's default), the database password can be any
+ * value: there it is the secret too, given as `${env:…}` like a real site's.
+ */
+function databasePasswordEdits(target: TargetName): [string, string][] {
+  if (target !== 'postgres' || (process.env.L2M_PG_PASSWORD ?? '') !== '') return [];
+  const user = `\n  user: ${process.env.L2M_PG_USER ?? 'postgres'}\n`;
+  return [[user, `${user}  password: \${env:L2M_REPORT_SECRET}\n`]];
+}
+
 describe.each(TARGETS)('run reports and metrics on %s', (target) => {
   let site: CollegeSite;
   let example: string;
@@ -92,7 +104,7 @@ describe.each(TARGETS)('run reports and metrics on %s', (target) => {
   beforeAll(async () => {
     process.env.L2M_REPORT_SECRET = SECRET;
     delete process.env.L2M_REPORT_POST_EXIT;
-    site = await collegeSite(target, { spec: { append: POST_APPLY } });
+    site = await collegeSite(target, { spec: { append: POST_APPLY, edits: databasePasswordEdits(target) } });
     example = await site.ldif();
     reportsDir = site.ws.path('ldap2moodle.reports');
     await mkdir(site.ws.path('metrics'));
@@ -320,6 +332,36 @@ describe.each(TARGETS)('run reports and metrics on %s', (target) => {
     }
     expect((await readdir(dir)).sort()).toEqual(names.slice(2));
     expect(await reportsIn(dir)).toHaveLength(3);
+  });
+
+  it('apply FILE: the report names the plan file; a declined apply (library) is told apart', async () => {
+    await site.writeLdif(editEntry(example, STUDENT, (b) => b.replace('givenName: Éloïse\n', 'givenName: Elo\n')));
+    try {
+      const planFile = site.ws.path('site.plan');
+      expect((await site.cli(['plan', '--spec', site.specPath, '--out', planFile])).code).toBe(0);
+      const run = await site.cli(['apply', '--spec', site.specPath, planFile, '--detailed-exitcode']);
+      expect(run.code).toBe(2);
+      expect(await latest()).toMatchObject({
+        command: 'apply',
+        plan_file: planFile,
+        outcome: 'applied',
+        exit_code: 2,
+        counts: { users: { update: 1 } },
+      });
+      // The library records a run the same way: a recorder as the observer, then saveRun.
+      await site.writeLdif(example);
+      const loaded = await loadSpec(site.specPath);
+      const recorder = new RunRecorder({ runId: randomUUID(), command: 'apply', loaded });
+      await site.t.release();
+      const applied = await applySpec(loaded, { observer: recorder, confirm: async () => false });
+      const saved = await saveRun(recorder, { exitCode: 1, applied });
+      expect(saved.reportError).toBeUndefined();
+      expect(saved.report).toMatchObject({ outcome: 'declined', exit_code: 1, counts: { users: { update: 1 } } });
+      expect(saved.report.stages.map((s) => s.stage)).not.toContain('writing');
+      expect(await latest()).toEqual(saved.report);
+    } finally {
+      await site.writeLdif(example);
+    }
   });
 
   it('no secret in any report or metrics file', async () => {
