@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { WriteStream } from 'node:tty';
 import { supportsColor } from 'chalk';
 import { Command, Option, UsageError } from 'clipanion';
-import type { ApplyResult, LoadedSpec, LockNotice, PlanOptions, PlanResult } from '../index.js';
+import type { ApplyResult, LoadedSpec, LockNotice, PlanOptions, PlanResult, SavedRun } from '../index.js';
 import {
   DurationError,
   formatDiagnostic,
@@ -154,12 +154,19 @@ export abstract class PlanningCommand extends SpecCommand {
     if (this.recorder === undefined) return exitCode;
     // A usage error found after the spec loaded is the user's, not a bug: it is recorded as one.
     const failure = error instanceof UsageError ? new UserError('OPTION_INVALID', error.message) : error;
-    const saved = await saveRun(
-      this.recorder,
-      { exitCode, ...this.recorded, ...(failure === undefined ? {} : { error: failure }) },
-      this.metricsFile === undefined ? {} : { metricsFile: this.metricsFile },
-    );
     const { stderr } = this.context;
+    let saved: SavedRun;
+    try {
+      saved = await saveRun(
+        this.recorder,
+        { exitCode, ...this.recorded, ...(failure === undefined ? {} : { error: failure }) },
+        this.metricsFile === undefined ? {} : { metricsFile: this.metricsFile },
+      );
+    } catch (bug) {
+      // saveRun returns its write problems; anything thrown is a bug of its own, and still not the run's failure.
+      stderr.write(`Warning: could not make the run report: ${bug instanceof Error ? bug.message : String(bug)}\n`);
+      return exitCode;
+    }
     if (saved.reportError !== undefined) {
       stderr.write(`Warning: could not write the run report to ${saved.path}: ${saved.reportError}\n`);
     }
