@@ -93,8 +93,19 @@ export type { SearchRequest, Source } from './source/source.js';
 export type { LoadedSpec } from './spec/load.js';
 export { loadSpec } from './spec/load.js';
 export type { Spec, SpecInput } from './spec/schema.js';
+// Run reports and the monitoring page.
+export { monitoringMarkdown } from './report/markdown-report.js';
+export type { LastRun, Monitoring, MonitoringOptions } from './report/monitoring.js';
+export { MONITORING_FORMAT_VERSION, monitoring } from './report/monitoring.js';
+export type { PageOptions } from './report/page.js';
+export { renderPage } from './report/page.js';
+export type { ReadReports, ReadReportsOptions } from './report/read-reports.js';
+export { readReports, runReportProblem } from './report/read-reports.js';
+export type { RunOutcome, RunReport } from './report/run-report-schema.js';
+export { runReportSchema } from './report/run-report-schema.js';
+export { writeReportOutput } from './report/write-output.js';
 export { readState } from './state/read-state.js';
-export { statePath } from './state/state-path.js';
+export { reportsDir, statePath } from './state/state-path.js';
 export { pendingPath } from './state/write-state.js';
 
 export { TOOL_VERSION } from './version.js';
