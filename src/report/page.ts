@@ -30,6 +30,9 @@ const WRITTEN: ReadonlySet<RunOutcome> = new Set(['applied', 'post-apply-failed'
 /** Outcomes that count as "the sync ran and did its job". */
 const SUCCESS: ReadonlySet<RunOutcome> = new Set(['applied', 'no-changes', 'planned']);
 
+/** Up to this many runs, the users' lines have a dot per run. */
+const DOTTED_RUNS = 60;
+
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
 const WIDTH = 760;
 
@@ -124,12 +127,15 @@ function summary(m: Monitoring): string {
       'Last run',
       outcomeBadge(last.outcome),
       `${esc(last.command)} · ${time(last.started_at)} · ${esc(formatDuration(last.duration_ms))}`,
+      SUCCESS.has(last.outcome) ? '' : last.outcome === 'post-apply-failed' ? 'warn' : 'bad',
     ),
     card(
       'last-success',
       'Last successful run',
       lastSuccess === undefined ? 'none' : esc(lastSuccess.run),
-      lastSuccess === undefined ? 'in this window' : `${esc(lastSuccess.outcome)} · UTC`,
+      lastSuccess === undefined
+        ? 'in this window'
+        : `UTC · ${esc(formatDuration(roundedToMinutes(Date.parse(m.generated_at) - Date.parse(lastSuccess.started_at))))} before this page`,
       lastSuccess === undefined ? 'bad' : '',
     ),
     card(
@@ -146,16 +152,50 @@ function summary(m: Monitoring): string {
 
 // Charts. Each: a Vega-Lite spec, its SVG, a caption, and its figures in a table below.
 
+/** Up to this many runs, the per-run charts have a column per run, each labelled; beyond, a time axis. */
+const LABELLED_RUNS = 40;
+
+const perRun = (m: Monitoring): boolean => m.runs.length <= LABELLED_RUNS;
+
+/** The x axis of the per-run charts: each run by its label, or time when there are too many to label. */
+function runAxis(m: Monitoring) {
+  if (perRun(m)) {
+    return {
+      field: 'run',
+      type: 'ordinal',
+      title: 'Run (UTC)',
+      sort: null,
+      scale: { domain: m.runs.map((r) => r.run) },
+    } as const;
+  }
+  return {
+    field: 'started_at',
+    type: 'temporal',
+    title: 'Run start (UTC)',
+    timeUnit: 'utcyearmonthdatehoursminutesseconds',
+    axis: { format: '%b %d', labelAngle: 0 },
+  } as const;
+}
+
+/** Bars as wide as the runs' share of the axis when it is a time axis. */
+function barMark(m: Monitoring) {
+  if (perRun(m)) return { type: 'bar' } as const;
+  return { type: 'bar', size: Math.max(1, Math.min(12, Math.floor((WIDTH / m.runs.length) * 0.8))) } as const;
+}
+
 async function outcomesChart(m: Monitoring): Promise<string> {
   const outcomes = Object.keys(OUTCOME_COLOURS) as RunOutcome[];
   const spec: TopLevelSpec = {
     description: 'Outcome of each run, plan and apply, in time order',
     width: WIDTH,
     height: { step: 34 },
-    data: { values: m.runs.map((r) => ({ run: r.run, command: r.command, outcome: r.outcome })) },
-    mark: { type: 'square', size: 220, opacity: 1 },
+    data: {
+      values: m.runs.map((r) => ({ run: r.run, started_at: r.started_at, command: r.command, outcome: r.outcome })),
+    },
+    // A square per run while they can be told apart; beyond, a thin tick each (a barcode of the season).
+    mark: perRun(m) ? { type: 'square', size: 220, opacity: 1 } : { type: 'tick', thickness: 1.5, opacity: 1 },
     encoding: {
-      x: { field: 'run', type: 'ordinal', title: 'Run (UTC)', sort: null },
+      x: runAxis(m),
       y: { field: 'command', type: 'nominal', title: null, sort: ['apply', 'plan'] },
       color: {
         field: 'outcome',
@@ -181,10 +221,17 @@ async function stagesChart(m: Monitoring): Promise<string> {
     description: 'Duration of each stage of every run, stacked',
     width: WIDTH,
     height: 220,
-    data: { values: m.stage_durations.map((s) => ({ run: s.run, stage: s.stage, seconds: s.ms / 1000 })) },
-    mark: { type: 'bar' },
+    data: {
+      values: m.stage_durations.map((s) => ({
+        run: s.run,
+        started_at: s.started_at,
+        stage: s.stage,
+        seconds: s.ms / 1000,
+      })),
+    },
+    mark: barMark(m),
     encoding: {
-      x: { field: 'run', type: 'ordinal', title: 'Run (UTC)', sort: null },
+      x: runAxis(m),
       y: { field: 'seconds', type: 'quantitative', aggregate: 'sum', title: 'Seconds', stack: 'zero' },
       color: { field: 'stage', type: 'nominal', title: 'Stage', scale: { domain: [...STAGES] } },
     },
@@ -218,14 +265,15 @@ async function changesChart(m: Monitoring, sinceDay: string): Promise<string> {
         .filter((c) => c.changes > 0)
         .map((c) => ({
           run: c.run,
+          started_at: c.started_at,
           entity: c.entity,
           changes: c.changes,
           written: WRITTEN.has(outcomeOf(m, c.run_id)) ? 'written' : 'not written',
         })),
     },
-    mark: { type: 'bar' },
+    mark: barMark(m),
     encoding: {
-      x: { field: 'run', type: 'ordinal', title: 'Run (UTC)', sort: null, scale: { domain: m.runs.map((r) => r.run) } },
+      x: runAxis(m),
       y: { field: 'changes', type: 'quantitative', aggregate: 'sum', title: 'Changes' },
       color: { field: 'entity', type: 'nominal', title: 'Entity' },
       // A plan, or a refused or failed run, wrote nothing: its bars are pale.
@@ -263,7 +311,12 @@ async function usersChart(m: Monitoring, by: 'profile' | 'establishment', sinceD
     width: WIDTH,
     height: 240,
     data: { values: points.map((p) => ({ started_at: p.started_at, key: p.key, users: p.users })) },
-    mark: { type: 'line', point: { size: 50, filled: true }, strokeWidth: 2 },
+    // A dot per run while they can be told apart; beyond, the lines alone (and a far smaller page).
+    mark: {
+      type: 'line',
+      strokeWidth: 2,
+      ...(m.runs.length <= DOTTED_RUNS ? { point: { size: 50, filled: true } } : {}),
+    },
     encoding: {
       x: {
         field: 'started_at',
@@ -271,6 +324,7 @@ async function usersChart(m: Monitoring, by: 'profile' | 'establishment', sinceD
         title: 'Run start (UTC)',
         timeUnit: 'utcyearmonthdatehoursminutes',
         axis: { format: '%b %d', labelAngle: 0, tickCount: { interval: 'day', step: 1 } },
+        scale: { nice: 'day' },
       },
       y: { field: 'users', type: 'quantitative', title: 'Users' },
       color: { field: 'key', type: 'nominal', title },
@@ -302,10 +356,17 @@ async function heldSkippedChart(m: Monitoring, sinceDay: string): Promise<string
     description: 'Held and skipped entries by reason in every run',
     width: WIDTH,
     height: 220,
-    data: { values: m.held_skipped.map((h) => ({ run: h.run, reason: `${h.kind} · ${h.reason}`, count: h.count })) },
-    mark: { type: 'bar' },
+    data: {
+      values: m.held_skipped.map((h) => ({
+        run: h.run,
+        started_at: h.started_at,
+        reason: `${h.kind} · ${h.reason}`,
+        count: h.count,
+      })),
+    },
+    mark: barMark(m),
     encoding: {
-      x: { field: 'run', type: 'ordinal', title: 'Run (UTC)', sort: null, scale: { domain: m.runs.map((r) => r.run) } },
+      x: runAxis(m),
       y: { field: 'count', type: 'quantitative', aggregate: 'sum', title: 'Entries' },
       color: {
         field: 'reason',
@@ -544,6 +605,7 @@ function outcomeBadge(outcome: RunOutcome): string {
   return `<span class="badge" data-outcome="${outcome}" style="--c:${OUTCOME_COLOURS[outcome]}">${esc(outcome)}</span>`;
 }
 
+const roundedToMinutes = (ms: number): number => Math.round(ms / 60_000) * 60_000;
 const number = (n: number): string => n.toLocaleString('en-US');
 const seconds = (ms: number): string => (ms / 1000).toFixed(ms < 10_000 ? 2 : 1);
 const plural = (n: number, noun: string): string => `${number(n)} ${noun}${n === 1 ? '' : 's'}`;

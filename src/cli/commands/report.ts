@@ -34,7 +34,7 @@ export class ReportCommand extends SpecCommand {
     examples: [
       ['The page of the last 90 days', '$0 report --spec site.yaml --out sync-report.html'],
       ['The last week, from a copied reports directory', '$0 report --dir site.reports --since 7d --out week.html'],
-      ['The figures for a script', '$0 report --spec site.yaml --json | jq .runs[-1].outcome'],
+      ['The figures for a script', "$0 report --spec site.yaml --json | jq '.runs[-1].outcome'"],
       ['Tables for a wiki page', '$0 report --spec site.yaml --format markdown > sync.md'],
       ['The page on stdout', '$0 report --spec site.yaml --out - > sync-report.html'],
     ],
