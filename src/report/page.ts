@@ -403,7 +403,7 @@ async function heldSkippedChart(m: Monitoring, sinceDay: string): Promise<string
 function figure(id: string, svg: string | null, caption: string, figures: string, empty = ''): string {
   if (svg === null) return `<p class="empty" data-empty="${id}">${esc(empty)}</p>`;
   const details = figures === '' ? '' : `<details><summary>Figures</summary>${figures}</details>`;
-  return `<figure data-chart="${id}" id="chart-${id}"><figcaption>${esc(caption)}</figcaption><div class="chart">${svg}</div>${details}</figure>`;
+  return `<figure data-chart="${id}" id="chart-${id}"><figcaption id="caption-${id}">${esc(caption)}</figcaption><div class="chart">${svg}</div>${details}</figure>`;
 }
 
 /** Vega-Lite → Vega → SVG, without a browser; ids made unique to the chart (the page holds several SVGs). */
@@ -415,10 +415,13 @@ async function svgOf(id: string, spec: TopLevelSpec): Promise<string> {
   try {
     const svg = await view.toSVG();
     const prefix = `${id}-`;
-    return svg
-      .replace(/\bid="([^"]+)"/g, `id="${prefix}$1"`)
-      .replace(/url\(#([^)]+)\)/g, `url(#${prefix}$1)`)
-      .replace(/<svg /, '<svg focusable="false" ');
+    return (
+      svg
+        .replace(/\bid="([^"]+)"/g, `id="${prefix}$1"`)
+        .replace(/url\(#([^)]+)\)/g, `url(#${prefix}$1)`)
+        // One image to assistive technology, named by its caption; its figures are in the table under it.
+        .replace(/<svg /, `<svg role="img" aria-labelledby="caption-${id}" focusable="false" `)
+    );
   } finally {
     view.finalize();
   }

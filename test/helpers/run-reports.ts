@@ -194,3 +194,21 @@ export async function writeReports(dir: string, reports: readonly RunReport[]): 
   await mkdir(dir, { recursive: true });
   for (const r of reports) await writeFile(join(dir, reportFileName(r)), `${JSON.stringify(r, null, 2)}\n`);
 }
+
+/**
+ * `nights` runs, one every night from `firstDay`, cycling through the three of `reportSeries` (each with its own
+ * id and time): enough runs for the page's time axes.
+ */
+export function longSeries(firstDay: Date, nights: number): RunReport[] {
+  const three = reportSeries(firstDay);
+  return Array.from({ length: nights }, (_, i) => {
+    const base = three[i % 3] as RunReport;
+    const start = new Date(Date.parse(three[0]?.started_at ?? '') + i * DAY);
+    return validReport({
+      ...base,
+      run_id: `00000000-0000-4000-8000-${String(i + 1).padStart(12, '0')}`,
+      started_at: start.toISOString(),
+      ended_at: new Date(start.getTime() + base.duration_ms).toISOString(),
+    });
+  });
+}

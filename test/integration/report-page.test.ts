@@ -15,7 +15,7 @@ import {
   launchChromium,
   NO_CHROMIUM,
 } from '../helpers/report-page-checks.js';
-import { PERSONAL_VALUES, reportSeries, writeReports } from '../helpers/run-reports.js';
+import { longSeries, PERSONAL_VALUES, reportSeries, writeReports } from '../helpers/run-reports.js';
 import { runCli, type Workspace, workspace } from '../helpers/spec-files.js';
 
 const SCREENSHOT = fileURLToPath(new URL('../../.tmp/report-page.png', import.meta.url));
@@ -59,6 +59,15 @@ describe('the monitoring page in chromium', () => {
     const plain = await checkReportPage(churned, { out: ws.path('plain.html'), args: ['--no-redact'] });
     expect(plain.text).toContain('uid=f4500123,ou=people,dc=ent,dc=example');
     expect(plain.text).toContain('username "Jean Dupont"');
+  });
+
+  it('a season of nightly runs: the charts on a time axis, still every number', async ({ skip }) => {
+    skip(!chromiumFound, NO_CHROMIUM);
+    const season = ws.path('season.reports');
+    await writeReports(season, longSeries(new Date(Date.now() - 61 * DAY), 60));
+    const page = await checkReportPage(season, { out: ws.path('season.html') });
+    expect(page.reports).toHaveLength(60);
+    expect(page.html).toContain("X-axis titled 'Run start (UTC)' for a utc scale");
   });
 
   it('says "no runs since …" for an empty window, and still opens', async ({ skip }) => {
