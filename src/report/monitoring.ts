@@ -32,6 +32,8 @@ export interface RunRow extends RunPoint {
   readonly changes: number;
   readonly held: number;
   readonly skipped: number;
+  /** Users the directory asked for (0 when the run stopped before planning). */
+  readonly users: number;
 }
 
 export interface StageDuration extends RunPoint {
@@ -142,6 +144,7 @@ export function monitoring(reports: readonly RunReport[], options: MonitoringOpt
       changes: total,
       held: report.held.length,
       skipped: report.skipped.length,
+      users: report.users.desired,
     });
     for (const stage of report.stages) stage_durations.push({ ...point, stage: stage.stage, ms: stage.ms });
     // A run that stopped before planning knows no users: leaving it out keeps the lines from dropping to 0.

@@ -116,7 +116,9 @@ function summary(m: Monitoring): string {
   const last = m.runs.at(-1) as RunRow;
   const lastSuccess = [...m.runs].reverse().find((r) => SUCCESS.has(r.outcome));
   const bad = m.runs.filter((r) => !SUCCESS.has(r.outcome)).length;
-  const users = m.last_run?.users.desired ?? 0;
+  // The last run that got as far as planning: a failed read knows no users, and 0 would be a false alarm.
+  const planned = [...m.runs].reverse().find((r) => r.users > 0);
+  const users = planned?.users ?? 0;
   const card = (name: string, label: string, value: string, note: string, tone = ''): string =>
     `<div class="card${tone === '' ? '' : ` ${tone}`}" data-card="${name}"><div class="label">${label}</div>` +
     `<div class="value">${value}</div><div class="note">${note}</div></div>`;
@@ -145,7 +147,16 @@ function summary(m: Monitoring): string {
       bad === 0 ? 'all successful' : `${number(bad)} not successful`,
       bad === 0 ? '' : 'warn',
     ),
-    card('users', 'Users asked for', `<span data-value="${users}">${number(users)}</span>`, 'by the last run'),
+    card(
+      'users',
+      'Users asked for',
+      `<span data-value="${users}">${number(users)}</span>`,
+      planned === undefined
+        ? 'no run planned'
+        : planned === last
+          ? 'by the last run'
+          : `by the run of ${esc(planned.run)}`,
+    ),
     '</section>',
   ].join('\n');
 }

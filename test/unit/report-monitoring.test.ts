@@ -22,10 +22,10 @@ const figures = (redact = true): Monitoring =>
 describe('monitoring figures', () => {
   it('one row per run, with its outcome, changes, held and skipped', () => {
     const m = figures();
-    expect(m.runs.map((r) => [r.run, r.outcome, r.exit_code, r.changes, r.held, r.skipped])).toEqual([
-      ['2026-03-01 02:00', 'applied', 0, 303 + 24 + 303 + 909, 0, 0],
-      ['2026-03-02 02:00', 'applied', 0, 8 + 12 + 5 + 8 + 5 + 24 + 3, 2, 3],
-      ['2026-03-03 02:00', 'refused', 4, 250, 0, 0],
+    expect(m.runs.map((r) => [r.run, r.outcome, r.exit_code, r.changes, r.held, r.skipped, r.users])).toEqual([
+      ['2026-03-01 02:00', 'applied', 0, 303 + 24 + 303 + 909, 0, 0, 303],
+      ['2026-03-02 02:00', 'applied', 0, 8 + 12 + 5 + 8 + 5 + 24 + 3, 2, 3, 306],
+      ['2026-03-03 02:00', 'refused', 4, 250, 0, 0, 181],
     ]);
     expect(m.outcomes).toEqual({ applied: 2, refused: 1 });
   });
