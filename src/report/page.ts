@@ -4,9 +4,7 @@
  * SVG in Node by `vega` (no chart drawn by hand here); the numbers behind them are also in tables, for screen
  * readers, print and tests (`data-*` attributes on the cells).
  */
-import { Error as ErrorLevel, logger, parse, View } from 'vega';
 import type { TopLevelSpec } from 'vega-lite';
-import { compile } from 'vega-lite';
 import { formatDuration } from '../duration.js';
 import { STAGES } from '../observe/events.js';
 import type { CountAction, LastRun, Monitoring, RunRow } from './monitoring.js';
@@ -417,8 +415,18 @@ function figure(id: string, svg: string | null, caption: string, figures: string
   return `<figure data-chart="${id}" id="chart-${id}"><figcaption id="caption-${id}">${esc(caption)}</figcaption><div class="chart">${svg}</div>${details}</figure>`;
 }
 
+/**
+ * Vega and Vega-Lite, loaded when a page is made: they take a fifth of a second to load, which every other
+ * command (they all import the library) would otherwise pay at start.
+ */
+async function charting() {
+  const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
+  return { ...vega, compile: vegaLite.compile };
+}
+
 /** Vega-Lite → Vega → SVG, without a browser; ids made unique to the chart (the page holds several SVGs). */
 async function svgOf(id: string, spec: TopLevelSpec): Promise<string> {
+  const { Error: ErrorLevel, logger, parse, View, compile } = await charting();
   // Errors only: the grammar's advice (console warnings) is for whoever writes the specs, not for the user.
   const quiet = logger(ErrorLevel);
   const vega = compile({ ...spec, config: CONFIG } as TopLevelSpec, { logger: quiet }).spec;
