@@ -583,7 +583,7 @@ function entriesList(
     .slice(0, LISTED)
     .map(
       (e) =>
-        `<tr><td>${esc(e.entity)}</td>${kind === 'held' ? `<td><code>${esc(e.what)}</code></td>` : ''}<td class="dn"><code>${esc(e.dn ?? '')}</code></td><td>${esc(e.reason)}</td></tr>`,
+        `<tr><td>${esc(e.entity)}</td>${kind === 'held' ? `<td class="address"><code>${esc(e.what)}</code></td>` : ''}<td class="dn"><code>${dnHtml(e.dn ?? '')}</code></td><td>${esc(e.reason)}</td></tr>`,
     );
   const more =
     entries.length > LISTED
@@ -636,6 +636,11 @@ function time(iso: string): string {
   return `<time datetime="${esc(iso)}">${esc(new Date(iso).toISOString().slice(0, 16).replace('T', ' '))} UTC</time>`;
 }
 
+/** A DN that wraps at its commas, between RDNs, rather than inside a name. */
+function dnHtml(dn: string): string {
+  return esc(dn).replace(/,/g, ',<wbr>');
+}
+
 function esc(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -669,7 +674,7 @@ th, td { border: 1px solid var(--line); padding: 4px 10px; text-align: left; ver
 thead th { background: #eef1f4; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.none { color: var(--muted); text-align: center; }
-td.dn { max-width: 420px; }
+td.dn { max-width: 420px; min-width: 220px; } td.dn code { overflow-wrap: normal; } td.address code { white-space: nowrap; }
 .badge { display: inline-block; padding: 1px 10px; border-radius: 999px; color: #fff; background: var(--c); font-size: 14px; font-weight: 600; }
 .facts { display: grid; grid-template-columns: repeat(auto-fit, minmax(400px, 1fr)); gap: 4px 24px; margin: 0; }
 .facts div { display: flex; gap: 8px; } .facts dt { color: var(--muted); min-width: 110px; } .facts dd { margin: 0; }
