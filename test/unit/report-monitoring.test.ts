@@ -221,6 +221,18 @@ describe('ldap2moodle report --json / --format markdown', () => {
     expect(run.stderr).toMatch(/^Error \[REPORT_WRITE\]: cannot write .*page\.html/);
   });
 
+  it('a chart with nothing to show gives its place to a sentence, not an empty figure', async () => {
+    const first = ws.path('first.reports');
+    await writeReports(first, reportSeries(new Date(Date.now() - 3 * DAY)).slice(0, 1));
+    const run = await runCli(['report', '--dir', first, '--out', '-']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(
+      /<p class="empty" data-empty="held-skipped">No entry held or skipped since \d{4}-\d{2}-\d{2}\.<\/p>/,
+    );
+    expect(run.stdout).not.toContain('data-chart="held-skipped"');
+    expect(run.stdout).toContain('data-chart="changes"');
+  });
+
   it('--out - writes the page to stdout', async () => {
     const run = await runCli(['report', '--dir', dir, '--out', '-']);
     expect(run.code).toBe(0);
