@@ -113,7 +113,7 @@ describe('the packed package, installed into a fresh prefix', () => {
     const page = await run(process.execPath, [bin, 'report', '--dir', reports, '--out', '-'], work);
     expect(page.stderr).toBe('');
     expect(page.code).toBe(0);
-    expect(page.stdout).toMatch(/<figure data-chart="outcomes"[^]*<svg /);
+    expect(page.stdout).toMatch(/<figure data-chart="outcomes"[\s\S]*<svg /);
   });
 
   it('runs `ldap2moodle demo` from the installed copy, offline, in an empty directory', async () => {
