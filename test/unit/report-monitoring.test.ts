@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Monitoring } from '../../src/report/monitoring.js';
 import { monitoring, reasonCategory } from '../../src/report/monitoring.js';
+import { renderPage } from '../../src/report/page.js';
 import { readReports } from '../../src/report/read-reports.js';
 import { pseudonym } from '../../src/render/redact.js';
 import { PERSONAL_VALUES, reportFileName, reportSeries, writeReports } from '../helpers/run-reports.js';
@@ -100,6 +101,22 @@ describe('monitoring figures', () => {
       { entity: 'users', counts: { suspend: 125 } },
       { entity: 'cohort_members', counts: { delete: 125 } },
     ]);
+  });
+
+  it('the page escapes what the reports say: markup in a reason, a profile or an entity stays text', async () => {
+    const hostile = structuredClone(series.slice(0, 2));
+    const day2 = hostile[1];
+    if (day2 === undefined) throw new Error('no day 2');
+    day2.skipped.push({
+      entity: 'user',
+      dn: 'uid=x,ou=people,dc=ent,dc=example',
+      reason: 'bad <script>alert(1)</script>',
+    });
+    day2.users.by_profile['<img src=x onerror=alert(2)>'] = 3;
+    day2.counts['<b>entity</b>'] = { create: 1 };
+    const html = await renderPage(monitoring(hostile, { since: FIRST, now: NOW }));
+    expect(html).not.toMatch(/<script|<img|<b>/i);
+    expect(html).toContain('bad &lt;script&gt;alert(1)&lt;/script&gt;');
   });
 
   it('no runs: empty series and no last run', () => {
