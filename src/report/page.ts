@@ -381,7 +381,8 @@ async function heldSkippedChart(m: Monitoring, sinceDay: string): Promise<string
         field: 'reason',
         type: 'nominal',
         title: 'Reason',
-        legend: { orient: 'bottom', columns: 1, labelLimit: WIDTH },
+        // Vega measures text without a canvas here, by an estimate wider than the glyphs: a generous limit.
+        legend: { orient: 'bottom', columns: 1, labelLimit: 1000 },
       },
     },
   };
