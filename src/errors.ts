@@ -52,6 +52,7 @@ export type ErrorCode =
   | 'STATE_INVALID'
   | 'STATE_WRITE'
   | 'STATE_LOCKED'
+  | 'REPORT_WRITE'
   | 'APPLY_FAILED'
   | 'NOT_IMPLEMENTED';
 

@@ -82,7 +82,8 @@ export { DEFAULT_REDACT_SALT, pseudonym, redactPlan, redactSaltFrom } from './re
 export type { PlanFormat, PlanOutputRequest } from './render/render-plan.js';
 export { PLAN_FORMATS, renderPlan } from './render/render-plan.js';
 export type { PlanView } from './render/view.js';
-// Run reports and metrics.
+// Run reports, metrics and the monitoring page.
+export { monitoringMarkdown } from './report/markdown-report.js';
 export type { MetricsInputs } from './report/metrics.js';
 export { lastSuccessIn, METRICS, renderMetrics, writeMetricsFile } from './report/metrics.js';
 export {
@@ -94,10 +95,17 @@ export {
 } from './report/report-files.js';
 export type { RunEnd, RunIdentity } from './report/run-recorder.js';
 export { entityName, RunRecorder, SUCCESS_OUTCOMES } from './report/run-recorder.js';
+export type { LastRun, Monitoring, MonitoringOptions } from './report/monitoring.js';
+export { MONITORING_FORMAT_VERSION, monitoring } from './report/monitoring.js';
+export type { PageOptions } from './report/page.js';
+export { renderPage } from './report/page.js';
+export type { ReadReports, ReadReportsOptions } from './report/read-reports.js';
+export { readReports, runReportProblem } from './report/read-reports.js';
 export type { RunOutcome, RunReport } from './report/run-report-schema.js';
 export { runReportSchema } from './report/run-report-schema.js';
 export type { SavedRun, SaveRunOptions } from './report/save-run.js';
 export { saveRun, specName } from './report/save-run.js';
+export { writeReportOutput } from './report/write-output.js';
 // Rules (pure).
 export type { CompiledRules, DesiredState, DirectoryEntries } from './rules/rules.js';
 export { compileRules, desiredState } from './rules/rules.js';

@@ -7,6 +7,7 @@ import { ForceUnlockCommand } from './commands/force-unlock.js';
 import { GenerateCommand } from './commands/generate.js';
 import { MoodleQueryCommand } from './commands/moodle-query.js';
 import { PlanCommand } from './commands/plan.js';
+import { ReportCommand } from './commands/report.js';
 import { ShowCommand } from './commands/show.js';
 import { StateListCommand } from './commands/state-list.js';
 import { StateShowCommand } from './commands/state-show.js';
@@ -17,6 +18,7 @@ const COMMANDS = [
   PlanCommand,
   ApplyCommand,
   ShowCommand,
+  ReportCommand,
   StateListCommand,
   StateShowCommand,
   ForceUnlockCommand,

@@ -213,6 +213,24 @@ export function redactPlan(plan: Plan, secretSalt?: string): Plan {
   };
 }
 
+/** Redaction of the texts of a run report (DNs, addresses, reasons, messages), outside any plan. */
+export interface TextRedactor {
+  /** A DN with its first RDN's value pseudonymised, unless it names an organisation. */
+  dn(dn: string): string;
+  /** A skipped or held entry's reason: the values it quotes, then every known one. */
+  reason(reason: string): string;
+  /** Every personal value met so far, and every user address, pseudonymised in a text. */
+  text(text: string): string;
+}
+
+/**
+ * A redactor for texts read back from run reports (the monitoring page): the same pseudonyms as the Markdown
+ * plan. One redactor for a whole page, DNs before texts, so a person has one pseudonym everywhere on it.
+ */
+export function textRedactor(secretSalt?: string): TextRedactor {
+  return new Redactor(secretSalt ?? DEFAULT_REDACT_SALT);
+}
+
 function redactValues(r: Redactor, change: Change): Change {
   const { entity } = change;
   const key = r.addressKey(entity, change.key, containerKeyOf(change));

@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../helpers/child-apply.js';
+import { reportSeries, writeReports } from '../helpers/run-reports.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The packed tarball stays well under this: a bigger one ships something it should not. */
@@ -104,6 +105,15 @@ describe('the packed package, installed into a fresh prefix', () => {
     expect(validate.stderr).toBe('');
     expect(validate.code).toBe(0);
     expect(validate.stdout).toContain('valid');
+  });
+
+  it('runs `ldap2moodle report` from the installed copy: its charting libraries are dependencies', async () => {
+    const reports = join(work, 'site.reports');
+    await writeReports(reports, reportSeries(new Date(Date.now() - 3 * 86_400_000)));
+    const page = await run(process.execPath, [bin, 'report', '--dir', reports, '--out', '-'], work);
+    expect(page.stderr).toBe('');
+    expect(page.code).toBe(0);
+    expect(page.stdout).toMatch(/<figure data-chart="outcomes"[\s\S]*<svg /);
   });
 
   it('runs `ldap2moodle demo` from the installed copy, offline, in an empty directory', async () => {

@@ -1,0 +1,15 @@
+/** Writing the page (or its JSON, its Markdown) where `report --out` says: whole or not at all. */
+import writeFileAtomic from 'write-file-atomic';
+import { UserError } from '../errors.js';
+
+/**
+ * Writes `text` to `path` atomically (temporary file, fsync, rename): a web server publishing the page, or a
+ * browser with it open, never sees half of one. Mode 0644: the page is meant to be read (it is redacted).
+ */
+export async function writeReportOutput(path: string, text: string): Promise<void> {
+  try {
+    await writeFileAtomic(path, text, { mode: 0o644, fsync: true });
+  } catch (error) {
+    throw new UserError('REPORT_WRITE', `cannot write ${path}: ${(error as Error).message}`, [], { cause: error });
+  }
+}
