@@ -35,7 +35,7 @@ const report: RunReport = {
   exit_code: 1,
 };
 
-const valueOf = (text: string, name: string, labels: Record<string, string> = {}): string | undefined =>
+const sampleValue = (text: string, name: string, labels: Record<string, string> = {}): string | undefined =>
   parsePrometheus(text)
     .find((f) => f.name === `ldap2moodle_${name}`)
     ?.metrics.find((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v))?.value;
@@ -54,8 +54,8 @@ describe('renderMetrics', () => {
 
   it('a failed run with no success known has no last-success sample; with one, carries it', () => {
     const never = renderMetrics({ report, target: 'site', success: false, reportWriteFailed: true });
-    expect(valueOf(never, 'last_success_timestamp_seconds')).toBeUndefined();
-    expect(valueOf(never, 'run_report_write_failed')).toBe('1');
+    expect(sampleValue(never, 'last_success_timestamp_seconds')).toBeUndefined();
+    expect(sampleValue(never, 'run_report_write_failed')).toBe('1');
     const carried = renderMetrics({
       report,
       target: 'site',
@@ -63,17 +63,17 @@ describe('renderMetrics', () => {
       previousSuccess: 1796600000.5,
       reportWriteFailed: false,
     });
-    expect(valueOf(carried, 'last_success_timestamp_seconds')).toBe('1796600000.5');
-    expect(valueOf(carried, 'last_run_timestamp_seconds')).toBe('1796608804.25');
+    expect(sampleValue(carried, 'last_success_timestamp_seconds')).toBe('1796600000.5');
+    expect(sampleValue(carried, 'last_run_timestamp_seconds')).toBe('1796608804.25');
   });
 
   it('changes leave held and skipped to their own series; stages in seconds', () => {
     const text = renderMetrics({ report, target: 'site', success: true, reportWriteFailed: false });
-    expect(valueOf(text, 'changes', { entity: 'users', action: 'create' })).toBe('2');
-    expect(valueOf(text, 'changes', { action: 'held' })).toBeUndefined();
-    expect(valueOf(text, 'changes', { action: 'skipped' })).toBeUndefined();
-    expect(valueOf(text, 'stage_duration_seconds', { stage: 'source' })).toBe('1.234');
-    expect(valueOf(text, 'directory_entries')).toBe('120');
-    expect(valueOf(text, 'last_success_timestamp_seconds')).toBe('1796608804.25');
+    expect(sampleValue(text, 'changes', { entity: 'users', action: 'create' })).toBe('2');
+    expect(sampleValue(text, 'changes', { action: 'held' })).toBeUndefined();
+    expect(sampleValue(text, 'changes', { action: 'skipped' })).toBeUndefined();
+    expect(sampleValue(text, 'stage_duration_seconds', { stage: 'source' })).toBe('1.234');
+    expect(sampleValue(text, 'directory_entries')).toBe('120');
+    expect(sampleValue(text, 'last_success_timestamp_seconds')).toBe('1796608804.25');
   });
 });
