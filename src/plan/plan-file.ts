@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import writeFileAtomic from 'write-file-atomic';
+import { writeFileAtomically } from '../atomic-file.js';
 import { UserError } from '../errors.js';
 import type { Change, EntityType } from '../model/change.js';
 import type { DesiredObject } from '../model/desired.js';
@@ -103,11 +103,14 @@ export function planOfFile(file: PlanFile): Plan {
 
 export async function writePlanFile(path: string, file: PlanFile): Promise<void> {
   try {
-    await writeFileAtomic(path, `${JSON.stringify(file)}\n`, { mode: 0o600, fsync: true });
+    await writeFileAtomically(path, `${JSON.stringify(file)}\n`);
   } catch (error) {
-    throw new UserError('STATE_WRITE', `cannot write the plan file ${path}: ${(error as Error).message}`, [], {
-      cause: error,
-    });
+    throw new UserError(
+      'PLAN_WRITE',
+      `cannot write the plan file ${path}: ${(error as Error).message}; no plan file was written`,
+      [],
+      { cause: error },
+    );
   }
 }
 

@@ -229,10 +229,10 @@ describe('writePlanFile / readPlanFile', () => {
     expect(error.message).toMatch(/^cannot read the plan file .*missing\.plan: ENOENT/);
   });
 
-  it('reports a plan file that cannot be written as STATE_WRITE', async () => {
+  it('reports a plan file that cannot be written as PLAN_WRITE', async () => {
     const error: unknown = await writePlanFile(join(dir, 'no', 'such', 'dir.plan'), fileOf()).catch((e) => e);
     expect(error).toBeInstanceOf(UserError);
-    expect((error as UserError).code).toBe('STATE_WRITE');
+    expect((error as UserError).code).toBe('PLAN_WRITE');
     expect((error as UserError).message).toContain('cannot write the plan file');
   });
 });
