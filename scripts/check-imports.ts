@@ -21,6 +21,7 @@ export const LAYERS: readonly (readonly string[])[] = [
     'lock-wait.ts',
     'lock-file.ts',
     'atomic-file.ts',
+    'bounded-read.ts',
     'observe/events.ts',
   ],
   ['spec'],
