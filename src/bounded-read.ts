@@ -10,6 +10,12 @@ import { open } from 'node:fs/promises';
 /** 10 MiB: the documented limit of specs, the files they extend, CSV transcodings and secret files. */
 export const INPUT_FILE_LIMIT = 10 * 1024 * 1024;
 
+/** 512 MiB: an LDIF export (a string longer than V8's limit could not be decoded anyway). */
+export const LDIF_FILE_LIMIT = 512 * 1024 * 1024;
+
+/** 1 MiB: a CA certificate file. */
+export const CA_FILE_LIMIT = 1024 * 1024;
+
 /** Why a named file cannot be read: the message says what the file is instead of what is expected. */
 export class InputFileError extends Error {
   override readonly name = 'InputFileError';
@@ -70,6 +76,27 @@ export async function readBoundedRegularFile(path: string, limit: number = INPUT
     if (error instanceof InputFileError) throw error;
     const e = error as NodeJS.ErrnoException;
     throw new InputFileError(e.message, e.code);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Why the file at `path` must not be read (not a regular file, over `limit`), or null: for checks that do not
+ * read (`validate`). A file that cannot be opened is null too: the caller's own check reports it.
+ */
+export async function wrongInputFile(path: string, limit: number): Promise<string | null> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return null;
+  }
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) return `${path} is ${kindOf(info.mode)}, not a regular file`;
+    if (info.size > limit) return `${path} is ${size(info.size)}, over the limit of ${size(limit)}`;
+    return null;
   } finally {
     await handle.close();
   }

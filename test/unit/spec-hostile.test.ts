@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatDiagnostic, UserError } from '../../src/errors.js';
+import { checkSourceFiles } from '../../src/index.js';
+import { readLdifFile } from '../../src/source/ldif/parse-ldif.js';
 import { loadSpec, parseSpecText } from '../../src/spec/load.js';
 
 const MINIMAL = `version: 1
@@ -115,6 +117,19 @@ describe('files a spec names must be regular files under 10 MiB', () => {
       expect(out).toMatch(/^SPEC_INVALID: /);
       expect(out).toMatch(message);
       expect(out).toMatch(/spec\.yaml:7:\d+: /);
+    }, 5_000);
+
+    it(`the LDIF source being ${what}: validate says SPEC_INVALID at source.ldif, a run LDIF_INVALID`, async () => {
+      if (path === big) return; // a 10 MiB LDIF is fine (its limit is 512 MiB)
+      const spec = join(dir, 'ldif.yaml');
+      writeFileSync(spec, MINIMAL.replace('ldif: people.ldif', `ldif: ${path}`));
+      const error: unknown = await checkSourceFiles(await loadSpec(spec, { env: {} })).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UserError);
+      expect((error as UserError).code).toBe('SPEC_INVALID');
+      expect((error as UserError).diagnostics.map(formatDiagnostic).join('\n')).toMatch(message);
+      const read: unknown = await readLdifFile(path).catch((e: unknown) => e);
+      expect((read as UserError).code).toBe('LDIF_INVALID');
+      expect((read as UserError).message).toMatch(message);
     }, 5_000);
 
     it(`the spec itself being ${what}`, async () => {
