@@ -101,6 +101,26 @@ describe('files written on a full disk', () => {
     expect((await runCli(['plan', '--spec', specPath, '--detailed-exitcode'])).code).toBe(0);
   }, 300_000);
 
+  it('apply on a volume without a byte left: STATE_WRITE for the lock file, nothing left behind', async (ctx) => {
+    if (!mounted) ctx.skip();
+    const statePath = `${full}/site.state.json`;
+    const good = await readFile(statePath);
+    await fill(full, 0);
+    try {
+      // Fill the last partial page too: the lock file's first byte must not fit.
+      await writeFile(`${full}/filler-2`, Buffer.alloc(4096)).catch(() => undefined);
+      const run = await runCli(['apply', '--spec', specPath, '--auto-approve']);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/^Error \[STATE_WRITE\]: cannot create the lock file .*site\.state\.json\.lock/m);
+      expect(run.stderr).not.toMatch(/Internal error/);
+      expect(await readFile(statePath)).toEqual(good);
+      expect((await readdir(full)).filter((n) => n.startsWith('site.'))).toEqual(['site.state.json']);
+    } finally {
+      await rm(`${full}/filler`, { force: true });
+      await rm(`${full}/filler-2`, { force: true });
+    }
+  }, 300_000);
+
   it('plan --out on a full volume fails with PLAN_WRITE and leaves no file', async (ctx) => {
     if (!mounted) ctx.skip();
     await fill(full, 4 * 1024);
