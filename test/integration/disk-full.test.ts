@@ -5,7 +5,8 @@
  * --out` on the full volume fails with PLAN_WRITE and leaves no file. Temporary files a killed run left next
  * to the state are removed by the next apply.
  *
- * Mounting needs root (CI runs as root); where `mount` is refused, the disk-full cases are skipped.
+ * Mounting needs root (CI runs as root); where `mount` is refused, the disk-full cases are skipped, unless
+ * L2M_REQUIRE_TMPFS=1 (`.ci/run` sets it when it runs as root): then they fail.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -50,6 +51,9 @@ describe('files written on a full disk', () => {
     full = ws.path('full');
     await mkdir(full);
     mounted = tryMount(full);
+    if (!mounted && process.env.L2M_REQUIRE_TMPFS === '1') {
+      throw new Error('L2M_REQUIRE_TMPFS=1 but a tmpfs cannot be mounted (not root? no CAP_SYS_ADMIN?)');
+    }
     await copyCollegeSideFiles(ws.dir);
     // The first apply sees the directory without some people; the second, all of them (a bigger state).
     const records = (await readFile(COLLEGE_LDIF, 'utf8')).split(/\n\n+/);
