@@ -58,20 +58,21 @@ export async function readBoundedRegularFile(path: string, limit: number = INPUT
     if (info.size > limit) {
       throw new InputFileError(`${path} is ${size(info.size)}, over the limit of ${size(limit)}`, 'EFBIG');
     }
-    // One byte more than the limit tells a file that grew since the stat.
-    const buffer = Buffer.alloc(Math.min(limit + 1, Math.max(info.size + 1, 1)));
+    // Read until the end, never more than one byte past the limit: a file that grew since the stat, or one whose
+    // stat says 0 bytes (/proc), is still bounded.
+    const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
-      if (total === buffer.length) break;
-      const { bytesRead } = await handle.read(buffer, total, buffer.length - total, total);
+      // The whole file at once when its size is right, then small steps for what it grew by.
+      const want = chunks.length === 0 ? Math.max(info.size + 1, 64 * 1024) : 64 * 1024;
+      const chunk = Buffer.allocUnsafe(Math.min(want, limit + 1 - total));
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
       if (bytesRead === 0) break;
+      chunks.push(chunk.subarray(0, bytesRead));
       total += bytesRead;
+      if (total > limit) throw new InputFileError(`${path} is over the limit of ${size(limit)}`, 'EFBIG');
     }
-    if (total > limit) throw new InputFileError(`${path} is over the limit of ${size(limit)}`, 'EFBIG');
-    if (total === buffer.length && total > info.size) {
-      throw new InputFileError(`${path} grew while it was read`, 'EFBIG');
-    }
-    return buffer.subarray(0, total);
+    return Buffer.concat(chunks, total);
   } catch (error) {
     if (error instanceof InputFileError) throw error;
     const e = error as NodeJS.ErrnoException;

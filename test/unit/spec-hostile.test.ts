@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readBoundedRegularFile } from '../../src/bounded-read.js';
 import { formatDiagnostic, UserError } from '../../src/errors.js';
 import { checkSourceFiles } from '../../src/index.js';
 import { readLdifFile } from '../../src/source/ldif/parse-ldif.js';
@@ -139,6 +140,15 @@ describe('files a spec names must be regular files under 10 MiB', () => {
       expect((error as UserError).message).toMatch(message);
     }, 5_000);
   }
+
+  it('a bounded read stops one byte past the limit, even where stat says 0 bytes (/proc)', async () => {
+    const small = join(dir, 'small.txt');
+    writeFileSync(small, 'x'.repeat(100));
+    expect((await readBoundedRegularFile(small, 100)).length).toBe(100);
+    await expect(readBoundedRegularFile(small, 99)).rejects.toThrow(/over the limit of 99 bytes/);
+    expect((await readBoundedRegularFile('/proc/self/status', 1024 * 1024)).toString()).toMatch(/^Name:/);
+    await expect(readBoundedRegularFile('/proc/self/status', 10)).rejects.toThrow(/over the limit of 10 bytes/);
+  });
 
   it('text given in-process is held to the same limits', async () => {
     const error: unknown = await parseSpecText(`extends: /dev/zero\n${MINIMAL}`, join(dir, 'inline.yaml')).catch(
