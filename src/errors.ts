@@ -48,6 +48,8 @@ export type ErrorCode =
   | 'PLAN_REFUSED'
   | 'PLAN_STALE'
   | 'PLAN_INVALID'
+  | 'PLAN_WRITE'
+  | 'PLAN_SIGNATURE'
   | 'OPTION_INVALID'
   | 'STATE_INVALID'
   | 'STATE_WRITE'

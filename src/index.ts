@@ -73,7 +73,19 @@ export type { PlanSummary } from './plan/plan.js';
 export { computePlan, summarize } from './plan/plan.js';
 // Plan (pure), saved plans.
 export type { PlanFile, PlanFingerprints } from './plan/plan-file.js';
-export { planFileOf, planOfFile, readPlanFile, staleReasons, writePlanFile } from './plan/plan-file.js';
+export type { PlanKey } from './plan/plan-file.js';
+export {
+  PLAN_KEY_MIN_BYTES,
+  UNSIGNED_PLAN_WARNING,
+  planFileOf,
+  planKeyFrom,
+  planOfFile,
+  readPlanFile,
+  signPlanFile,
+  staleReasons,
+  verifyPlanSignature,
+  writePlanFile,
+} from './plan/plan-file.js';
 // Render.
 export { HumanPlanView, summaryLine } from './render/human.js';
 export { JsonPlanView } from './render/json.js';

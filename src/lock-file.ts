@@ -3,7 +3,7 @@
  * process that died (same host, pid gone) or older than `lock.staleAfter` is taken over with a notice; a live
  * holder is waited for up to the policy's timeout, then the caller fails with who holds it.
  */
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { type FileHandle, open, readFile, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { ErrorCode } from './errors.js';
 import { InternalError, UserError } from './errors.js';
@@ -59,13 +59,33 @@ export function takeLockFile(
     started: new Date().toISOString(),
     tool_version: TOOL_VERSION,
   };
+  // A lock that cannot be written (a full disk, a read-only directory) is the file system's problem, coded.
+  const cannotCreate = (error: unknown): UserError =>
+    new UserError(
+      code === 'STATE_LOCKED' ? 'STATE_WRITE' : code,
+      `cannot create the lock file ${path} for ${what}: ${(error as Error).message}; nothing was written`,
+      [],
+      { cause: error },
+    );
   const once = async (): Promise<LockAttempt<HeldLock>> => {
     for (let attempt = 0; attempt < 2; attempt++) {
+      let handle: FileHandle | null = null;
       try {
-        await writeFile(path, `${JSON.stringify(mine)}\n`, { flag: 'wx', mode: 0o600 });
-        return { held: { path, release: () => rm(path, { force: true }) } };
+        handle = await open(path, 'wx', 0o600);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw cannotCreate(error);
+      }
+      if (handle !== null) {
+        try {
+          await handle.writeFile(`${JSON.stringify(mine)}\n`);
+          await handle.close();
+        } catch (error) {
+          // This process created the file: a half-written lock (a full disk) is removed, not left behind.
+          await handle.close().catch(() => undefined);
+          await rm(path, { force: true });
+          throw cannotCreate(error);
+        }
+        return { held: { path, release: () => rm(path, { force: true }) } };
       }
       const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
         if (error.code === 'ENOENT') return null; // released meanwhile

@@ -70,6 +70,13 @@ export interface MoodleDatabase extends Queryable {
   /** Runs `fn` in one transaction: commit when it resolves, roll back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /**
+   * Runs one query in a read-only transaction that is rolled back, with a statement timeout (`moodle-query`):
+   * the server refuses any write (`setval`, a data-modifying CTE, an INSERT in a function) and stops a query
+   * running longer than `timeoutMs`. Runs on a session of its own, ended afterwards, so that nothing the
+   * query took (a GET_LOCK, a session variable) outlives it.
+   */
+  readOnlyQuery(sql: string, timeoutMs: number): Promise<Row[]>;
+  /**
    * True for errors that a new attempt of the whole transaction may not meet again: deadlocks and lock-wait
    * timeouts caused by Moodle's own concurrent writes.
    */

@@ -62,6 +62,7 @@ export function observeDatabase(db: MoodleDatabase, observer: RunObserver): Mood
     },
     transaction: <T>(fn: (tx: Queryable) => Promise<T>): Promise<T> =>
       db.transaction((tx) => fn(observedQueryable(tx, observer))),
+    readOnlyQuery: (sql: string, timeoutMs: number) => db.readOnlyQuery(sql, timeoutMs),
     isTransient: (error: unknown) => db.isTransient(error),
     statementBudget: () => db.statementBudget(),
     describeTables: (names: readonly string[]): Promise<Map<string, TableInfo>> => db.describeTables(names),

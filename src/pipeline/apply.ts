@@ -30,7 +30,7 @@ import { planOfFile, staleReasons } from '../plan/plan-file.js';
 import type { LoadedSpec } from '../spec/load.js';
 import { resolveState } from '../state/resolve-state.js';
 import { statePath } from '../state/state-path.js';
-import { checkStateWritable } from '../state/write-state.js';
+import { checkStateWritable, removeStateTemporaries } from '../state/write-state.js';
 import type { PlanOptions, PlanResult } from './plan.js';
 import { checkSpec, PlanRefusedError, readAndPlan, withSpecResources } from './plan.js';
 
@@ -174,6 +174,9 @@ async function withStateLock<T>(loaded: LoadedSpec, policy: LockPolicy, fn: () =
   await checkStateWritable(path);
   const lock = await takeLockFile(`${path}.lock`, `the state ${path}`, 'STATE_LOCKED', policy);
   try {
+    // Temporary files of a run killed while writing the state (directory data, as big as the state): every
+    // writer holds this lock, so none of them is in use.
+    await removeStateTemporaries(path);
     return await fn();
   } finally {
     await lock.release();

@@ -5,12 +5,18 @@
  * the tool version. The directory read is recorded too, for the reader; a plan reviewed in a merge request is
  * applied as reviewed even if the directory moved on since (the next plan catches up), as Terraform does.
  *
+ * Signed plans: when a key is configured (`L2M_PLAN_KEY`, or `L2M_PLAN_KEY_FILE` naming a file that holds it),
+ * `plan --out` adds an HMAC-SHA-256 of the body (`signature`), and `apply FILE` refuses a plan that is unsigned
+ * or signed with another key (PLAN_SIGNATURE). The integrity digest alone is unkeyed: it catches damage, not
+ * an edit by someone who can recompute it. README, "Signed plans", has the threat model.
+ *
  * The file holds directory data (names, e-mails: mode 0600, like the state) and never a secret: changes carry
  * Moodle values only, and the source and target are described without credentials.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import writeFileAtomic from 'write-file-atomic';
+import { readBoundedRegularFile } from '../bounded-read.js';
+import { writeFileAtomically } from '../atomic-file.js';
 import { UserError } from '../errors.js';
 import type { Change, EntityType } from '../model/change.js';
 import type { DesiredObject } from '../model/desired.js';
@@ -55,12 +61,94 @@ export interface PlanFileBody {
 }
 
 export interface PlanFile extends PlanFileBody {
-  /** sha256 of the canonical JSON of everything else. */
+  /** sha256 of the canonical JSON of everything but `integrity` and `signature`. */
   readonly integrity: string;
+  /** `hmac-sha256:<hex>` of the same JSON with the plan key, when one was configured for `plan --out`. */
+  readonly signature?: string;
 }
 
 const integrityOf = (body: PlanFileBody): string =>
   `sha256:${createHash('sha256').update(JSON.stringify(body)).digest('hex')}`;
+
+/** A plan-signing key and where it came from (for messages: never the key itself). */
+export interface PlanKey {
+  readonly key: Buffer;
+  readonly origin: string;
+}
+
+/** The shortest key accepted: 32 bytes, as `openssl rand -hex 32` gives twice over. */
+export const PLAN_KEY_MIN_BYTES = 32;
+
+const signatureOf = (body: PlanFileBody, key: PlanKey): string =>
+  `hmac-sha256:${createHmac('sha256', key.key).update(JSON.stringify(body)).digest('hex')}`;
+
+const keyProblem = (message: string): UserError => new UserError('PLAN_SIGNATURE', message);
+
+/**
+ * The plan key configured in `env`: `L2M_PLAN_KEY` (the key) or `L2M_PLAN_KEY_FILE` (a regular file holding it,
+ * a final newline ignored); null when neither is set. Both at once, or a key shorter than 32 bytes, is an
+ * error: a weak or ambiguous key would sign plans that anyone could forge.
+ */
+export async function planKeyFrom(env: Readonly<Record<string, string | undefined>>): Promise<PlanKey | null> {
+  const inline = env.L2M_PLAN_KEY;
+  const file = env.L2M_PLAN_KEY_FILE;
+  if (inline !== undefined && inline !== '' && file !== undefined && file !== '') {
+    throw keyProblem('both L2M_PLAN_KEY and L2M_PLAN_KEY_FILE are set: set one');
+  }
+  let key: PlanKey;
+  if (inline !== undefined && inline !== '') {
+    key = { key: Buffer.from(inline, 'utf8'), origin: 'L2M_PLAN_KEY' };
+  } else if (file !== undefined && file !== '') {
+    let bytes: Buffer;
+    try {
+      bytes = await readBoundedRegularFile(file, 64 * 1024);
+    } catch (error) {
+      throw keyProblem(`cannot read the plan key file ${file} (L2M_PLAN_KEY_FILE): ${(error as Error).message}`);
+    }
+    const end = bytes.at(-1) === 0x0a ? (bytes.at(-2) === 0x0d ? bytes.length - 2 : bytes.length - 1) : bytes.length;
+    key = { key: bytes.subarray(0, end), origin: `L2M_PLAN_KEY_FILE (${file})` };
+  } else {
+    return null;
+  }
+  if (key.key.length < PLAN_KEY_MIN_BYTES) {
+    throw keyProblem(
+      `the plan key from ${key.origin} is ${key.key.length} bytes long; use at least ${PLAN_KEY_MIN_BYTES} random bytes (e.g. \`openssl rand -hex 32\`)`,
+    );
+  }
+  return key;
+}
+
+/** What `apply FILE` says when no plan key is configured. */
+export const UNSIGNED_PLAN_WARNING =
+  'no plan key is configured (L2M_PLAN_KEY or L2M_PLAN_KEY_FILE): the saved plan was applied without a ' +
+  'signature check, so whoever could write the plan file could have changed it (README, "Signed plans")';
+
+/** `file` signed with `key` (the signature covers what the integrity digest covers). */
+export function signPlanFile(file: PlanFile, key: PlanKey): PlanFile {
+  const { integrity, signature: _old, ...body } = file;
+  return { ...body, integrity, signature: signatureOf(body, key) };
+}
+
+/**
+ * Checks a read plan's signature against `key`: unsigned, or signed with another key, is PLAN_SIGNATURE.
+ * The comparison takes the same time wherever the first difference is.
+ */
+export function verifyPlanSignature(path: string, file: PlanFile, key: PlanKey): void {
+  const { integrity: _integrity, signature, ...body } = file;
+  if (signature === undefined) {
+    throw keyProblem(
+      `${path} is not signed, and a plan key is configured (${key.origin}): it was not made by \`plan --out\` with this key. Nothing was written.`,
+    );
+  }
+  const expected = Buffer.from(signatureOf(body, key), 'utf8');
+  const given = Buffer.from(String(signature), 'utf8');
+  const same = given.length === expected.length && timingSafeEqual(given, expected);
+  if (!same) {
+    throw keyProblem(
+      `the signature of ${path} does not match its content with the plan key of ${key.origin}: it was edited after \`plan --out\`, or signed with another key. Nothing was written.`,
+    );
+  }
+}
 
 export function planFileOf(
   plan: Plan,
@@ -101,13 +189,18 @@ export function planOfFile(file: PlanFile): Plan {
   };
 }
 
-export async function writePlanFile(path: string, file: PlanFile): Promise<void> {
+/** Writes a saved plan, signed when `key` is given. */
+export async function writePlanFile(path: string, file: PlanFile, key: PlanKey | null = null): Promise<void> {
+  const written = key === null ? file : signPlanFile(file, key);
   try {
-    await writeFileAtomic(path, `${JSON.stringify(file)}\n`, { mode: 0o600, fsync: true });
+    await writeFileAtomically(path, `${JSON.stringify(written)}\n`);
   } catch (error) {
-    throw new UserError('STATE_WRITE', `cannot write the plan file ${path}: ${(error as Error).message}`, [], {
-      cause: error,
-    });
+    throw new UserError(
+      'PLAN_WRITE',
+      `cannot write the plan file ${path}: ${(error as Error).message}; no plan file was written`,
+      [],
+      { cause: error },
+    );
   }
 }
 
@@ -119,8 +212,11 @@ const invalid = (path: string, why: string, cause?: unknown): UserError =>
     cause === undefined ? undefined : { cause },
   );
 
-/** Reads and verifies a saved plan: JSON, format, integrity (a truncated or hand-edited file is refused). */
-export async function readPlanFile(path: string): Promise<PlanFile> {
+/**
+ * Reads and verifies a saved plan: JSON, format, integrity (a truncated or hand-edited file is refused), and its
+ * signature when `key` is given.
+ */
+export async function readPlanFile(path: string, key: PlanKey | null = null): Promise<PlanFile> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -136,7 +232,7 @@ export async function readPlanFile(path: string): Promise<PlanFile> {
     throw invalid(path, `it is not JSON (${(error as Error).message}); was it truncated?`, error);
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw invalid(path, 'not a plan file');
-  const { integrity, ...body } = parsed as Partial<PlanFile>;
+  const { integrity, signature, ...body } = parsed as Partial<PlanFile>;
   if (typeof body.format_version !== 'number') throw invalid(path, 'it has no format_version');
   if (body.format_version !== PLAN_FILE_FORMAT_VERSION) {
     throw invalid(
@@ -149,6 +245,8 @@ export async function readPlanFile(path: string): Promise<PlanFile> {
   }
   const missing = shapeProblem(body);
   if (missing !== null) throw invalid(path, `it lacks ${missing} (not made by this ldap2moodle?)`);
+  if (signature !== undefined && typeof signature !== 'string') throw invalid(path, 'its signature is not a string');
+  if (key !== null) verifyPlanSignature(path, parsed as PlanFile, key);
   return parsed as PlanFile;
 }
 

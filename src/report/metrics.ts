@@ -9,7 +9,7 @@
  * independent parser. Every series carries `target` (the spec's file name without extension) and `command`.
  */
 import { readFile } from 'node:fs/promises';
-import writeFileAtomic from 'write-file-atomic';
+import { writeFileAtomically } from '../atomic-file.js';
 import type { RunReport } from './run-report-schema.js';
 
 const PREFIX = 'ldap2moodle_';
@@ -121,5 +121,5 @@ export async function lastSuccessIn(path: string, target: string, command: strin
  * usually runs as another user; the file holds counts, never a DN.
  */
 export async function writeMetricsFile(path: string, text: string): Promise<void> {
-  await writeFileAtomic(path, text, { mode: 0o644, fsync: true });
+  await writeFileAtomically(path, text, 0o644);
 }

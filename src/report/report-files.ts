@@ -5,7 +5,7 @@
  */
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
+import { writeFileAtomically } from '../atomic-file.js';
 import type { RunReport } from './run-report-schema.js';
 
 /** `2026-12-07T21-45-59.123Z-<run id>.json`: sortable, and no `:` (not a file name character everywhere). */
@@ -41,7 +41,7 @@ export async function writeRunReport(dir: string, report: RunReport, keep: numbe
     if (error.code !== 'EEXIST') throw error;
   });
   const path = runReportPath(dir, report);
-  await writeFileAtomic(path, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o600, fsync: true });
+  await writeFileAtomically(path, `${JSON.stringify(report, null, 2)}\n`, 0o600);
   const names = await runReportNames(dir);
   const excess = names.slice(0, Math.max(0, names.length - keep));
   await Promise.all(excess.map((name) => rm(join(dir, name), { force: true })));

@@ -1,5 +1,5 @@
 /** Writing the page (or its JSON, its Markdown) where `report --out` says: whole or not at all. */
-import writeFileAtomic from 'write-file-atomic';
+import { writeFileAtomically } from '../atomic-file.js';
 import { UserError } from '../errors.js';
 
 /**
@@ -8,7 +8,7 @@ import { UserError } from '../errors.js';
  */
 export async function writeReportOutput(path: string, text: string): Promise<void> {
   try {
-    await writeFileAtomic(path, text, { mode: 0o644, fsync: true });
+    await writeFileAtomically(path, text, 0o644);
   } catch (error) {
     throw new UserError('REPORT_WRITE', `cannot write ${path}: ${(error as Error).message}`, [], { cause: error });
   }

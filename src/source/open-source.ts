@@ -3,6 +3,7 @@
  */
 import { access, constants } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
+import { CA_FILE_LIMIT, LDIF_FILE_LIMIT, wrongInputFile } from '../bounded-read.js';
 import type { Diagnostic } from '../errors.js';
 import { UserError } from '../errors.js';
 import type { LoadedSpec } from '../spec/load.js';
@@ -35,15 +36,31 @@ export async function openSource(loaded: LoadedSpec): Promise<Source> {
  */
 export async function checkSourceFiles(loaded: LoadedSpec): Promise<void> {
   const { source } = loaded.spec;
-  const files: { readonly jsonPath: string; readonly path: string; readonly what: string }[] = [];
-  if (source.ldif !== undefined) files.push({ jsonPath: '/source/ldif', path: source.ldif, what: 'LDIF file' });
+  const files: { readonly jsonPath: string; readonly path: string; readonly what: string; readonly limit: number }[] =
+    [];
+  if (source.ldif !== undefined) {
+    files.push({ jsonPath: '/source/ldif', path: source.ldif, what: 'LDIF file', limit: LDIF_FILE_LIMIT });
+  }
   const ca = source.ldap?.tls?.ca;
-  if (ca !== undefined) files.push({ jsonPath: '/source/ldap/tls/ca', path: ca, what: "LDAP server's CA file" });
+  if (ca !== undefined) {
+    files.push({ jsonPath: '/source/ldap/tls/ca', path: ca, what: "LDAP server's CA file", limit: CA_FILE_LIMIT });
+  }
   const problems: Diagnostic[] = [];
+  let wrongKind = false;
   for (const file of files) {
     const absolute = resolveFrom(loaded.dir, file.path);
     try {
       await access(absolute, constants.R_OK);
+      // A device, a FIFO or a directory would be read forever, or block, by the run.
+      const wrong = await wrongInputFile(absolute, file.limit);
+      if (wrong !== null) {
+        wrongKind = true;
+        problems.push({
+          message: `the ${file.what} ${wrong}`,
+          path: file.jsonPath,
+          position: loaded.positionOf(file.jsonPath),
+        });
+      }
     } catch (error) {
       const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'cannot be read';
       problems.push({
@@ -55,7 +72,9 @@ export async function checkSourceFiles(loaded: LoadedSpec): Promise<void> {
   }
   if (problems.length > 0) {
     const count =
-      problems.length === 1 ? 'a file it names is missing' : `${problems.length} files it names are missing`;
-    throw new UserError('SPEC_READ', `${loaded.path}: ${count}`, problems);
+      problems.length === 1
+        ? 'a file it names is missing or unusable'
+        : `${problems.length} files it names are missing or unusable`;
+    throw new UserError(wrongKind ? 'SPEC_INVALID' : 'SPEC_READ', `${loaded.path}: ${count}`, problems);
   }
 }

@@ -6,11 +6,13 @@
  * `sdet` names the preset shipped with the tool (presets/sdet.yaml); anything else is a path relative to the
  * file that names it.
  */
-import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
+import { type InputFileError, readBoundedRegularFile } from '../bounded-read.js';
+import type { Diagnostic } from '../errors.js';
 import { UserError } from '../errors.js';
+import type { SpecPositions } from './positions.js';
+import { parseYamlWithLimits } from './yaml-limits.js';
 
 /** Presets shipped in the package (two levels up from src/spec and from dist/spec alike). */
 export const PRESETS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'presets');
@@ -56,8 +58,23 @@ function locate(name: string, dir: string): string {
   return isAbsolute(name) ? name : resolve(dir, name);
 }
 
-/** Resolves `extends` of an already parsed spec (recursively; a cycle is an error). */
-export async function resolveExtends(data: unknown, file: string, dir: string): Promise<ResolvedExtends> {
+/** file:line:column of `offset` in `text`. */
+function positionIn(text: string, offset: number, file: string): NonNullable<Diagnostic['position']> {
+  const before = text.slice(0, offset);
+  const lineStart = before.lastIndexOf('\n') + 1;
+  return { file, line: before.split('\n').length, column: offset - lineStart + 1 };
+}
+
+/**
+ * Resolves `extends` of an already parsed spec (recursively; a cycle is an error). `positions` (of the spec
+ * itself) places problems with its own `extends` at that key.
+ */
+export async function resolveExtends(
+  data: unknown,
+  file: string,
+  dir: string,
+  positions?: SpecPositions,
+): Promise<ResolvedExtends> {
   const files: { path: string; bytes: Buffer }[] = [];
   let bases: SpecBases | undefined;
   const load = async (value: unknown, from: string, fromDir: string, chain: readonly string[]): Promise<unknown> => {
@@ -74,8 +91,15 @@ export async function resolveExtends(data: unknown, file: string, dir: string): 
       }
       let bytes: Buffer;
       try {
-        bytes = await readFile(path);
+        bytes = await readBoundedRegularFile(path);
       } catch (error) {
+        const e = error as InputFileError;
+        // A device, a FIFO, a directory or a huge file: the spec must name another file (SPEC_INVALID).
+        if (e.code === 'ENOTREG' || e.code === 'EFBIG') {
+          const at = chain.length === 1 ? positions?.report(['extends'], 'value') : undefined;
+          const diagnostic: Diagnostic = { message: e.message, path: '/extends', ...(at ? { position: at } : {}) };
+          throw new UserError('SPEC_INVALID', `${from}: extends "${name}": ${e.message}`, [diagnostic]);
+        }
         const known = PRESETS.has(name)
           ? ''
           : ` (known presets: ${[...PRESETS].join(', ')}; a path is relative to ${fromDir})`;
@@ -83,14 +107,14 @@ export async function resolveExtends(data: unknown, file: string, dir: string): 
           cause: error,
         });
       }
-      let parsed: unknown;
-      try {
-        parsed = parseYaml(bytes.toString('utf8'));
-      } catch (error) {
-        throw new UserError('SPEC_INVALID', `${path}: ${(error as Error).message}`, [], { cause: error });
+      const text = bytes.toString('utf8');
+      const parsed = parseYamlWithLimits(text);
+      if (!('data' in parsed)) {
+        const position = positionIn(text, parsed.offset, path);
+        throw new UserError('SPEC_INVALID', `${path}: ${parsed.message}`, [{ message: parsed.message, position }]);
       }
       files.push({ path, bytes });
-      merged = mergeSpecs(merged, await load(parsed, path, dirname(path), [...chain, path]));
+      merged = mergeSpecs(merged, await load(parsed.data, path, dirname(path), [...chain, path]));
     }
     if (chain.length === 1) bases = { data: merged, names: namesOf(names, from) };
     return mergeSpecs(merged, own);

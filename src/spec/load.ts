@@ -4,7 +4,7 @@
  * at spec values too (`positionOf`).
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { type InputFileError, readBoundedRegularFile } from '../bounded-read.js';
 import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import type { Document } from 'yaml';
 import { isAlias, isCollection, isScalar, LineCounter, parseDocument, visit } from 'yaml';
@@ -18,6 +18,7 @@ import { specSchema } from './schema.js';
 import { checkReferences, resolveSecrets } from './secrets.js';
 import { validateSpec } from './validate.js';
 import { explainYamlError } from './yaml-errors.js';
+import { MAX_ALIAS_COUNT, MAX_DEPTH, shapeProblem } from './yaml-limits.js';
 
 export interface LoadedSpec {
   /** Validated, secrets resolved, defaults applied. */
@@ -67,11 +68,11 @@ export async function loadSpec(path: string, options: LoadOptions = {}): Promise
   const absolute = resolve(path);
   let bytes: Buffer;
   try {
-    bytes = await readFile(absolute);
+    bytes = await readBoundedRegularFile(absolute);
   } catch (error) {
     throw new UserError(
       'SPEC_READ',
-      `cannot read the spec file ${path} (${absolute}): ${readReason(error as NodeJS.ErrnoException)}. Check the path; a relative path is relative to the current directory.`,
+      `cannot read the spec file ${path} (${absolute}): ${readReason(error as InputFileError)}. Check the path; a relative path is relative to the current directory.`,
       [],
       { cause: error },
     );
@@ -85,8 +86,16 @@ const READ_REASONS: Readonly<Record<string, string>> = {
   EISDIR: 'it is a directory, not a file',
 };
 
-const readReason = (error: NodeJS.ErrnoException): string =>
-  error.code === undefined ? String(error) : (READ_REASONS[error.code] ?? error.code);
+/** Why a file could not be read; a file of the wrong kind or size is said as bounded-read.ts says it. */
+export const readReason = (error: InputFileError | NodeJS.ErrnoException): string =>
+  error.code === undefined ? String(error.message) : (READ_REASONS[error.code] ?? wrongFile(error) ?? error.code);
+
+const wrongFile = (error: { readonly code?: string; readonly message: string }): string | undefined =>
+  isWrongFile(error) ? error.message : undefined;
+
+/** A file that exists but must not be read: not a regular file, or over the size limit (SPEC_INVALID). */
+export const isWrongFile = (error: { readonly code?: string }): boolean =>
+  error.code === 'ENOTREG' || error.code === 'EFBIG';
 
 /** Same as `loadSpec`, from text; `file` names it in diagnostics and decides YAML or JSON. */
 export async function parseSpecText(text: string, file: string, options: ParseOptions = {}): Promise<LoadedSpec> {
@@ -105,9 +114,14 @@ async function build(
   const parsed = parse(text, file);
   const { positions, problems, fatal } = parsed;
   // `extends`: the bases are merged in before validation, which checks the whole (see extends.ts).
-  const merged = fatal ? { data: parsed.data, files: [] } : await resolveExtends(parsed.data, absolute, dir);
+  const merged = fatal ? { data: parsed.data, files: [] } : await resolveExtends(parsed.data, absolute, dir, positions);
   const data = merged.data;
-  if (!fatal) problems.push(...validateSpec(data, positions, merged.bases), ...checkReferences(data, positions));
+  if (!fatal) {
+    const invalid = validateSpec(data, positions, merged.bases);
+    // A reference under a key the schema already refuses (a misspelt `passwrd:`) is said once, by the schema.
+    const refused = new Set(invalid.map((d) => d.path));
+    problems.push(...invalid, ...checkReferences(data, positions).filter((d) => !refused.has(d.path)));
+  }
   if (problems.length > 0) {
     const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
     throw new UserError('SPEC_INVALID', `${file}: ${count} in the spec`, problems.sort(comparePositions));
@@ -163,9 +177,9 @@ async function readTranscodingFiles(
   positions: SpecPositions,
 ): Promise<ReadonlyMap<string, ReadCsvFile>> {
   // Two tables may share a file: it is read once. All reads start at once; a failure is a value, not a throw.
-  const reads = new Map<string, Promise<Buffer | NodeJS.ErrnoException>>();
-  const readOnce = (path: string): Promise<Buffer | NodeJS.ErrnoException> => {
-    const started = reads.get(path) ?? readFile(path).catch((error: NodeJS.ErrnoException) => error);
+  const reads = new Map<string, Promise<Buffer | InputFileError>>();
+  const readOnce = (path: string): Promise<Buffer | InputFileError> => {
+    const started = reads.get(path) ?? readBoundedRegularFile(path).catch((error: InputFileError) => error);
     reads.set(path, started);
     return started;
   };
@@ -177,6 +191,7 @@ async function readTranscodingFiles(
   const out = new Map<string, ReadCsvFile>();
   const problems: Diagnostic[] = [];
   const unreadable = new Set<string>();
+  let wrongKind = false;
   for (const { name, path, read } of tables) {
     const bytes = await read;
     if (Buffer.isBuffer(bytes)) {
@@ -184,6 +199,7 @@ async function readTranscodingFiles(
       continue;
     }
     unreadable.add(path);
+    wrongKind ||= isWrongFile(bytes);
     const segments = ['transcodings', name, 'csv'];
     // A table a base of the spec gives is not written in this file: no position rather than a wrong one.
     const written = positions.valueAt(segments) !== undefined;
@@ -195,8 +211,9 @@ async function readTranscodingFiles(
   }
   if (problems.length > 0) {
     const count = unreadable.size === 1 ? 'the transcoding file' : `${unreadable.size} transcoding files`;
+    // A device, a FIFO or a huge file named as a table is a spec to fix, not a file to restore.
     throw new UserError(
-      'SPEC_READ',
+      wrongKind ? 'SPEC_INVALID' : 'SPEC_READ',
       `${file}: cannot read ${count} ${[...unreadable].join(', ')}. A relative csv path is relative to the spec's directory (${dir}).`,
       problems.sort(comparePositions),
     );
@@ -215,15 +232,30 @@ interface Parsed {
 function parse(text: string, file: string): Parsed {
   const isJson = extname(file).toLowerCase() === '.json';
   const lineCounter = new LineCounter();
-  // JSON is YAML 1.2 flow syntax; the json schema rejects YAML-only plain scalars such as `foo` or `yes`.
-  const doc = parseDocument(text, {
-    lineCounter,
-    uniqueKeys: true,
-    prettyErrors: false,
-    ...(isJson ? { schema: 'json' as const } : {}),
-  });
-  const positions = new SpecPositions(doc, lineCounter, file, isJson);
   const language = isJson ? 'JSON' : 'YAML';
+  // JSON is YAML 1.2 flow syntax; the json schema rejects YAML-only plain scalars such as `foo` or `yes`.
+  let doc: Document;
+  try {
+    doc = parseDocument(text, {
+      lineCounter,
+      uniqueKeys: true,
+      prettyErrors: false,
+      ...(isJson ? { schema: 'json' as const } : {}),
+    });
+  } catch (error) {
+    // The parser's own recursion (nesting far beyond MAX_DEPTH): a spec problem, not a crash.
+    if (!(error instanceof RangeError)) throw error;
+    const positions = new SpecPositions(parseDocument(''), lineCounter, file, isJson);
+    const message = `the document is nested too deeply to be read (at most ${MAX_DEPTH} levels)`;
+    return { data: undefined, positions, problems: [{ message, position: { file, line: 1, column: 1 } }], fatal: true };
+  }
+  const positions = new SpecPositions(doc, lineCounter, file, isJson);
+  // Before any recursive walk of the tree (inspectTree, toJS, validation): see yaml-limits.ts.
+  const shape = shapeProblem(doc);
+  if (shape !== null) {
+    const problems = [{ message: shape.message, position: positions.at(shape.offset) }];
+    return { data: undefined, positions, problems, fatal: true };
+  }
   const { duplicates, problems } = inspectTree(doc, positions, isJson);
   let fatal = problems.length > 0;
   const syntaxLines = new Set<number>();
@@ -249,7 +281,7 @@ function parse(text: string, file: string): Parsed {
   if (fatal) return { data: undefined, positions, problems, fatal };
   let data: unknown;
   try {
-    data = doc.toJS(); // maxAliasCount (default 100) guards against alias bombs
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }); // guards against alias bombs
   } catch (error) {
     const message = `invalid ${language}: ${error instanceof Error ? error.message : String(error)}`;
     problems.push({ message, position: positions.at(0) });

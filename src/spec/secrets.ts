@@ -3,8 +3,8 @@
  * to be written in it. `$${` is a literal `${`. Resolved values are returned for redaction; no message
  * here ever contains one.
  */
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { type InputFileError, readBoundedText } from '../bounded-read.js';
 import type { Diagnostic } from '../errors.js';
 import { UserError } from '../errors.js';
 import type { SpecPositions } from './positions.js';
@@ -62,15 +62,55 @@ function referenceOf(inner: string): Part {
   return { kind: 'invalid', reason: `unknown \${…} reference${placeholder}; ${HOW}` };
 }
 
-/** Malformed references anywhere in the spec, reported with the schema problems (SPEC_INVALID). */
+/**
+ * Where a secret reference may be written: credentials (the LDAP bind DN and password, the database user and
+ * password) and the arguments of postApply commands (a deployment hook's token). Anywhere else, a reference
+ * would copy a secret into values that plans, JSON plans and merge-request comments show: a user field, a
+ * cohort name, a search filter.
+ */
+const SECRET_FIELDS: readonly (readonly string[])[] = [
+  ['source', 'ldap', 'password'],
+  ['source', 'ldap', 'bindDN'],
+  ['moodle', 'password'],
+  ['moodle', 'user'],
+  ['postApply', '*', 'run', '*'],
+];
+
+/** The secret fields, as the docs and messages name them. */
+export const SECRET_FIELD_NAMES =
+  'source.ldap.password, source.ldap.bindDN, moodle.password, moodle.user, postApply[].run[]';
+
+const isSecretField = (segments: readonly string[]): boolean =>
+  SECRET_FIELDS.some(
+    (field) => field.length === segments.length && field.every((name, i) => name === '*' || name === segments[i]),
+  );
+
+/**
+ * Malformed references anywhere in the spec, and references outside the secret fields, reported with the schema
+ * problems (SPEC_INVALID).
+ */
 export function checkReferences(data: unknown, positions: SpecPositions): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
   forEachString(data, [], (text, segments) => {
     if (!text.includes('${')) return;
+    let misplaced = false;
     for (const part of parseReferences(text)) {
-      if (part.kind !== 'invalid') continue;
+      if (part.kind === 'text') continue;
+      if (part.kind !== 'invalid') {
+        misplaced ||= !isSecretField(segments);
+        continue;
+      }
       diagnostics.push({
         message: part.reason,
+        path: displayPath(segments),
+        position: positions.report(segments, 'value'),
+      });
+    }
+    if (misplaced) {
+      diagnostics.push({
+        message:
+          `a secret reference (\${env:…} or \${file:…}) is allowed only in ${SECRET_FIELD_NAMES}: anywhere else ` +
+          'its value would be copied into Moodle and shown in plans; write $${ for a literal ${',
         path: displayPath(segments),
         position: positions.report(segments, 'value'),
       });
@@ -95,6 +135,8 @@ export async function resolveSecrets<T>(value: T, options: ResolveOptions): Prom
   const files = new Map<string, Promise<string | Error>>();
   const secrets = new Set<string>();
   const problems: { reference: string; diagnostic: Diagnostic }[] = [];
+  /** Files that must not be read as secrets (a device, a FIFO, a directory, too big): the spec is wrong. */
+  const wrongFiles: Diagnostic[] = [];
 
   const resolveString = async (text: string, segments: readonly string[]): Promise<string> => {
     if (!text.includes('${')) return text;
@@ -110,6 +152,9 @@ export async function resolveSecrets<T>(value: T, options: ResolveOptions): Prom
       if ('resolved' in lookup) {
         secrets.add(lookup.resolved);
         out += lookup.resolved;
+      } else if ('wrongFile' in lookup) {
+        const position = options.positions.report(segments, 'value');
+        wrongFiles.push({ message: lookup.wrongFile, path: displayPath(segments), position });
       } else {
         const position = options.positions.report(segments, 'value');
         const diagnostic = { message: lookup.problem, path: displayPath(segments), position };
@@ -120,6 +165,14 @@ export async function resolveSecrets<T>(value: T, options: ResolveOptions): Prom
   };
 
   const resolved = (await mapStrings(value, [], resolveString)) as T;
+  if (wrongFiles.length > 0) {
+    const count = wrongFiles.length === 1 ? '1 secret file' : `${wrongFiles.length} secret files`;
+    throw new UserError(
+      'SPEC_INVALID',
+      `${options.positions.file}: ${count} cannot be read: a \${file:} secret must name a regular file of at most 10 MiB`,
+      wrongFiles.sort(comparePositions),
+    );
+  }
   if (problems.length > 0) {
     // Strings resolve concurrently; report in file order.
     problems.sort((a, b) => comparePositions(a.diagnostic, b.diagnostic));
@@ -139,7 +192,8 @@ export async function resolveSecrets<T>(value: T, options: ResolveOptions): Prom
 
 type Lookup =
   | { readonly reference: string; readonly resolved: string }
-  | { readonly reference: string; readonly problem: string };
+  | { readonly reference: string; readonly problem: string }
+  | { readonly reference: string; readonly wrongFile: string };
 
 function fromEnv(name: string, env: NodeJS.ProcessEnv): Lookup {
   const value = env[name];
@@ -155,7 +209,7 @@ async function fromFile(path: string, dir: string, cache: Map<string, Promise<st
   const absolute = resolve(dir, path);
   let pending = cache.get(absolute);
   if (pending === undefined) {
-    pending = readFile(absolute, 'utf8').then(
+    pending = readBoundedText(absolute).then(
       (text) => text.replace(/(\r?\n)+$/, ''),
       (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
     );
@@ -164,6 +218,8 @@ async function fromFile(path: string, dir: string, cache: Map<string, Promise<st
   const content = await pending;
   const reference = `\${file:${path}}`;
   if (content instanceof Error) {
+    const kind = (content as InputFileError).code;
+    if (kind === 'ENOTREG' || kind === 'EFBIG') return { reference, wrongFile: content.message };
     const code = (content as NodeJS.ErrnoException).code ?? content.message;
     return { reference, problem: `cannot read secret file ${absolute} (${code})` };
   }

@@ -1,5 +1,6 @@
 /**
- * Writing the state safely: atomically (temp file + fsync + rename, via write-file-atomic), mode 0600, and in
+ * Writing the state safely: atomically (temp file written in full, fsynced and read back, then renamed: see
+ * src/atomic-file.ts; a full disk is an error before the rename, never a cut state), mode 0600, and in
  * two steps around the Moodle commit so that no crash can lose what the tool owns:
  *
  * 1. inside the apply's transaction, after the writes and before COMMIT, the new state goes to
@@ -12,7 +13,7 @@
 import { constants } from 'node:fs';
 import { access, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
+import { removeLeftoverTemporaries, writeFileAtomically } from '../atomic-file.js';
 import { UserError } from '../errors.js';
 import type { State } from '../model/state.js';
 import { parseState } from './read-state.js';
@@ -23,14 +24,19 @@ const serialize = (data: unknown): string => `${JSON.stringify(data, null, 2)}\n
 
 async function writeAtomic(path: string, data: unknown): Promise<void> {
   try {
-    await writeFileAtomic(path, serialize(data), { mode: 0o600, fsync: true });
+    await writeFileAtomically(path, serialize(data));
   } catch (error) {
-    throw new UserError('STATE_WRITE', `cannot write ${path}: ${(error as Error).message}`, [], { cause: error });
+    throw new UserError(
+      'STATE_WRITE',
+      `cannot write ${path}: ${(error as Error).message}; the previous file, if any, is unchanged`,
+      [],
+      { cause: error },
+    );
   }
 }
 
 /**
- * Makes a rename in `dir` durable: write-file-atomic fsyncs the file, not its directory entry, and a power
+ * Makes a rename in `dir` durable: the atomic write fsyncs the file, not its directory entry, and a power
  * cut after COMMIT must not lose the pending file (Moodle would then be ahead of every state file). File
  * systems that cannot sync a directory are left alone.
  */
@@ -122,3 +128,10 @@ export async function checkStateWritable(statePath: string): Promise<void> {
     );
   }
 }
+
+/**
+ * Removes the temporary files of the state and pending files that a run killed while writing them left
+ * (they hold directory data); returns their paths. Only under the state's lock: every writer holds it.
+ */
+export const removeStateTemporaries = (statePath: string): Promise<string[]> =>
+  removeLeftoverTemporaries([statePath, pendingPath(statePath)]);

@@ -376,4 +376,68 @@ describe.each(TARGETS)('saved plans on %s', (target) => {
     const again = await s.cli(['plan', '--spec', s.specPath, '--detailed-exitcode']);
     expect(again.code, again.stdout).toBe(0);
   });
+
+  it('with a plan key, a forged, unsigned or otherwise signed plan is PLAN_SIGNATURE; without one, apply warns', async () => {
+    const key = 'k'.repeat(16) + createHash('sha256').update(target).digest('hex');
+    const keyFile = s.ws.path('plan.key');
+    await writeFile(keyFile, `${key}\n`, { mode: 0o600 });
+    await editMail('F4500155', 'zoe.bernard@ent.example', 'zoe.b@ent.example');
+    process.env.L2M_PLAN_KEY = key;
+    try {
+      const { file } = await savePlan();
+      const saved = await readPlan(file);
+      expect(saved.signature).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
+      const { signature, ...unsignedPlan } = saved;
+
+      // The attack of issue 28: an e-mail changed to an outside address, the unkeyed digest recomputed.
+      const forged = s.ws.path('forged.plan');
+      const forgedPlan = edited(
+        unsignedPlan,
+        (body) => ({
+          ...body,
+          plan: {
+            ...body.plan,
+            changes: body.plan.changes.map((c) => ({ ...c, after: { ...c.after, email: 'attacker@evil.example' } })),
+          },
+        }),
+        true,
+      );
+      await writePlanText(forged, JSON.stringify({ ...forgedPlan, signature }));
+      const forgedRun = await writesNothing(['apply', '--spec', s.specPath, forged]);
+      expect(userErrorParagraph(forgedRun, 'PLAN_SIGNATURE')).toMatch(/does not match its content/);
+
+      const unsigned = s.ws.path('unsigned.plan');
+      await writePlanText(unsigned, JSON.stringify(unsignedPlan));
+      const unsignedRun = await writesNothing(['apply', '--spec', s.specPath, unsigned]);
+      expect(userErrorParagraph(unsignedRun, 'PLAN_SIGNATURE')).toMatch(/is not signed, and a plan key is configured/);
+
+      process.env.L2M_PLAN_KEY = `${key}-other`;
+      const otherKey = await writesNothing(['apply', '--spec', s.specPath, file]);
+      expect(userErrorParagraph(otherKey, 'PLAN_SIGNATURE')).toMatch(/signed with another key/);
+
+      process.env.L2M_PLAN_KEY = 'short';
+      const short = await writesNothing(['apply', '--spec', s.specPath, file]);
+      expect(userErrorParagraph(short, 'PLAN_SIGNATURE')).toMatch(/5 bytes long; use at least 32/);
+
+      // The same key from a file (its final newline ignored) verifies the plan, and the apply says nothing more.
+      delete process.env.L2M_PLAN_KEY;
+      process.env.L2M_PLAN_KEY_FILE = keyFile;
+      const apply = await s.cli(['apply', '--spec', s.specPath, file]);
+      expect(apply.code, apply.stderr).toBe(0);
+      expect(apply.stderr).not.toMatch(/Warning: no plan key/);
+      expect((await s.state()).serial).toBe(5);
+      expect(JSON.stringify(await readFile(file, 'utf8'))).not.toContain(key);
+    } finally {
+      delete process.env.L2M_PLAN_KEY;
+      delete process.env.L2M_PLAN_KEY_FILE;
+    }
+
+    // No key: an unsigned plan applies, with a warning that its integrity was not protected.
+    await editMail('F4500155', 'zoe.b@ent.example', 'zoe.bernard@ent.example');
+    const { file } = await savePlan();
+    expect((await readPlan(file)).signature).toBeUndefined();
+    const apply = await s.cli(['apply', '--spec', s.specPath, file]);
+    expect(apply.code, apply.stderr).toBe(0);
+    expect(apply.stderr).toMatch(/^Warning: no plan key is configured \(L2M_PLAN_KEY or L2M_PLAN_KEY_FILE\)/m);
+  });
 });

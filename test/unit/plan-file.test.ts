@@ -18,6 +18,7 @@ import {
   type PlanFileBody,
   type PlanFingerprints,
   planFileOf,
+  planKeyFrom,
   planOfFile,
   readPlanFile,
   staleReasons,
@@ -229,11 +230,42 @@ describe('writePlanFile / readPlanFile', () => {
     expect(error.message).toMatch(/^cannot read the plan file .*missing\.plan: ENOENT/);
   });
 
-  it('reports a plan file that cannot be written as STATE_WRITE', async () => {
+  it('reports a plan file that cannot be written as PLAN_WRITE', async () => {
     const error: unknown = await writePlanFile(join(dir, 'no', 'such', 'dir.plan'), fileOf()).catch((e) => e);
     expect(error).toBeInstanceOf(UserError);
-    expect((error as UserError).code).toBe('STATE_WRITE');
+    expect((error as UserError).code).toBe('PLAN_WRITE');
     expect((error as UserError).message).toContain('cannot write the plan file');
+  });
+});
+
+describe('planKeyFrom', () => {
+  const code = async (env: Record<string, string>): Promise<string> => {
+    const error: unknown = await planKeyFrom(env).catch((e) => e);
+    expect(error).toBeInstanceOf(UserError);
+    return `${(error as UserError).code}: ${(error as UserError).message}`;
+  };
+
+  it('is null without a key, the key itself from L2M_PLAN_KEY, a key file without its final newline', async () => {
+    expect(await planKeyFrom({})).toBeNull();
+    expect(await planKeyFrom({ L2M_PLAN_KEY: '' })).toBeNull();
+    const key = 'x'.repeat(40);
+    expect((await planKeyFrom({ L2M_PLAN_KEY: key }))?.key.toString()).toBe(key);
+    const dir = await mkdtemp(join(tmpdir(), 'l2m-key-'));
+    try {
+      await writeFile(join(dir, 'key'), `${key}\r\n`);
+      const fromFile = await planKeyFrom({ L2M_PLAN_KEY_FILE: join(dir, 'key') });
+      expect(fromFile?.key.toString()).toBe(key);
+      expect(fromFile?.origin).not.toContain(key);
+      expect(await code({ L2M_PLAN_KEY_FILE: dir })).toMatch(/^PLAN_SIGNATURE: .* is a directory, not a regular file/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a short key, both variables at once, a device as key file', async () => {
+    expect(await code({ L2M_PLAN_KEY: 'short' })).toMatch(/^PLAN_SIGNATURE: .*5 bytes long; use at least 32/);
+    expect(await code({ L2M_PLAN_KEY: 'x'.repeat(40), L2M_PLAN_KEY_FILE: '/etc/hostname' })).toMatch(/set one/);
+    expect(await code({ L2M_PLAN_KEY_FILE: '/dev/zero' })).toMatch(/is a character device, not a regular file/);
   });
 });
 

@@ -275,7 +275,7 @@ describe('loadSpec', () => {
     expect(error.code).toBe('SPEC_READ');
     expect(error.message).toContain('missing.yaml');
     expect(error.message).toContain('no such file');
-    expect((await failure(loadSpec(scratch))).message).toContain('it is a directory');
+    expect((await failure(loadSpec(scratch))).message).toContain(`${scratch} is a directory, not a regular file`);
   });
 
   it('counts the problems in the message', async () => {
@@ -326,7 +326,7 @@ describe('loadSpec: transcoding CSV files', () => {
     expect(loaded.transcodingFiles.get('levels')).toEqual({ path: join(dir, 'levels.csv'), text: LEVELS });
   });
 
-  it('reports every unreadable file at once as SPEC_READ, at its csv: key when the spec writes it', async () => {
+  it('reports every unreadable file at once, at its csv: key when the spec writes it (SPEC_INVALID: one is a directory)', async () => {
     const dir = site('csv-missing', {
       'levels.csv': LEVELS,
       'shared/base.yaml': 'transcodings: { fromBase: { csv: base.csv } }\n',
@@ -340,14 +340,14 @@ describe('loadSpec: transcoding CSV files', () => {
     });
     const spec = join(dir, 'ldap2moodle.yaml');
     const error = await failure(loadSpec(spec, { env: {} }));
-    expect(error.code).toBe('SPEC_READ');
+    expect(error.code).toBe('SPEC_INVALID');
     expect(error.message).toBe(
       `${spec}: cannot read 3 transcoding files ${join(dir, 'base.csv')}, ${join(dir, 'subjects.csv')}, ${join(dir, 'shared')}. ` +
         `A relative csv path is relative to the spec's directory (${dir}).`,
     );
     expect(error.diagnostics.map(formatDiagnostic)).toEqual([
       `${spec}:19:5: cannot read the transcoding file ${join(dir, 'subjects.csv')}: no such file (at /transcodings/subjects/csv)`,
-      `${spec}:21:31: cannot read the transcoding file ${join(dir, 'shared')}: it is a directory, not a file (at /transcodings/folder/csv)`,
+      `${spec}:21:31: cannot read the transcoding file ${join(dir, 'shared')}: ${join(dir, 'shared')} is a directory, not a regular file (at /transcodings/folder/csv)`,
       // Written in the base, not in the spec file: the path says which table, no position.
       `cannot read the transcoding file ${join(dir, 'base.csv')}: no such file (at /transcodings/fromBase/csv)`,
     ]);

@@ -10,8 +10,10 @@ import {
   HumanPlanView,
   PlanRefusedError,
   postApplySucceeded,
+  planKeyFrom,
   readPlanFile,
   summarize,
+  UNSIGNED_PLAN_WARNING,
   TOOL_VERSION,
   writes,
 } from '../../index.js';
@@ -63,13 +65,16 @@ export class ApplyCommand extends PlanningCommand {
     // With --json, stdout carries the result document alone.
     const stdout = this.json ? { write: (_text: string) => true } : this.context.stdout;
     let result: ApplyResult;
+    let unprotected = false;
     if (this.planFile !== undefined) {
       if (this.establishments !== undefined) {
         throw new UsageError(
           'a saved plan keeps the establishments it was made for: give --establishment to `plan --out`',
         );
       }
-      const file = await readPlanFile(this.planFile);
+      const key = await planKeyFrom(this.context.env);
+      const file = await readPlanFile(this.planFile, key);
+      if (key === null) unprotected = true;
       result = await this.showRefused(view, () => applyPlanFile(loaded, file, this.planOptions()));
       stdout.write(view.render(result.planned.plan, result.planned.header));
     } else {
@@ -108,6 +113,7 @@ export class ApplyCommand extends PlanningCommand {
       stdout.write(`\nPost-apply commands:\n${formatPostApplyReport(result.postApply)}\n`);
     }
     for (const warning of result.warnings) this.context.stderr.write(`Warning: ${warning}\n`);
+    if (unprotected) this.context.stderr.write(`Warning: ${UNSIGNED_PLAN_WARNING}\n`);
     // The data is committed either way; a failed post-apply command is a failed run for cron and CI, told
     // apart from an error that wrote nothing.
     if (!postApplySucceeded(result.postApply)) return this.finish(result, 'post_apply_failed', EXIT.postApplyFailed);

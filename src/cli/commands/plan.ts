@@ -7,6 +7,7 @@ import {
   PLAN_FORMATS,
   PlanRefusedError,
   planFileOf,
+  planKeyFrom,
   planSpec,
   redactSaltFrom,
   renderPlan,
@@ -90,6 +91,8 @@ export class PlanCommand extends PlanningCommand {
       salt: redactSaltFrom(this.context.env),
     };
     const loaded = await this.loadSpec();
+    // Before the plan: a bad key must not cost a directory read.
+    const key = this.out === undefined ? null : await planKeyFrom(this.context.env);
     const result = await planSpec(loaded, { ...this.planOptions(), lock: this.out !== undefined });
     this.recordResult({ planned: result });
     this.context.stdout.write(renderPlan(result.plan, result.header, request));
@@ -97,6 +100,7 @@ export class PlanCommand extends PlanningCommand {
       await writePlanFile(
         this.out,
         planFileOf(result.plan, result.header, result.fingerprints, result.desired.objects),
+        key,
       );
       // On stderr: stdout stays the plan alone (JSON stays parseable).
       this.context.stderr.write(

@@ -173,11 +173,38 @@ export class EmbeddedDatabase extends PostgresFamilyDatabase {
     });
   }
 
+  /**
+   * PGlite runs in this process: a statement timeout cannot interrupt it (the query holds the thread), so
+   * only the read-only transaction applies; the embedded Moodle is the tool's own, not a shared server.
+   */
+  readOnlyQuery(sql: string, _timeoutMs: number): Promise<Row[]> {
+    return this.pg
+      .transaction(async (tx) => {
+        const inner = queryable(runner(tx), this.prefix, () => {
+          this.counter.statements += 1;
+        });
+        await tx.query('SET TRANSACTION READ ONLY');
+        const rows = await inner.query(sql);
+        throw new RolledBack(rows);
+      })
+      .catch((error: unknown) => {
+        if (error instanceof RolledBack) return error.rows;
+        throw error;
+      });
+  }
+
   async close(): Promise<void> {
     try {
       await this.pg.close();
     } finally {
       if (this.lockPath !== null) await rm(this.lockPath, { force: true });
     }
+  }
+}
+
+/** Carries a read-only query's rows out of the transaction it rolls back (PGlite commits what resolves). */
+class RolledBack extends Error {
+  constructor(readonly rows: Row[]) {
+    super('rolled back');
   }
 }

@@ -276,6 +276,25 @@ export class MysqlDatabase implements MoodleDatabase {
     return result;
   }
 
+  async readOnlyQuery(sql: string, timeoutMs: number): Promise<Row[]> {
+    const conn = await this.acquire();
+    try {
+      // MariaDB's max_statement_time is in seconds and covers every statement; MySQL's max_execution_time, in
+      // milliseconds, covers SELECT (the only statement a read-only transaction lets through anyway).
+      if (this.flavour === 'mysql') await conn.query('SET SESSION max_execution_time = ?', [timeoutMs]);
+      else await conn.query('SET SESSION max_statement_time = ?', [timeoutMs / 1000]);
+      await conn.query('START TRANSACTION READ ONLY');
+      this.counter.statements += 1;
+      return await runQuery(conn, this.prefix, sql, []);
+    } finally {
+      // Locks a query took (GET_LOCK) are released now: the server ends a closed session only eventually.
+      await conn.query('ROLLBACK').catch(() => undefined);
+      await conn.query('SELECT RELEASE_ALL_LOCKS()').catch(() => undefined);
+      // Never back to the pool: the session ends, and with it anything else the query set.
+      conn.destroy();
+    }
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }

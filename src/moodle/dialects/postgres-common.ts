@@ -166,6 +166,7 @@ export abstract class PostgresFamilyDatabase implements MoodleDatabase {
 
   abstract readonly lockScope: string;
   abstract transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  abstract readOnlyQuery(sql: string, timeoutMs: number): Promise<Row[]>;
   abstract tryAdvisoryLock(name: string): Promise<AdvisoryLockAttempt>;
   abstract advisoryLockSession(name: string): Promise<number | null>;
   abstract lockSessionAdvice(name: string, session: number | null): string;

@@ -169,6 +169,22 @@ export class PostgresDatabase extends PostgresFamilyDatabase {
     }
   }
 
+  async readOnlyQuery(sql: string, timeoutMs: number): Promise<Row[]> {
+    const client = await this.pool.connect();
+    client.on('error', () => undefined);
+    const inner = queryable(runner(client), this.prefix, () => {
+      this.counter.statements += 1;
+    });
+    try {
+      await client.query('BEGIN READ ONLY');
+      await client.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(timeoutMs))}`);
+      return await inner.query(sql);
+    } finally {
+      // Never back to the pool: the session ends, and with it any advisory lock the query took.
+      client.release(true);
+    }
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }

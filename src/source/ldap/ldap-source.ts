@@ -6,7 +6,7 @@
  * search uses the paged results control, and any error of any page, any referral, or a timeout throws:
  * a sync must never act on a truncated directory.
  */
-import { readFile } from 'node:fs/promises';
+import { CA_FILE_LIMIT, readBoundedText } from '../../bounded-read.js';
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, type Entry, type Filter, FilterParser, ResultCodeError } from 'ldapts';
@@ -121,7 +121,7 @@ async function tlsSettings(options: ResolvedOptions, host: string): Promise<Conn
   if (isIP(host) === 0) settings.servername = host;
   if (tls.ca !== undefined) {
     try {
-      settings.ca = await readFile(tls.ca, 'utf8');
+      settings.ca = await readBoundedText(tls.ca, CA_FILE_LIMIT);
     } catch (error) {
       throw new UserError(
         'LDAP_CONNECT',

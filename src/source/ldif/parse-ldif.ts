@@ -3,7 +3,7 @@
  * library is maintained. It collects every problem in the file (up to a limit) before throwing, so a
  * user fixes a broken export in one pass.
  */
-import { readFile } from 'node:fs/promises';
+import { LDIF_FILE_LIMIT, readBoundedRegularFile } from '../../bounded-read.js';
 import { type Diagnostic, UserError } from '../../errors.js';
 import { type LdapEntry, normalizeDn } from '../entry.js';
 
@@ -240,7 +240,7 @@ export function parseLdif(text: string, file: string): LdapEntry[] {
 export async function readLdifFile(path: string): Promise<LdapEntry[]> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    bytes = await readBoundedRegularFile(path, LDIF_FILE_LIMIT);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new UserError(
