@@ -67,6 +67,8 @@ describe('files written on a full disk', () => {
     spec.source = { ldif: fewerPeople };
     spec.moodle = { driver: 'embedded', path: ws.path('moodle') };
     spec.state = { path: `${full}/site.state.json` };
+    // The run reports elsewhere: the full volume holds the state alone (a report that cannot be written only warns).
+    spec.reports = { dir: ws.path('site.reports') };
     specPath = ws.path('site.yaml');
     await writeFile(specPath, stringify(spec));
   }, 120_000);
