@@ -13,7 +13,16 @@ import { fileURLToPath } from 'node:url';
  */
 export const LAYERS: readonly (readonly string[])[] = [
   ['model', 'entities/catalog.ts'],
-  ['errors.ts', 'version.ts', 'failpoint.ts', 'duration.ts', 'lock-wait.ts', 'lock-file.ts', 'observe/events.ts'],
+  [
+    'errors.ts',
+    'version.ts',
+    'failpoint.ts',
+    'duration.ts',
+    'lock-wait.ts',
+    'lock-file.ts',
+    'observe/events.ts',
+    'observe/log.ts',
+  ],
   ['spec'],
   ['source'],
   ['rules'],

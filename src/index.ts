@@ -43,6 +43,10 @@ export type { LockOptions } from './moodle/connect.js';
 export { lockPolicyOf, openMoodle, openSpecMoodle } from './moodle/connect.js';
 export type { MoodleDatabase, Queryable } from './moodle/database.js';
 export { readSite } from './moodle/site.js';
+export type { RunEvent, RunObserver, SqlKind, Stage } from './observe/events.js';
+export { allOf, NO_OBSERVER, STAGE_LABELS, STAGES } from './observe/events.js';
+export type { LogFields, LogFormat, LogLevel, LogVerbosity, RunLogOptions, StageFigures } from './observe/log.js';
+export { formatCount, formatMs, LOG_FORMATS, RunLog, searchLine, sqlLine, stageLine } from './observe/log.js';
 // The whole job.
 export type { ApplyOptions, ApplyResult } from './pipeline/apply.js';
 export { applyPlanFile, applySpec } from './pipeline/apply.js';

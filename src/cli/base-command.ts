@@ -1,16 +1,23 @@
+import { randomUUID } from 'node:crypto';
 import type { WriteStream } from 'node:tty';
 import { supportsColor } from 'chalk';
 import { Command, Option, UsageError } from 'clipanion';
-import type { LoadedSpec, LockNotice, PlanOptions } from '../index.js';
+import * as t from 'typanion';
+import type { LoadedSpec, LockNotice, LogVerbosity, PlanOptions, RunObserver } from '../index.js';
 import {
+  allOf,
   DurationError,
   formatDiagnostic,
   GUARD_NAMES,
+  LOG_FORMATS,
   loadSpec,
+  NO_OBSERVER,
   parseAllowRemovals,
   parseDuration,
+  RunLog,
   UserError,
 } from '../index.js';
+import { TerminalProgress } from './progress.js';
 
 const MAX_DIAGNOSTICS = 50;
 
@@ -20,15 +27,80 @@ const MAX_DIAGNOSTICS = 50;
  */
 export abstract class BaseCommand extends Command {
   noColor = Option.Boolean('--no-color', false, { description: 'Never colour the output' });
+  quiet = Option.Boolean('--quiet', false, {
+    description:
+      'Warnings, errors and the summary only (what cron should mail): no stage lines, no progress, the plan reduced to its counts',
+  });
+  verbose = Option.Boolean('--verbose', false, {
+    description:
+      'Also log each directory search as its ldapsearch command line (entries, time) and the SQL statements of each stage by kind and table (statements, rows, time)',
+  });
+  logFormat = Option.String('--log-format', 'text', {
+    description:
+      'Logs on stderr as text (default) or json: one JSON object a line (time, level, msg, run_id and the figures), for log shippers',
+    validator: t.isEnum(LOG_FORMATS),
+  });
+
+  /** This invocation's id: on every JSON log line (`run_id`), and in its run report. */
+  protected readonly runId = randomUUID();
+  private runLog: RunLog | undefined;
+  /** Built with the log: null when progress is not shown (not a terminal, --quiet, JSON logs). */
+  private progress: TerminalProgress | null = null;
 
   abstract run(): Promise<number>;
 
   async execute(): Promise<number> {
+    let code: number;
     try {
-      return await this.run();
+      if (this.quiet && this.verbose) throw new UsageError('--quiet and --verbose contradict each other');
+      code = await this.run();
     } catch (error) {
+      this.endRun(true);
       return this.report(error);
     }
+    this.endRun(false);
+    return code;
+  }
+
+  /**
+   * The run's log on the command's stderr (stdout stays the command's output), with the progress display when
+   * stderr is a terminal and neither --quiet nor JSON logs are asked for.
+   */
+  protected get log(): RunLog {
+    if (this.runLog === undefined) {
+      const { stderr } = this.context;
+      const terminal = (stderr as Partial<WriteStream>).isTTY === true && this.context.env.TERM !== 'dumb';
+      if (terminal && !this.quiet && this.logFormat === 'text') this.progress = new TerminalProgress(stderr);
+      const progress = this.progress;
+      this.runLog = new RunLog({
+        format: this.logFormat,
+        verbosity: this.verbosity(),
+        runId: this.runId,
+        out: { write: (text: string) => (progress === null ? stderr.write(text) : progress.print(text)) },
+      });
+    }
+    return this.runLog;
+  }
+
+  /** Who watches the pipeline: the log, and the progress display when there is one. */
+  protected observer(): RunObserver {
+    const log = this.log;
+    return allOf(log, this.progress ?? NO_OBSERVER);
+  }
+
+  /** Clears the progress display: before the command prints on stdout or asks a question. */
+  protected endProgress(): void {
+    this.progress?.stop();
+  }
+
+  private verbosity(): LogVerbosity {
+    return this.quiet ? 'quiet' : this.verbose ? 'verbose' : 'normal';
+  }
+
+  /** The end of the run, success or failure: progress cleared, then a line per stage (verbose only after a failure). */
+  private endRun(failed: boolean): void {
+    this.endProgress();
+    this.runLog?.finish({ failed });
   }
 
   /**
@@ -44,6 +116,7 @@ export abstract class BaseCommand extends Command {
 
   protected report(error: unknown): number {
     const { stderr } = this.context;
+    if (this.logFormat === 'json') return this.reportAsJson(error);
     if (error instanceof UserError) {
       stderr.write(`Error [${error.code}]: ${error.message}\n`);
       for (const d of error.diagnostics.slice(0, MAX_DIAGNOSTICS)) stderr.write(`  ${formatDiagnostic(d)}\n`);
@@ -61,6 +134,29 @@ export abstract class BaseCommand extends Command {
     stderr.write('This is a bug in ldap2moodle; please report it with the command you ran and this message.\n');
     return 1;
   }
+
+  /** With --log-format json, the error is one more JSON line, with its code and diagnostics. */
+  private reportAsJson(error: unknown): number {
+    if (error instanceof UserError) {
+      this.log.error(error.message, {
+        code: error.code,
+        exit_code: error.exitCode,
+        diagnostics: error.diagnostics.slice(0, MAX_DIAGNOSTICS).map(formatDiagnostic),
+      });
+      return error.exitCode;
+    }
+    if (error instanceof UsageError) {
+      this.log.error(error.message, { code: 'USAGE', exit_code: 1 });
+      return 1;
+    }
+    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    this.log.error(`Internal error: this is a bug in ldap2moodle; please report it`, {
+      code: 'INTERNAL',
+      exit_code: 1,
+      stack: detail,
+    });
+    return 1;
+  }
 }
 
 /** A command that works from a sync spec (`--spec`). */
@@ -74,10 +170,10 @@ export abstract class SpecCommand extends BaseCommand {
     return loadSpec(this.spec, options);
   }
 
-  /** Lock notices on stderr (stdout stays the command's output): a takeover is a warning. */
+  /** Lock notices in the log on stderr (stdout stays the command's output): a takeover is a warning. */
   protected readonly onLockNotice = (notice: LockNotice): void => {
-    const prefix = notice.kind === 'takeover' ? 'Warning: ' : '';
-    this.context.stderr.write(`${prefix}${notice.message}\n`);
+    if (notice.kind === 'takeover') this.log.warn(notice.message, { event: 'lock', kind: notice.kind });
+    else this.log.info(notice.message, { event: 'lock', kind: notice.kind });
   };
 }
 
@@ -108,6 +204,7 @@ export abstract class PlanningCommand extends SpecCommand {
       ...(this.allowRemovals === undefined ? {} : { allowRemovals: parseAllowRemovals(this.allowRemovals) }),
       lockTimeoutMs: this.lockTimeoutMs(),
       onLockNotice: this.onLockNotice,
+      observer: this.observer(),
       ...(this.establishments === undefined ? {} : { establishments: this.establishments }),
     };
   }
