@@ -47,12 +47,16 @@ export abstract class BaseCommand extends Command {
   /** Built with the log: null when progress is not shown (not a terminal, --quiet, JSON logs). */
   private progress: TerminalProgress | null = null;
 
+  /** Commands that run the pipeline say what they are doing on a terminal from their first moment. */
+  protected readonly startingLine: string | undefined = undefined;
+
   abstract run(): Promise<number>;
 
   async execute(): Promise<number> {
     let code: number;
     try {
       if (this.quiet && this.verbose) throw new UsageError('--quiet and --verbose contradict each other');
+      if (this.startingLine !== undefined && this.log.enabled('info')) this.progress?.begin(this.startingLine);
       code = await this.run();
     } catch (error) {
       this.endRun(true);
@@ -179,6 +183,8 @@ export abstract class SpecCommand extends BaseCommand {
 
 /** A command that plans (`plan`, `apply`): the spec, `--full`, and the options that lift the safety guards. */
 export abstract class PlanningCommand extends SpecCommand {
+  protected override readonly startingLine = 'Reading the spec, opening the directory and Moodle…';
+
   full = Option.Boolean('--full', false, {
     description: 'List every change (default: the first 20 per entity)',
   });

@@ -5,10 +5,11 @@
  */
 import type { SingleBar } from 'cli-progress';
 import { MultiBar } from 'cli-progress';
-import type { RunEvent, RunObserver } from '../index.js';
+import type { RunEvent, RunObserver, Stage } from '../index.js';
 import { formatCount } from '../index.js';
 
 type Shown = 'source' | 'moodle' | 'writing';
+const isShown = (stage: Stage): stage is Shown => stage === 'source' || stage === 'moodle' || stage === 'writing';
 
 const FORMATS: Readonly<Record<Shown, string>> = {
   source: 'Reading the directory  {count} entries  {rate}/s',
@@ -28,6 +29,10 @@ interface Line {
 export class TerminalProgress implements RunObserver {
   private bars: MultiBar | null = null;
   private readonly lines = new Map<Shown, Line>();
+  /** The line shown before the first stage (begin). */
+  private opening: SingleBar | null = null;
+  /** The shown stages not ended yet. */
+  private readonly running = new Set<Shown>();
   private lastDraw = 0;
   /** Entries of the searches ended so far. */
   private searched = 0;
@@ -37,9 +42,7 @@ export class TerminalProgress implements RunObserver {
   emit(event: RunEvent): void {
     switch (event.type) {
       case 'stage-start':
-        if (event.stage === 'source' || event.stage === 'moodle' || event.stage === 'writing') {
-          this.start(event.stage, event.total ?? 0);
-        }
+        if (isShown(event.stage)) this.start(event.stage, event.total ?? 0);
         return;
       case 'progress':
         if (event.stage === 'source' || event.stage === 'writing') this.set(event.stage, event.done);
@@ -57,6 +60,12 @@ export class TerminalProgress implements RunObserver {
         return;
       }
       case 'stage-end':
+        // Once no long stage runs (both reads done, or the writing), the bars go: planning, the state and the
+        // postApply commands do not run under a finished bar.
+        if (isShown(event.stage) && this.running.has(event.stage)) {
+          this.running.delete(event.stage);
+          if (this.running.size === 0) this.stop();
+        }
         return;
     }
   }
@@ -77,10 +86,23 @@ export class TerminalProgress implements RunObserver {
     this.bars.stop();
     this.bars = null;
     this.lines.clear();
+    this.running.clear();
+    this.opening = null;
   }
 
-  private start(stage: Shown, total: number): void {
-    this.bars ??= new MultiBar(
+  /**
+   * A first line as soon as the command starts, before any stage: reading the spec and opening the directory
+   * and Moodle take seconds on a big site (a large LDIF file is parsed whole), and the terminal must not stay
+   * blank meanwhile. The first stage replaces it.
+   */
+  begin(text: string): void {
+    this.bars ??= this.newBars();
+    this.opening = this.bars.create(0, 0, {}, { format: text });
+    this.draw(true);
+  }
+
+  private newBars(): MultiBar {
+    return new MultiBar(
       {
         stream: this.stream,
         clearOnComplete: true,
@@ -95,8 +117,14 @@ export class TerminalProgress implements RunObserver {
       },
       { format: '', barCompleteChar: '#', barIncompleteChar: '.' },
     );
+  }
+
+  private start(stage: Shown, total: number): void {
+    if (this.opening !== null) this.stop();
+    this.bars ??= this.newBars();
     const bar = this.bars.create(total, 0, this.payload(0, total, performance.now()), { format: FORMATS[stage] });
     this.lines.set(stage, { bar, started: performance.now(), value: 0 });
+    this.running.add(stage);
     this.draw(true);
   }
 

@@ -307,6 +307,15 @@ describe('progress on a terminal only', () => {
     expect(out.indexOf('Plan: 187 to create.')).toBeGreaterThan(lastBar);
   }, 120_000);
 
+  it('apply shows the changes written out of the total with an ETA', async () => {
+    // Its own spec name, so its own state file: the plans above start from an empty Moodle and no state.
+    const applySpec = ws.path('apply.yaml');
+    await writeFile(applySpec, await readFile(specPath, 'utf8'));
+    const out = await runBinary(['apply', '--auto-approve', '--no-color', '--spec', applySpec], true);
+    expect(out).toMatch(/Writing to Moodle +\[[#.]+\] [\d,]+\/187 changes +ETA /);
+    expect(out.indexOf('Apply complete: 187 changes')).toBeGreaterThan(out.lastIndexOf('Writing to Moodle'));
+  }, 120_000);
+
   it('shows nothing on a pipe, with --quiet, or with JSON logs', async () => {
     for (const [args, terminal] of [
       [[], false],

@@ -96,6 +96,7 @@ export class ApplyCommand extends PlanningCommand {
         }),
       );
     }
+    this.endProgress();
     const written = result.planned.plan.changes.filter(writes).length;
     if (written === 0) {
       if (this.planFile === undefined) this.showPlan(stdout, view, result.planned);

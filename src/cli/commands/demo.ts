@@ -12,6 +12,7 @@ export class DemoCommand extends BaseCommand {
     examples: [['Try ldap2moodle', '$0 demo']],
   });
 
+  protected override readonly startingLine = 'Making the embedded Moodle…';
   dir = Option.String('--dir', 'ldap2moodle-demo', { description: 'Directory for the demo (remade at each run)' });
 
   async run(): Promise<number> {
