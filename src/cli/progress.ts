@@ -34,24 +34,28 @@ export class TerminalProgress implements RunObserver {
   /** The shown stages not ended yet. */
   private readonly running = new Set<Shown>();
   private lastDraw = 0;
-  /** Entries of the searches ended so far. */
+  /** Entries of the searches ended so far, and before the current directory read. */
   private searched = 0;
+  private searchedBefore = 0;
 
   constructor(private readonly stream: NodeJS.WritableStream) {}
 
   emit(event: RunEvent): void {
     switch (event.type) {
       case 'stage-start':
+        // A source counts its entries over its life (the demo plans twice from one): this read's start from here.
+        if (event.stage === 'source') this.searchedBefore = this.searched;
         if (isShown(event.stage)) this.start(event.stage, event.total ?? 0);
         return;
       case 'progress':
-        if (event.stage === 'source' || event.stage === 'writing') this.set(event.stage, event.done);
+        if (event.stage === 'source') this.set('source', event.done - this.searchedBefore);
+        if (event.stage === 'writing') this.set('writing', event.done);
         return;
       case 'search': {
         // The last entries of a search come after its last progress event (sent every few hundred entries).
         this.searched += event.entries;
         const line = this.lines.get('source');
-        if (line !== undefined) this.set('source', Math.max(line.value, this.searched));
+        if (line !== undefined) this.set('source', Math.max(line.value, this.searched - this.searchedBefore));
         return;
       }
       case 'sql': {
