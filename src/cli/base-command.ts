@@ -3,7 +3,7 @@ import type { WriteStream } from 'node:tty';
 import { supportsColor } from 'chalk';
 import { Command, Option, UsageError } from 'clipanion';
 import * as t from 'typanion';
-import type { LoadedSpec, LockNotice, LogVerbosity, PlanOptions, RunObserver } from '../index.js';
+import type { LoadedSpec, LockNotice, LogVerbosity, Plan, PlanOptions, RunObserver } from '../index.js';
 import {
   allOf,
   DurationError,
@@ -15,6 +15,8 @@ import {
   parseAllowRemovals,
   parseDuration,
   RunLog,
+  redactPlan,
+  redactSaltFrom,
   UserError,
 } from '../index.js';
 import { TerminalProgress } from './progress.js';
@@ -84,6 +86,16 @@ export abstract class BaseCommand extends Command {
       });
     }
     return this.runLog;
+  }
+
+  /**
+   * The plan's warnings in the log (the human plan leaves them out). They may quote directory values (a name
+   * in a data problem): JSON lines, bound for log shippers, get them pseudonymised as the JSON plan does.
+   */
+  protected logPlanWarnings(plan: Plan): void {
+    const warnings =
+      this.logFormat === 'json' ? redactPlan(plan, redactSaltFrom(this.context.env)).warnings : plan.warnings;
+    for (const warning of warnings) this.log.warn(warning, { event: 'plan-warning' });
   }
 
   /** Who watches the pipeline: the log, and the progress display when there is one. */

@@ -188,6 +188,25 @@ describe(`logs of plan and apply (into ${TARGET})`, () => {
     expectNoSecretNorPersonalValue(run, await personalValues());
   });
 
+  it('--log-format json with the human plan: the plan on stdout, its warnings as warn lines on stderr', async () => {
+    const s = await setup();
+    const run = await cli(s, [
+      'plan',
+      '--no-color',
+      '--log-format',
+      'json',
+      '--spec',
+      await spec(s, { ldif: SMALL_LDIF }),
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^Plan: \d+ to create\.$/m);
+    const warnings = jsonLines(run.stderr).filter((line) => line.level === 'warn');
+    expect(warnings).toContainEqual(
+      expect.objectContaining({ event: 'plan-warning', msg: expect.stringContaining('"cas" is not enabled') }),
+    );
+    expect(jsonLines(run.stderr).filter((line) => line.event === 'stage')).toHaveLength(3);
+  });
+
   it('--log-format json: an error is one more JSON line with its code, no stack', async () => {
     const s = await setup();
     const path = await spec(s, ldapSourceWithEnvPassword());

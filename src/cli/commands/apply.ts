@@ -146,7 +146,7 @@ export class ApplyCommand extends PlanningCommand {
   /** The plan on stdout, its warnings in the log on stderr, once the progress display is cleared. */
   private showPlan(stdout: { write(text: string): unknown }, view: HumanPlanView, planned: PlanResult): void {
     this.endProgress();
-    if (!this.json) for (const warning of planned.plan.warnings) this.log.warn(warning);
+    if (!this.json) this.logPlanWarnings(planned.plan);
     stdout.write(view.render(planned.plan, planned.header));
   }
 

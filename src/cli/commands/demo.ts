@@ -21,7 +21,7 @@ export class DemoCommand extends BaseCommand {
     const view: PlanView = {
       render: (plan: Plan, header: PlanHeader): string => {
         this.endProgress();
-        for (const warning of plan.warnings) this.log.warn(warning);
+        this.logPlanWarnings(plan);
         return human.render(plan, header);
       },
     };

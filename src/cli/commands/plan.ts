@@ -95,7 +95,7 @@ export class PlanCommand extends PlanningCommand {
     const loaded = await this.loadSpec();
     const result = await planSpec(loaded, { ...this.planOptions(), lock: this.out !== undefined });
     this.endProgress();
-    if (request.format === 'human') for (const warning of result.plan.warnings) this.log.warn(warning);
+    if (request.format === 'human') this.logPlanWarnings(result.plan);
     this.context.stdout.write(renderPlan(result.plan, result.header, request));
     if (this.out !== undefined) {
       await writePlanFile(

@@ -29,7 +29,7 @@ export class ShowCommand extends BaseCommand {
     const file = await readPlanFile(this.planFile);
     const plan = planOfFile(file);
     // As `plan` shows it: in the human format, the warnings in the log on stderr.
-    if (format === 'human') for (const warning of plan.warnings) this.log.warn(warning);
+    if (format === 'human') this.logPlanWarnings(plan);
     this.context.stdout.write(
       renderPlan(plan, file.header, {
         format,
