@@ -13,16 +13,7 @@ import { fileURLToPath } from 'node:url';
  */
 export const LAYERS: readonly (readonly string[])[] = [
   ['model', 'entities/catalog.ts'],
-  [
-    'errors.ts',
-    'version.ts',
-    'failpoint.ts',
-    'duration.ts',
-    'lock-wait.ts',
-    'lock-file.ts',
-    'observe/events.ts',
-    'observe/log.ts',
-  ],
+  ['errors.ts', 'version.ts', 'failpoint.ts', 'duration.ts', 'lock-wait.ts', 'lock-file.ts', 'observe'],
   ['spec'],
   ['source'],
   ['rules'],
