@@ -14,6 +14,7 @@ import type { RunObserver } from './observe/events.js';
 import { NO_OBSERVER } from './observe/events.js';
 import { readAndPlan, withSpecResources } from './pipeline/plan.js';
 import type { PlanView } from './render/view.js';
+import type { LoadedSpec } from './spec/load.js';
 import { loadSpec } from './spec/load.js';
 
 const EXAMPLE = join(dirname(fileURLToPath(import.meta.url)), '..', 'examples', 'college');
@@ -44,6 +45,15 @@ async function prepareDir(dir: string): Promise<void> {
   await writeFile(join(dir, MARKER), 'made by `ldap2moodle demo`; deleted and remade at each run\n');
 }
 
+/** withSpecResources with the spec's lock policy, the source and the database watched by `observer`. */
+function watchedResources<T>(
+  loaded: LoadedSpec,
+  observer: RunObserver,
+  fn: Parameters<typeof withSpecResources<T>>[1],
+): Promise<T> {
+  return withSpecResources(loaded, fn, lockPolicyOf(loaded), observer);
+}
+
 /** `observer` watches both plans and the apply (the CLI's log and progress). */
 export async function runDemo(
   dir: string,
@@ -59,58 +69,53 @@ export async function runDemo(
   await writeFile(join(where, 'ldap2moodle.yaml'), await readFile(join(EXAMPLE, 'ldap2moodle.yaml'), 'utf8'));
   const loaded = await loadSpec(join(where, 'ldap2moodle.yaml'));
   const shown = relative(process.cwd(), where) || '.';
-  return withSpecResources(
-    loaded,
-    async (source, db, rules) => {
-      out.write(`Demo: a fresh embedded Moodle 4.5 in ${shown}/moodle, fed from ${shown}/directory.ldif.\n\n`);
-      const first = await readAndPlan(loaded, source, db, { repair: true, observer }, rules);
-      out.write(view.render(first.plan, first.header));
-      out.write('\nApplying it (as `ldap2moodle apply --auto-approve` would)…\n');
-      await commitPlan(loaded.hash, db, first, { observer });
-      const [users] = await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM {user} WHERE auth = ? AND deleted = 0', [
-        loaded.spec.users.auth,
-      ]);
-      const sample = await db.query<{ username: string; firstname: string; lastname: string }>(
-        'SELECT username, firstname, lastname FROM {user} WHERE auth = ? ORDER BY id LIMIT 3',
-        [loaded.spec.users.auth],
-      );
-      const count = Number(users?.n ?? 0);
-      const spec = `${shown}/ldap2moodle.yaml`;
-      const countOf = async (sql: string): Promise<number> => Number((await db.query<{ n: number }>(sql))[0]?.n ?? 0);
-      const categories = await countOf("SELECT COUNT(*) AS n FROM {course_categories} WHERE idnumber <> ''");
-      const cohorts = await countOf("SELECT COUNT(*) AS n FROM {cohort} WHERE component = 'local_ldap2moodle'");
-      const members = await countOf(
-        "SELECT COUNT(*) AS n FROM {cohort_members} m JOIN {cohort} c ON c.id = m.cohortid WHERE c.component = 'local_ldap2moodle'",
-      );
-      const data = await countOf('SELECT COUNT(*) AS n FROM {user_info_data}');
-      const courses = await countOf("SELECT COUNT(*) AS n FROM {course} WHERE format <> 'site'");
-      const enrolments = await countOf('SELECT COUNT(*) AS n FROM {user_enrolments}');
-      const groups = await countOf('SELECT COUNT(*) AS n FROM {groups}');
-      out.write(
-        [
-          '',
-          `Moodle now has ${count} ${loaded.spec.users.auth} users, each with its user context, for example:`,
-          ...sample.map((u) => `  ${u.username}  ${u.firstname} ${u.lastname}`),
-          `and ${categories} course categories, ${cohorts} cohorts with ${members} members, ${data} profile field values,`,
-          `${courses} courses with ${enrolments} enrolments and ${groups} groups.`,
-          '',
-          `The state (what ldap2moodle manages) is in ${shown}/ldap2moodle.state.json.`,
-          'Look inside:',
-          `  npx ldap2moodle moodle-query --spec ${spec} "SELECT id, username, firstname, lastname FROM {user}"`,
-          `  npx ldap2moodle moodle-query --spec ${spec} "SELECT idnumber, name FROM {cohort}"`,
-          `  npx ldap2moodle moodle-query --spec ${spec} "SELECT shortname, fullname FROM {course}"`,
-          `  npx ldap2moodle plan --spec ${spec}`,
-          `Edit ${shown}/directory.ldif (a name, a class, remove a person) and plan again to see the diff.`,
-          '',
-          'Planning again:',
-          '',
-        ].join('\n'),
-      );
-      const second = await readAndPlan(loaded, source, db, { repair: true, observer }, rules);
-      out.write(view.render(second.plan, second.header));
-      return { dir: where, first, second, users: count, elapsedMs: Date.now() - started };
-    },
-    lockPolicyOf(loaded),
-    observer,
-  );
+  return watchedResources(loaded, observer, async (source, db, rules) => {
+    out.write(`Demo: a fresh embedded Moodle 4.5 in ${shown}/moodle, fed from ${shown}/directory.ldif.\n\n`);
+    const first = await readAndPlan(loaded, source, db, { repair: true, observer }, rules);
+    out.write(view.render(first.plan, first.header));
+    out.write('\nApplying it (as `ldap2moodle apply --auto-approve` would)…\n');
+    await commitPlan(loaded.hash, db, first, { observer });
+    const [users] = await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM {user} WHERE auth = ? AND deleted = 0', [
+      loaded.spec.users.auth,
+    ]);
+    const sample = await db.query<{ username: string; firstname: string; lastname: string }>(
+      'SELECT username, firstname, lastname FROM {user} WHERE auth = ? ORDER BY id LIMIT 3',
+      [loaded.spec.users.auth],
+    );
+    const count = Number(users?.n ?? 0);
+    const spec = `${shown}/ldap2moodle.yaml`;
+    const countOf = async (sql: string): Promise<number> => Number((await db.query<{ n: number }>(sql))[0]?.n ?? 0);
+    const categories = await countOf("SELECT COUNT(*) AS n FROM {course_categories} WHERE idnumber <> ''");
+    const cohorts = await countOf("SELECT COUNT(*) AS n FROM {cohort} WHERE component = 'local_ldap2moodle'");
+    const members = await countOf(
+      "SELECT COUNT(*) AS n FROM {cohort_members} m JOIN {cohort} c ON c.id = m.cohortid WHERE c.component = 'local_ldap2moodle'",
+    );
+    const data = await countOf('SELECT COUNT(*) AS n FROM {user_info_data}');
+    const courses = await countOf("SELECT COUNT(*) AS n FROM {course} WHERE format <> 'site'");
+    const enrolments = await countOf('SELECT COUNT(*) AS n FROM {user_enrolments}');
+    const groups = await countOf('SELECT COUNT(*) AS n FROM {groups}');
+    out.write(
+      [
+        '',
+        `Moodle now has ${count} ${loaded.spec.users.auth} users, each with its user context, for example:`,
+        ...sample.map((u) => `  ${u.username}  ${u.firstname} ${u.lastname}`),
+        `and ${categories} course categories, ${cohorts} cohorts with ${members} members, ${data} profile field values,`,
+        `${courses} courses with ${enrolments} enrolments and ${groups} groups.`,
+        '',
+        `The state (what ldap2moodle manages) is in ${shown}/ldap2moodle.state.json.`,
+        'Look inside:',
+        `  npx ldap2moodle moodle-query --spec ${spec} "SELECT id, username, firstname, lastname FROM {user}"`,
+        `  npx ldap2moodle moodle-query --spec ${spec} "SELECT idnumber, name FROM {cohort}"`,
+        `  npx ldap2moodle moodle-query --spec ${spec} "SELECT shortname, fullname FROM {course}"`,
+        `  npx ldap2moodle plan --spec ${spec}`,
+        `Edit ${shown}/directory.ldif (a name, a class, remove a person) and plan again to see the diff.`,
+        '',
+        'Planning again:',
+        '',
+      ].join('\n'),
+    );
+    const second = await readAndPlan(loaded, source, db, { repair: true, observer }, rules);
+    out.write(view.render(second.plan, second.header));
+    return { dir: where, first, second, users: count, elapsedMs: Date.now() - started };
+  });
 }

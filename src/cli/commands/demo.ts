@@ -25,7 +25,14 @@ export class DemoCommand extends BaseCommand {
         return human.render(plan, header);
       },
     };
-    const result = await runDemo(this.dir, view, this.context.stdout, this.observer());
+    // What the demo says on stdout comes once the progress line is cleared.
+    const out = {
+      write: (text: string): void => {
+        this.endProgress();
+        this.context.stdout.write(text);
+      },
+    };
+    const result = await runDemo(this.dir, view, out, this.observer());
     this.context.stdout.write(`\nDemo finished in ${(result.elapsedMs / 1000).toFixed(1)} s.\n`);
     return 0;
   }
