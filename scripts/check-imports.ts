@@ -22,7 +22,7 @@ export const LAYERS: readonly (readonly string[])[] = [
     'lock-file.ts',
     'atomic-file.ts',
     'bounded-read.ts',
-    'observe/events.ts',
+    'observe',
   ],
   ['spec'],
   ['source'],

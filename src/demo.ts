@@ -9,8 +9,12 @@ import { fileURLToPath } from 'node:url';
 import { commitPlan } from './apply/commit.js';
 import { UserError } from './errors.js';
 import type { PlanResult } from './pipeline/plan.js';
+import { lockPolicyOf } from './moodle/connect.js';
+import type { RunObserver } from './observe/events.js';
+import { NO_OBSERVER } from './observe/events.js';
 import { readAndPlan, withSpecResources } from './pipeline/plan.js';
 import type { PlanView } from './render/view.js';
+import type { LoadedSpec } from './spec/load.js';
 import { loadSpec } from './spec/load.js';
 
 const EXAMPLE = join(dirname(fileURLToPath(import.meta.url)), '..', 'examples', 'college');
@@ -41,7 +45,22 @@ async function prepareDir(dir: string): Promise<void> {
   await writeFile(join(dir, MARKER), 'made by `ldap2moodle demo`; deleted and remade at each run\n');
 }
 
-export async function runDemo(dir: string, view: PlanView, out: DemoOutput): Promise<DemoResult> {
+/** withSpecResources with the spec's lock policy, the source and the database watched by `observer`. */
+function watchedResources<T>(
+  loaded: LoadedSpec,
+  observer: RunObserver,
+  fn: Parameters<typeof withSpecResources<T>>[1],
+): Promise<T> {
+  return withSpecResources(loaded, fn, lockPolicyOf(loaded), observer);
+}
+
+/** `observer` watches both plans and the apply (the CLI's log and progress). */
+export async function runDemo(
+  dir: string,
+  view: PlanView,
+  out: DemoOutput,
+  observer: RunObserver = NO_OBSERVER,
+): Promise<DemoResult> {
   const started = Date.now();
   const where = resolve(dir);
   await prepareDir(where);
@@ -50,12 +69,12 @@ export async function runDemo(dir: string, view: PlanView, out: DemoOutput): Pro
   await writeFile(join(where, 'ldap2moodle.yaml'), await readFile(join(EXAMPLE, 'ldap2moodle.yaml'), 'utf8'));
   const loaded = await loadSpec(join(where, 'ldap2moodle.yaml'));
   const shown = relative(process.cwd(), where) || '.';
-  return withSpecResources(loaded, async (source, db, rules) => {
+  return watchedResources(loaded, observer, async (source, db, rules) => {
     out.write(`Demo: a fresh embedded Moodle 4.5 in ${shown}/moodle, fed from ${shown}/directory.ldif.\n\n`);
-    const first = await readAndPlan(loaded, source, db, { repair: true }, rules);
+    const first = await readAndPlan(loaded, source, db, { repair: true, observer }, rules);
     out.write(view.render(first.plan, first.header));
     out.write('\nApplying it (as `ldap2moodle apply --auto-approve` would)…\n');
-    await commitPlan(loaded.hash, db, first, {});
+    await commitPlan(loaded.hash, db, first, { observer });
     const [users] = await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM {user} WHERE auth = ? AND deleted = 0', [
       loaded.spec.users.auth,
     ]);
@@ -95,7 +114,7 @@ export async function runDemo(dir: string, view: PlanView, out: DemoOutput): Pro
         '',
       ].join('\n'),
     );
-    const second = await readAndPlan(loaded, source, db, { repair: true }, rules);
+    const second = await readAndPlan(loaded, source, db, { repair: true, observer }, rules);
     out.write(view.render(second.plan, second.header));
     return { dir: where, first, second, users: count, elapsedMs: Date.now() - started };
   });

@@ -46,6 +46,8 @@ export { readSite } from './moodle/site.js';
 // What a run tells about itself (logs, progress, run reports).
 export type { RunEvent, RunObserver, SqlKind, Stage } from './observe/events.js';
 export { allOf, NO_OBSERVER, STAGE_LABELS, STAGES } from './observe/events.js';
+export type { LogFields, LogFormat, LogLevel, LogVerbosity, RunLogOptions, StageFigures } from './observe/log.js';
+export { formatCount, formatMs, LOG_FORMATS, RunLog, searchLine, sqlLine, stageLine } from './observe/log.js';
 // The whole job.
 export type { ApplyOptions, ApplyResult } from './pipeline/apply.js';
 export { applyPlanFile, applySpec } from './pipeline/apply.js';

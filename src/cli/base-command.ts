@@ -2,18 +2,36 @@ import { randomUUID } from 'node:crypto';
 import type { WriteStream } from 'node:tty';
 import { supportsColor } from 'chalk';
 import { Command, Option, UsageError } from 'clipanion';
-import type { ApplyResult, LoadedSpec, LockNotice, PlanOptions, PlanResult, SavedRun } from '../index.js';
+import * as t from 'typanion';
+import type {
+  ApplyResult,
+  LoadedSpec,
+  LockNotice,
+  LogVerbosity,
+  Plan,
+  PlanOptions,
+  PlanResult,
+  RunObserver,
+  SavedRun,
+} from '../index.js';
 import {
+  allOf,
   DurationError,
   formatDiagnostic,
   GUARD_NAMES,
+  LOG_FORMATS,
   loadSpec,
+  NO_OBSERVER,
   parseAllowRemovals,
   parseDuration,
+  RunLog,
   RunRecorder,
+  redactPlan,
+  redactSaltFrom,
   saveRun,
   UserError,
 } from '../index.js';
+import { TerminalProgress } from './progress.js';
 
 const MAX_DIAGNOSTICS = 50;
 
@@ -23,9 +41,28 @@ const MAX_DIAGNOSTICS = 50;
  */
 export abstract class BaseCommand extends Command {
   noColor = Option.Boolean('--no-color', false, { description: 'Never colour the output' });
+  quiet = Option.Boolean('--quiet', false, {
+    description:
+      'Warnings, errors and the summary only (what cron should mail): no stage lines, no progress, the plan reduced to its counts',
+  });
+  verbose = Option.Boolean('--verbose', false, {
+    description:
+      'Also log each directory search as its ldapsearch command line (entries, time) and the SQL statements of each stage by kind and table (statements, rows, time)',
+  });
+  logFormat = Option.String('--log-format', 'text', {
+    description:
+      'Logs on stderr as text (default) or json: one JSON object a line (time, level, msg, run_id and the figures), for log shippers',
+    validator: t.isEnum(LOG_FORMATS),
+  });
 
-  /** This run's id: in its run report and its log lines. */
+  /** This invocation's id: on every JSON log line (`run_id`), and in its run report. */
   protected readonly runId = randomUUID();
+  private runLog: RunLog | undefined;
+  /** Built with the log: null when progress is not shown (not a terminal, --quiet, JSON logs). */
+  private progress: TerminalProgress | null = null;
+
+  /** Commands that run the pipeline say what they are doing on a terminal from their first moment. */
+  protected readonly startingLine: string | undefined = undefined;
 
   abstract run(): Promise<number>;
 
@@ -33,9 +70,13 @@ export abstract class BaseCommand extends Command {
     let exitCode: number;
     let failure: unknown;
     try {
+      if (this.quiet && this.verbose) throw new UsageError('--quiet and --verbose contradict each other');
+      if (this.startingLine !== undefined && this.log.enabled('info')) this.progress?.begin(this.startingLine);
       exitCode = await this.run();
+      this.endRun(false);
     } catch (error) {
       failure = error;
+      this.endRun(true);
       exitCode = this.report(error);
     }
     // After the mapping above: what follows the run (its report) sees the real exit code.
@@ -45,6 +86,57 @@ export abstract class BaseCommand extends Command {
   /** Called once the exit code is known, with the error that ended the run (undefined when none). */
   protected async afterRun(exitCode: number, _error: unknown): Promise<number> {
     return exitCode;
+  }
+
+  /**
+   * The run's log on the command's stderr (stdout stays the command's output), with the progress display when
+   * stderr is a terminal and neither --quiet nor JSON logs are asked for.
+   */
+  protected get log(): RunLog {
+    if (this.runLog === undefined) {
+      const { stderr } = this.context;
+      const terminal = (stderr as Partial<WriteStream>).isTTY === true && this.context.env.TERM !== 'dumb';
+      if (terminal && !this.quiet && this.logFormat === 'text') this.progress = new TerminalProgress(stderr);
+      const progress = this.progress;
+      this.runLog = new RunLog({
+        format: this.logFormat,
+        verbosity: this.verbosity(),
+        runId: this.runId,
+        out: { write: (text: string) => (progress === null ? stderr.write(text) : progress.print(text)) },
+      });
+    }
+    return this.runLog;
+  }
+
+  /**
+   * The plan's warnings in the log (the human plan leaves them out). They may quote directory values (a name
+   * in a data problem): JSON lines, bound for log shippers, get them pseudonymised as the JSON plan does.
+   */
+  protected logPlanWarnings(plan: Plan): void {
+    const warnings =
+      this.logFormat === 'json' ? redactPlan(plan, redactSaltFrom(this.context.env)).warnings : plan.warnings;
+    for (const warning of warnings) this.log.warn(warning, { event: 'plan-warning' });
+  }
+
+  /** Who watches the pipeline: the log, and the progress display when there is one. */
+  protected observer(): RunObserver {
+    const log = this.log;
+    return allOf(log, this.progress ?? NO_OBSERVER);
+  }
+
+  /** Clears the progress display: before the command prints on stdout or asks a question. */
+  protected endProgress(): void {
+    this.progress?.stop();
+  }
+
+  private verbosity(): LogVerbosity {
+    return this.quiet ? 'quiet' : this.verbose ? 'verbose' : 'normal';
+  }
+
+  /** The end of the run, success or failure: progress cleared, then a line per stage (verbose only after a failure). */
+  private endRun(failed: boolean): void {
+    this.endProgress();
+    this.runLog?.finish({ failed });
   }
 
   /**
@@ -60,6 +152,7 @@ export abstract class BaseCommand extends Command {
 
   protected report(error: unknown): number {
     const { stderr } = this.context;
+    if (this.logFormat === 'json') return this.reportAsJson(error);
     if (error instanceof UserError) {
       stderr.write(`Error [${error.code}]: ${error.message}\n`);
       for (const d of error.diagnostics.slice(0, MAX_DIAGNOSTICS)) stderr.write(`  ${formatDiagnostic(d)}\n`);
@@ -77,6 +170,29 @@ export abstract class BaseCommand extends Command {
     stderr.write('This is a bug in ldap2moodle; please report it with the command you ran and this message.\n');
     return 1;
   }
+
+  /** With --log-format json, the error is one more JSON line, with its code and diagnostics. */
+  private reportAsJson(error: unknown): number {
+    if (error instanceof UserError) {
+      this.log.error(error.message, {
+        code: error.code,
+        exit_code: error.exitCode,
+        diagnostics: error.diagnostics.slice(0, MAX_DIAGNOSTICS).map(formatDiagnostic),
+      });
+      return error.exitCode;
+    }
+    if (error instanceof UsageError) {
+      this.log.error(error.message, { code: 'USAGE', exit_code: 1 });
+      return 1;
+    }
+    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    this.log.error(`Internal error: this is a bug in ldap2moodle; please report it`, {
+      code: 'INTERNAL',
+      exit_code: 1,
+      stack: detail,
+    });
+    return 1;
+  }
 }
 
 /** A command that works from a sync spec (`--spec`). */
@@ -90,15 +206,17 @@ export abstract class SpecCommand extends BaseCommand {
     return loadSpec(this.spec, options);
   }
 
-  /** Lock notices on stderr (stdout stays the command's output): a takeover is a warning. */
+  /** Lock notices in the log on stderr (stdout stays the command's output): a takeover is a warning. */
   protected readonly onLockNotice = (notice: LockNotice): void => {
-    const prefix = notice.kind === 'takeover' ? 'Warning: ' : '';
-    this.context.stderr.write(`${prefix}${notice.message}\n`);
+    if (notice.kind === 'takeover') this.log.warn(notice.message, { event: 'lock', kind: notice.kind });
+    else this.log.info(notice.message, { event: 'lock', kind: notice.kind });
   };
 }
 
 /** A command that plans (`plan`, `apply`): the spec, `--full`, and the options that lift the safety guards. */
 export abstract class PlanningCommand extends SpecCommand {
+  protected override readonly startingLine = 'Reading the spec, opening the directory and Moodle…';
+
   full = Option.Boolean('--full', false, {
     description: 'List every change (default: the first 20 per entity)',
   });
@@ -154,7 +272,6 @@ export abstract class PlanningCommand extends SpecCommand {
     if (this.recorder === undefined) return exitCode;
     // A usage error found after the spec loaded is the user's, not a bug: it is recorded as one.
     const failure = error instanceof UsageError ? new UserError('OPTION_INVALID', error.message) : error;
-    const { stderr } = this.context;
     let saved: SavedRun;
     try {
       saved = await saveRun(
@@ -164,25 +281,28 @@ export abstract class PlanningCommand extends SpecCommand {
       );
     } catch (bug) {
       // saveRun returns its write problems; anything thrown is a bug of its own, and still not the run's failure.
-      stderr.write(`Warning: could not make the run report: ${bug instanceof Error ? bug.message : String(bug)}\n`);
+      this.log.warn(`could not make the run report: ${bug instanceof Error ? bug.message : String(bug)}`);
       return exitCode;
     }
     if (saved.reportError !== undefined) {
-      stderr.write(`Warning: could not write the run report to ${saved.path}: ${saved.reportError}\n`);
+      this.log.warn(`could not write the run report to ${saved.path}: ${saved.reportError}`, { event: 'report' });
     }
     if (saved.metricsError !== undefined) {
-      stderr.write(`Warning: could not write the metrics file ${this.metricsFile}: ${saved.metricsError}\n`);
+      this.log.warn(`could not write the metrics file ${this.metricsFile}: ${saved.metricsError}`, {
+        event: 'metrics',
+      });
     }
     return exitCode;
   }
 
   protected planOptions(): PlanOptions {
     return {
-      ...(this.recorder === undefined ? {} : { observer: this.recorder }),
       allowEmptySource: this.allowEmptySource,
       ...(this.allowRemovals === undefined ? {} : { allowRemovals: parseAllowRemovals(this.allowRemovals) }),
       lockTimeoutMs: this.lockTimeoutMs(),
       onLockNotice: this.onLockNotice,
+      // The log and progress, and the run's report.
+      observer: allOf(this.observer(), this.recorder ?? NO_OBSERVER),
       ...(this.establishments === undefined ? {} : { establishments: this.establishments }),
     };
   }

@@ -18,6 +18,13 @@ export interface HumanViewOptions {
   /** Show every change instead of the first `limit` per entity. */
   readonly full?: boolean;
   readonly limit?: number;
+  /**
+   * Print the plan's warnings in the plan (default). The CLI passes false and logs them on stderr instead, so
+   * that stdout carries the plan alone and a warning reaches cron's mail even with --quiet.
+   */
+  readonly warnings?: boolean;
+  /** `--quiet`: the header, the counts table and the summary line, without the changes one by one. */
+  readonly summaryOnly?: boolean;
 }
 
 const TITLES = ENTITY_TITLES;
@@ -55,10 +62,14 @@ export const SUMMARY_FIRST_OVER = 40;
 export class HumanPlanView implements PlanView {
   private readonly c: ChalkInstance;
   private readonly limit: number;
+  private readonly warnings: boolean;
+  private readonly summaryOnly: boolean;
 
   constructor(options: HumanViewOptions) {
     this.c = new Chalk({ level: options.color ? 1 : 0 });
     this.limit = options.full === true ? Number.POSITIVE_INFINITY : (options.limit ?? 20);
+    this.warnings = options.warnings ?? true;
+    this.summaryOnly = options.summaryOnly ?? false;
   }
 
   render(plan: Plan, header: PlanHeader): string {
@@ -67,10 +78,24 @@ export class HumanPlanView implements PlanView {
     out.push(c.bold(`ldap2moodle plan`) + c.dim(` — source ${header.source} → Moodle ${header.target}`));
     if (header.state !== undefined) out.push(c.dim(`state ${header.state}`));
     out.push('');
-    for (const warning of plan.warnings) out.push(`${c.yellow.bold('Warning:')} ${warning}`);
-    if (plan.warnings.length > 0) out.push('');
+    if (this.warnings) {
+      for (const warning of plan.warnings) out.push(`${c.yellow.bold('Warning:')} ${warning}`);
+      if (plan.warnings.length > 0) out.push('');
+    }
 
     const table = plan.changes.length > 0 ? this.countsTable(plan) : [];
+    if (this.summaryOnly) {
+      if (table.length > 0) out.push(...table, '');
+      if (plan.skipped.length > 0) {
+        out.push(
+          `${c.yellow.bold('Skipped directory entries:')} ${plan.skipped.length} (run without --quiet to list them)`,
+          '',
+        );
+      }
+      out.push(c.bold(summaryLine(plan)));
+      out.push(...this.refusal(plan));
+      return `${out.join('\n')}\n`;
+    }
     // A long plan would push its totals off the screen: they come first too.
     if (plan.changes.length > SUMMARY_FIRST_OVER) out.push(c.bold(summaryLine(plan)), ...table, '');
 
@@ -125,13 +150,21 @@ export class HumanPlanView implements PlanView {
     }
     if (table.length > 0) out.push(...table, '');
     out.push(c.bold(summaryLine(plan)));
-    const refusal = refusalLines(plan);
-    if (refusal !== null) {
-      out.push('', c.red.bold(refusal.heading));
-      for (const line of refusal.violations) out.push(`  ${c.red('-')} ${line}`);
-      out.push(refusal.allow);
-    }
+    out.push(...this.refusal(plan));
     return `${out.join('\n')}\n`;
+  }
+
+  /** The refusal's lines, after the summary line (none when the guards let the plan through). */
+  private refusal(plan: Plan): string[] {
+    const { c } = this;
+    const refusal = refusalLines(plan);
+    if (refusal === null) return [];
+    return [
+      '',
+      c.red.bold(refusal.heading),
+      ...refusal.violations.map((line) => `  ${c.red('-')} ${line}`),
+      refusal.allow,
+    ];
   }
 
   /** Changes per entity and action (the actions the plan uses), and what the directory holds: the Markdown table. */

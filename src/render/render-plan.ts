@@ -23,6 +23,10 @@ export interface PlanOutputRequest {
   readonly color: boolean;
   /** The salt of the pseudonyms (`L2M_REDACT_SALT`); the default one when absent. */
   readonly salt?: string;
+  /** Human only: the plan's warnings in it (default), or left to the caller's log (false). */
+  readonly warnings?: boolean;
+  /** Human only (`--quiet`): the counts table and the summary line, not the changes one by one. */
+  readonly summaryOnly?: boolean;
 }
 
 /**
@@ -44,6 +48,12 @@ export function renderPlan(plan: Plan, header: PlanHeader, request: PlanOutputRe
             ...limit,
             ...(request.maxChars === undefined ? {} : { maxChars: request.maxChars }),
           })
-        : new HumanPlanView({ color: request.color, full: request.full, ...limit });
+        : new HumanPlanView({
+            color: request.color,
+            full: request.full,
+            ...limit,
+            ...(request.warnings === undefined ? {} : { warnings: request.warnings }),
+            ...(request.summaryOnly === undefined ? {} : { summaryOnly: request.summaryOnly }),
+          });
   return view.render(shown, header);
 }

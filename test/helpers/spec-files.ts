@@ -240,6 +240,20 @@ export class Capture extends Writable {
   }
 }
 
+/** A line the log writes at the end of a run, one per stage ("Read 44 directory entries (2 searches) in 0.1 s"). */
+export const STAGE_LINE = /^(?:Read|Planned|Wrote|Ran) .*\bin \d+(?:\.\d)? m?s(?: \(failed\))?$/;
+
+/** stderr without the stage lines of the default log: what a test of notices, warnings and errors looks at. */
+export function withoutStageLines(stderr: string): string {
+  return stderr
+    .split(/(?<=\n)/)
+    .filter((line) => !STAGE_LINE.test(line.trimEnd()))
+    .join('');
+}
+
+/** The log of a plan of cas users on a test Moodle, stage lines aside: the one warning that cas is not enabled. */
+export const CAS_WARNING_ONLY = /^Warning: the auth plugin "cas" is not enabled in Moodle[^\n]*\n$/;
+
 /** Runs the CLI in-process (the TS sources) with captured stdout/stderr. */
 export async function runCli(argv: readonly string[], options: { tty?: boolean } = {}): Promise<CliRun> {
   const stdout = new Capture(options.tty === true);

@@ -23,7 +23,9 @@ const sh = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;
  */
 function run(args: readonly string[], env: NodeJS.ProcessEnv, terminal: boolean): Promise<string> {
   const { NO_COLOR: _, FORCE_COLOR: __, TERM: ___, CI: ____, ...base } = process.env;
-  const command = [process.execPath, BIN, ...args].map(sh).join(' ');
+  // stderr away: this is about the plan's colours on stdout; the progress drawn on a terminal's stderr (cursor
+  // moves, not colours) is test/integration/logs.test.ts's.
+  const command = `${[process.execPath, BIN, ...args].map(sh).join(' ')} 2>/dev/null`;
   const [file, argv] = terminal ? ['script', ['-qec', command, '/dev/null']] : ['sh', ['-c', command]];
   return new Promise((resolve, reject) => {
     execFile(file, argv, { env: { ...base, TERM: 'xterm-256color', ...env } }, (error, stdout, stderr) => {

@@ -85,7 +85,8 @@ describe('exit codes of apply', () => {
     expect(run.stderr).toMatch(/^Error \[PLAN_REFUSED\]/);
     expect(JSON.parse(run.stdout)).toMatchObject({ outcome: 'refused', exit_code: 4, changes_written: 0 });
     const plan = await cli(['plan', '--spec', path]);
-    expect(plan.stderr).toMatch(/^Error \[PLAN_REFUSED\]/);
+    // The plan's warnings are logged first (the plan is shown), then the error.
+    expect(plan.stderr).toMatch(/^Error \[PLAN_REFUSED\]/m);
     expect(plan.code).toBe(4);
     // Nothing was written: the full directory still has nothing to do.
     expect((await cli(['plan', '--spec', await spec('site.yaml'), '--detailed-exitcode'])).code).toBe(0);

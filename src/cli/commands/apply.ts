@@ -61,7 +61,13 @@ export class ApplyCommand extends PlanningCommand {
       throw new UsageError('apply --json cannot ask for confirmation: add --auto-approve, or apply a saved plan file');
     }
     const loaded = await this.loadSpec();
-    const view = new HumanPlanView({ color: this.useColor(), full: this.full });
+    // Warnings go to the log on stderr (showPlan); --quiet shows the counts, not the changes one by one.
+    const view = new HumanPlanView({
+      color: this.useColor(),
+      full: this.full,
+      warnings: false,
+      summaryOnly: this.quiet,
+    });
     // With --json, stdout carries the result document alone.
     const stdout = this.json ? { write: (_text: string) => true } : this.context.stdout;
     let result: ApplyResult;
@@ -76,7 +82,7 @@ export class ApplyCommand extends PlanningCommand {
       const file = await readPlanFile(this.planFile, key);
       if (key === null) unprotected = true;
       result = await this.showRefused(view, () => applyPlanFile(loaded, file, this.planOptions()));
-      stdout.write(view.render(result.planned.plan, result.planned.header));
+      this.showPlan(stdout, view, result.planned);
     } else {
       const stdin = this.context.stdin as Partial<ReadStream>;
       if (!this.autoApprove && stdin.isTTY !== true) {
@@ -88,7 +94,7 @@ export class ApplyCommand extends PlanningCommand {
         applySpec(loaded, {
           ...this.planOptions(),
           confirm: async (planned: PlanResult) => {
-            stdout.write(view.render(planned.plan, planned.header));
+            this.showPlan(stdout, view, planned);
             if (this.autoApprove) return true;
             return this.ask();
           },
@@ -96,9 +102,10 @@ export class ApplyCommand extends PlanningCommand {
       );
     }
     this.recordResult({ applied: result });
+    this.endProgress();
     const written = result.planned.plan.changes.filter(writes).length;
     if (written === 0) {
-      if (this.planFile === undefined) stdout.write(view.render(result.planned.plan, result.planned.header));
+      if (this.planFile === undefined) this.showPlan(stdout, view, result.planned);
       return this.finish(result, 'no_changes', EXIT.ok);
     }
     if (!result.applied) {
@@ -112,8 +119,8 @@ export class ApplyCommand extends PlanningCommand {
     if (result.postApply.length > 0) {
       stdout.write(`\nPost-apply commands:\n${formatPostApplyReport(result.postApply)}\n`);
     }
-    for (const warning of result.warnings) this.context.stderr.write(`Warning: ${warning}\n`);
-    if (unprotected) this.context.stderr.write(`Warning: ${UNSIGNED_PLAN_WARNING}\n`);
+    for (const warning of result.warnings) this.log.warn(warning);
+    if (unprotected) this.log.warn(UNSIGNED_PLAN_WARNING, { event: 'plan-signature' });
     // The data is committed either way; a failed post-apply command is a failed run for cron and CI, told
     // apart from an error that wrote nothing.
     if (!postApplySucceeded(result.postApply)) return this.finish(result, 'post_apply_failed', EXIT.postApplyFailed);
@@ -138,14 +145,20 @@ export class ApplyCommand extends PlanningCommand {
     } catch (error) {
       if (error instanceof PlanRefusedError) {
         const { plan, header, statePath } = error.planned;
-        this.context.stdout.write(
-          this.json
-            ? `${JSON.stringify(refusedDocument(plan, header, statePath), null, 2)}\n`
-            : view.render(plan, header),
-        );
+        if (this.json) {
+          this.endProgress();
+          this.context.stdout.write(`${JSON.stringify(refusedDocument(plan, header, statePath), null, 2)}\n`);
+        } else this.showPlan(this.context.stdout, view, error.planned);
       }
       throw error;
     }
+  }
+
+  /** The plan on stdout, its warnings in the log on stderr, once the progress display is cleared. */
+  private showPlan(stdout: { write(text: string): unknown }, view: HumanPlanView, planned: PlanResult): void {
+    this.endProgress();
+    if (!this.json) this.logPlanWarnings(planned.plan);
+    stdout.write(view.render(planned.plan, planned.header));
   }
 
   private async ask(): Promise<boolean> {

@@ -89,12 +89,17 @@ export class PlanCommand extends PlanningCommand {
       full: this.full,
       color: this.useColor(),
       salt: redactSaltFrom(this.context.env),
+      // Human: warnings go to the log on stderr; JSON and Markdown keep them in the document.
+      warnings: false,
+      summaryOnly: this.quiet,
     };
     const loaded = await this.loadSpec();
     // Before the plan: a bad key must not cost a directory read.
     const key = this.out === undefined ? null : await planKeyFrom(this.context.env);
     const result = await planSpec(loaded, { ...this.planOptions(), lock: this.out !== undefined });
     this.recordResult({ planned: result });
+    this.endProgress();
+    if (request.format === 'human') this.logPlanWarnings(result.plan);
     this.context.stdout.write(renderPlan(result.plan, result.header, request));
     if (this.out !== undefined) {
       await writePlanFile(
@@ -102,11 +107,12 @@ export class PlanCommand extends PlanningCommand {
         planFileOf(result.plan, result.header, result.fingerprints, result.desired.objects),
         key,
       );
-      // On stderr: stdout stays the plan alone (JSON stays parseable).
-      this.context.stderr.write(
+      // In the log on stderr: stdout stays the plan alone (JSON stays parseable).
+      this.log.info(
         isRefused(result.plan)
-          ? `Saved the plan, marked refused, to ${this.out}: \`apply\` refuses it as it is.\n`
-          : `Saved the plan to ${this.out}. To apply exactly this plan: ldap2moodle apply --spec ${this.spec} ${this.out}\n`,
+          ? `Saved the plan, marked refused, to ${this.out}: \`apply\` refuses it as it is.`
+          : `Saved the plan to ${this.out}. To apply exactly this plan: ldap2moodle apply --spec ${this.spec} ${this.out}`,
+        { event: 'plan-saved', path: this.out },
       );
     }
     if (isRefused(result.plan)) throw new PlanRefusedError(result);

@@ -27,8 +27,11 @@ export class ShowCommand extends BaseCommand {
   async run(): Promise<number> {
     const format = planFormatOf(this.format, this.json);
     const file = await readPlanFile(this.planFile);
+    const plan = planOfFile(file);
+    // As `plan` shows it: in the human format, the warnings in the log on stderr.
+    if (format === 'human') this.logPlanWarnings(plan);
     this.context.stdout.write(
-      renderPlan(planOfFile(file), file.header, {
+      renderPlan(plan, file.header, {
         format,
         limit: this.limit,
         maxChars: this.maxChars,
@@ -36,6 +39,8 @@ export class ShowCommand extends BaseCommand {
         full: this.full,
         color: this.useColor(),
         salt: redactSaltFrom(this.context.env),
+        warnings: false,
+        summaryOnly: this.quiet,
       }),
     );
     return 0;
