@@ -176,7 +176,10 @@ export async function readAndPlan(
     ),
   ]);
   const { plan, desired } = await inStage(observer, 'planning', () =>
-    planFromInputs(loaded, rules, entries, moodle, resolved.state, options, resolved.notes),
+    planFromInputs(loaded, rules, entries, moodle, resolved.state, options, [
+      ...resolved.notes,
+      ...(source.warnings?.() ?? []),
+    ]),
   );
   const header = {
     source: source.description,
