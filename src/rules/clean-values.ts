@@ -74,7 +74,7 @@ export const characters = (s: string): number => [...s].length;
  * Every object's directory values (the catalogue's `texts`) cleaned as Moodle would and checked against the
  * sizes of their columns (`columns`: by table, then column). An object with a value too long for its column,
  * or an identifier that would need cleaning, is left out and listed as a data error with the DN it came from;
- * the objects naming it (a cohort's members) go with it, as for any object left out. Cleaned names are
+ * its members go with it, as for any container left out. Cleaned names are
  * reported in `warnings`. Changes `objects` in place.
  */
 export function checkObjectTexts(
@@ -91,9 +91,14 @@ export function checkObjectTexts(
     const sizes = columns?.get(facts.table);
     const kept: DesiredObject[] = [];
     for (const object of list) {
-      const naming = Object.values(object.refs ?? {}).some(
-        (ref) => ref !== undefined && leftOut.has(addressOf(ref.entity, ref.key)),
-      );
+      // Members go with their container, as with any container left out (rules/objects.ts). Other objects
+      // naming one left out are the plan's to judge (plan/references.ts, the diffs), against what Moodle has:
+      // an existing course whose new name does not fit keeps its groups.
+      const naming =
+        facts.refsInValues &&
+        Object.values(object.refs ?? {}).some(
+          (ref) => ref !== undefined && leftOut.has(addressOf(ref.entity, ref.key)),
+        );
       if (naming) {
         leftOut.add(addressOf(entity, object.key));
         continue;
@@ -142,7 +147,7 @@ function checkTexts(
 }
 
 /** A key in a message: at most 80 characters (a 10 kB class name must not make a 10 kB line). */
-function describeKey(key: string): string {
+export function describeKey(key: string): string {
   const chars = [...key];
   const printable = (s: string): string => s.replace(CONTROL, '?');
   return chars.length <= 80

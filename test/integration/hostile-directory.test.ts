@@ -88,10 +88,15 @@ describe.each(TARGETS)('a hostile directory on %s', (target) => {
     expect(long.length).toBeGreaterThan(0);
     for (const x of long) {
       expect(x.kind).toBe('data');
-      expect(x.reason).toMatch(/characters long, more than the \d+ of Moodle's [a-z_]+\.[a-z]+ column; it is left out/);
+      // What does not fit its column, then what names it (left out by the plan, as for any missing object).
+      expect(x.reason).toMatch(
+        /characters long, more than the \d+ of Moodle's [a-z_]+\.[a-z]+ column; it is left out|is neither produced by the rules nor in Moodle; it is left out/,
+      );
       expect(x.reason.length).toBeLessThan(400);
     }
-    expect(long.map((x) => x.entity)).toContain('cohort');
+    const tooLong = long.filter((x) => x.reason.includes('characters long')).map((x) => x.entity);
+    expect(tooLong).toContain('cohort');
+    expect(tooLong).toContain('group');
     expect(
       plan.skipped.every((x) => [personDn('F4500155'), personDn('F4500166'), personDn('F4500188')].includes(x.dn)),
     ).toBe(true);
@@ -128,5 +133,62 @@ describe.each(TARGETS)('a hostile directory on %s', (target) => {
     const again = await s.plan();
     expect(again.plan.changes.filter((c) => c.action !== 'held')).toEqual([]);
     expect(again.plan.skipped).toEqual(plan.skipped);
+  });
+  it('a value that stops fitting on a later night: the existing objects left as they are, never removed or failed', async () => {
+    const s = await site();
+    expect((await s.apply()).applied).toBe(true);
+    const before = await s.read();
+    // The collège's name becomes 10 kB: its category and its "Vie scolaire" course no longer fit their columns.
+    const ldif = await s.ldif();
+    await s.writeLdif(
+      ldif.replace(
+        'ENTStructureNomCourant: CLG-LE GRAND CEDRE-ac-ORLEANS-TOURS',
+        `ENTStructureNomCourant: CLG ${'N'.repeat(10_000)}`,
+      ),
+    );
+    // Applied or nothing to write (everything held): either way, no error.
+    const result = await s.apply();
+    await s.expectIntegrity();
+    const { plan } = result.planned;
+    const structure = plan.skipped.filter((x) => x.dn.startsWith('ENTStructureSIREN=19450001400015,'));
+    expect(structure.map((x) => x.entity).sort()).toEqual(['category', 'course']);
+    for (const x of structure) expect(x.reason).toMatch(/characters long, more than the \d+ of Moodle's/);
+    // Nothing is removed: what no longer fits stays as it is, held with the reason.
+    const removing = plan.changes.filter(
+      (c) => c.action !== 'held' && ['delete', 'release', 'suspend'].includes(c.action),
+    );
+    expect(removing).toEqual([]);
+    // The category and the course are left as they are (kept, or held when the plan would remove them).
+    expect(plan.changes.filter((c) => ['category', 'course'].includes(c.entity) && c.action !== 'held')).toEqual([]);
+    const after = await s.read();
+    expect(after.categories).toEqual(before.categories);
+    expect(after.users).toEqual(before.users);
+  });
+
+  it('a new entry whose idnumber an existing account has: left out with its DN, that account untouched', async () => {
+    const s = await site();
+    expect((await s.apply()).applied).toBe(true);
+    const before = await s.read();
+    // A new person, F4500199 of another school moved in, carrying Éloïse's (F4500111) jointure.
+    const ldif = await s.ldif();
+    const eloise = /ENTPersonJointure: (AC-ORLEANS-TOURS\$7100001)/.exec(ldif)?.[1] ?? '';
+    expect(eloise).not.toBe('');
+    await s.writeLdif(
+      editEntry(ldif, 'F4500122', (b) =>
+        replaceLine(b, 'ENTPersonJointure: AC-ORLEANS-TOURS$7100002', `ENTPersonJointure: ${eloise}`),
+      ),
+    );
+    const result = await s.apply();
+    await s.expectIntegrity();
+    const { plan } = result.planned;
+    expect(plan.skipped).toContainEqual({
+      entity: 'user',
+      dn: personDn('F4500122'),
+      reason: expect.stringMatching(
+        /^its idnumber is already the idnumber of Moodle user id \d+ "f4500111"; it is left out$/,
+      ),
+    });
+    const after = await s.read();
+    expect(after.users).toEqual(before.users);
   });
 });
