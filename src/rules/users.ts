@@ -117,12 +117,19 @@ function digestEntry(entry: LdapEntry, attributes: readonly string[]): string {
   return `sha256:${hash.digest('hex')}`;
 }
 
-/** How Moodle cleans each user column (core_user's field definitions): names are PARAM_NOTAGS. */
+/**
+ * How Moodle cleans each user column (core_user's field definitions): names are PARAM_NOTAGS, institution,
+ * department and city PARAM_TEXT (tags stripped too); idnumber is PARAM_RAW and e-mail PARAM_RAW_TRIMMED, so
+ * only their control characters go.
+ */
 const USER_CLEANING: Readonly<Partial<Record<UserFieldName, TextCleaning>>> = {
   firstname: 'notags',
   lastname: 'notags',
   middlename: 'notags',
   alternatename: 'notags',
+  institution: 'notags',
+  department: 'notags',
+  city: 'notags',
 };
 
 /** One entry → one desired user, or the reason it cannot be one; what was cleaned goes to `warn`. */

@@ -191,4 +191,17 @@ describe.each(TARGETS)('a hostile directory on %s', (target) => {
     const after = await s.read();
     expect(after.users).toEqual(before.users);
   });
+  it('onDataError: fail: one ENTRY_INVALID listing the value that does not fit with its DN; nothing written', async () => {
+    const s = await collegeSite(target, {
+      ldif: hostile(await readFile(COLLEGE_LDIF, 'utf8')),
+      spec: { append: 'onDataError: fail\n' },
+    });
+    cleanups.push(() => s.remove());
+    const before = await s.written();
+    const error = await s.applyError();
+    expect(error.code).toBe('ENTRY_INVALID');
+    const listed = error.diagnostics.filter((d) => d.dn === personDn('F4500188')).map((d) => d.message);
+    expect(listed.some((m) => /^cohort: cohort ".*: its idnumber is 10\d{3} characters long/.test(m))).toBe(true);
+    expect(await s.written()).toEqual(before);
+  });
 });
