@@ -76,6 +76,20 @@ export function normalizeEntry(entry: Entry): LdapEntry {
   return { dn: entry.dn, attributes };
 }
 
+/**
+ * The attributes of an entry holding a value that is not UTF-8: ldapts hands those over as Buffers (it decodes
+ * every other value), which `normalizeEntry` decodes with U+FFFD in place of the bad bytes. Lower-cased.
+ */
+export function invalidUtf8Attributes(entry: Entry): string[] {
+  const names: string[] = [];
+  for (const [name, raw] of Object.entries(entry)) {
+    if (name === 'dn') continue;
+    const list = Array.isArray(raw) ? raw : [raw];
+    if (list.some((value) => typeof value !== 'string')) names.push(name.toLowerCase());
+  }
+  return names;
+}
+
 interface ResolvedOptions {
   readonly url: string;
   readonly display: string;
@@ -258,6 +272,11 @@ export class LdapSource implements Source {
     if (!this.#warnings.includes(warning)) this.#warnings.push(warning);
   }
 
+  #noteInvalidUtf8(dn: string, attribute: string): void {
+    const warning = `${dn}: ${attribute} has a value that is not valid UTF-8 on ${this.#options.display}; it was read with U+FFFD in place of the bad bytes`;
+    if (!this.#warnings.includes(warning)) this.#warnings.push(warning);
+  }
+
   async *#pages(request: SearchRequest, pageSize: number): AsyncGenerator<LdapEntry> {
     const { display, timeoutMs } = this.#options;
     let filter: Filter;
@@ -295,6 +314,7 @@ export class LdapSource implements Source {
         if (searchReferences.length > 0) throw referralError(display, request, searchReferences);
         for (const entry of searchEntries) {
           entriesSoFar += 1;
+          for (const name of invalidUtf8Attributes(entry)) this.#noteInvalidUtf8(entry.dn, name);
           yield normalizeEntry(entry);
         }
       }
