@@ -113,13 +113,15 @@ export function diffUsers(input: DiffInput<MoodleUserRow>, options: UserDiffOpti
     }
 
     if (options.match === 'username') {
-      // Moodle's idnumber names one person (its user upload refuses a second one): an entry taking an idnumber
-      // another account has is left out, that account and this entry's own account (if any) left as they are.
+      // Moodle's idnumber names one person (its user upload refuses to give a new or changed idnumber another
+      // account has): such an entry is left out, that account and this entry's own account (if any) left as
+      // they are. Accounts that already share one (legacy data) are not this run's doing: left alone.
       const idnumber = String(desired.idnumber ?? '');
-      const holder =
-        idnumber === ''
-          ? undefined
-          : (byIdnumber.get(userKey('idnumber', idnumber)) ?? []).find((other) => other.id !== row?.id);
+      const taking =
+        idnumber !== '' && (row === undefined || userKey('idnumber', row.idnumber) !== userKey('idnumber', idnumber));
+      const holder = !taking
+        ? undefined
+        : (byIdnumber.get(userKey('idnumber', idnumber)) ?? []).find((other) => other.id !== row?.id);
       if (holder !== undefined) {
         if (row !== undefined) claimed.add(row.id);
         skipped.push({

@@ -134,10 +134,10 @@ describe('user diff', () => {
   });
 
   it('leaves out an entry whose idnumber another Moodle account has, and leaves both accounts as they are', () => {
-    // B2 is new, A1 managed: another account holds each one's idnumber.
+    // B2 is new, A1 managed and changing its idnumber: another account holds each one's new idnumber.
     const rows = [
       written(20, 'Z9', { idnumber: 'B2' }),
-      written(10, 'A1', { firstname: 'Old' }),
+      written(10, 'A1', { firstname: 'Old', idnumber: 'OLD' }),
       written(21, 'Y8', { idnumber: 'A1' }),
     ];
     const result = diff([person('B2'), person('A1')], rows, [managed(10, 'a1')]);
@@ -155,6 +155,13 @@ describe('user diff', () => {
         reason: 'its idnumber is already the idnumber of Moodle user id 20 "z9"; it is left out',
       },
     ]);
+  });
+
+  it('leaves alone accounts that already share an idnumber (legacy data): only taking one is refused', () => {
+    const rows = [written(10, 'A1'), written(21, 'Y8', { idnumber: 'A1' })];
+    const result = diff([person('A1')], rows, [managed(10, 'a1')]);
+    expect(result.skipped).toEqual([]);
+    expect(result.changes).toEqual([]);
   });
 
   it('reports a deleted row holding the username instead of planning an insert that would fail', () => {
