@@ -14,6 +14,13 @@
 import type { Change, ChangeAction, EntityType } from '../model/change.js';
 import type { RemovalLimit } from '../model/plan.js';
 
+/**
+ * How Moodle cleans a text value before storing it: `notags` (PARAM_NOTAGS/PARAM_TEXT: NUL and tags removed),
+ * `raw` (only control characters removed), `id` (an identifier: a value that would need cleaning is refused,
+ * never changed, since it names the object).
+ */
+export type TextCleaning = 'notags' | 'raw' | 'id';
+
 /** Where, in the key and values of an entity's changes, personal data sits (what redaction pseudonymises). */
 export interface PersonalData {
   /**
@@ -115,6 +122,13 @@ export interface EntityFacts {
   readonly problemRank: number;
   /** True when its values repeat its refs (a member's cohort and user): views do not list the refs again. */
   readonly refsInValues: boolean;
+  /**
+   * Its values taken from the directory that are stored in the text column of the same name of `table`, and
+   * how Moodle's API cleans each (rules/clean-values.ts): checked against the column's size read from the site
+   * and cleaned during planning, so that one bad value leaves out one object, never fails the apply. Users are
+   * checked by their own rules (rules/users.ts); entities whose values come from the spec or are refs have none.
+   */
+  readonly texts: Readonly<Record<string, TextCleaning>>;
   readonly recheck: RecheckFacts;
 }
 
@@ -155,6 +169,7 @@ export const CATALOG = {
     refsCheckedByPlan: false,
     problemRank: 1,
     refsInValues: false,
+    texts: {},
     recheck: {
       noun: 'role',
       columns: ['shortname', 'name', 'description', 'archetype'],
@@ -179,6 +194,7 @@ export const CATALOG = {
     refsCheckedByPlan: false,
     problemRank: 2,
     refsInValues: false,
+    texts: { idnumber: 'id', name: 'notags', description: 'raw' },
     recheck: {
       noun: 'category',
       columns: ['idnumber', 'name', 'description', 'parent', 'path'],
@@ -202,6 +218,7 @@ export const CATALOG = {
     refsCheckedByPlan: false,
     problemRank: 1,
     refsInValues: false,
+    texts: {},
     recheck: {
       noun: 'profile field',
       columns: ['shortname', 'name', 'datatype', 'categoryid', 'locked', 'visible'],
@@ -232,6 +249,7 @@ export const CATALOG = {
     refsCheckedByPlan: false,
     problemRank: 0,
     refsInValues: false,
+    texts: {},
     // The managed fields of the spec are checked too; a username taken meanwhile is checked by the user
     // entity itself, under the database's collation (src/moodle/recheck-users.ts).
     recheck: { noun: 'user', columns: ['username', 'deleted', 'suspended', 'auth'], naturalKey: null },
@@ -253,6 +271,7 @@ export const CATALOG = {
     refsCheckedByPlan: false,
     problemRank: 1,
     refsInValues: true,
+    texts: { data: 'raw' },
     recheck: {
       noun: 'profile value',
       columns: ['userid', 'fieldid', 'data'],
@@ -284,6 +303,7 @@ export const CATALOG = {
     refsCheckedByPlan: false,
     problemRank: 2,
     refsInValues: false,
+    texts: { idnumber: 'id', name: 'notags', description: 'raw' },
     recheck: {
       noun: 'cohort',
       columns: ['idnumber', 'contextid', 'name', 'component', 'description', 'visible'],
@@ -308,6 +328,7 @@ export const CATALOG = {
     refsCheckedByPlan: false,
     problemRank: 2,
     refsInValues: true,
+    texts: {},
     recheck: {
       noun: 'cohort member',
       columns: ['cohortid', 'userid'],
@@ -340,6 +361,7 @@ export const CATALOG = {
     // Course-side objects are made from the same values as cohorts (a class value): the first one reported keeps it.
     problemRank: 2,
     refsInValues: false,
+    texts: { idnumber: 'id', shortname: 'notags', fullname: 'notags' },
     recheck: {
       noun: 'course',
       columns: ['idnumber', 'shortname', 'fullname', 'category', 'visible'],
@@ -371,6 +393,7 @@ export const CATALOG = {
     refsCheckedByPlan: true,
     problemRank: 2,
     refsInValues: false,
+    texts: { idnumber: 'id', name: 'notags', description: 'raw' },
     recheck: {
       noun: 'group',
       columns: ['courseid', 'idnumber', 'name', 'description'],
@@ -394,6 +417,7 @@ export const CATALOG = {
     refsCheckedByPlan: true,
     problemRank: 2,
     refsInValues: false,
+    texts: { idnumber: 'id', name: 'notags', description: 'raw' },
     recheck: {
       noun: 'grouping',
       columns: ['courseid', 'idnumber', 'name', 'description'],
@@ -417,6 +441,7 @@ export const CATALOG = {
     refsCheckedByPlan: true,
     problemRank: 2,
     refsInValues: false,
+    texts: {},
     recheck: {
       noun: 'grouping-group link',
       columns: ['groupingid', 'groupid'],
@@ -447,6 +472,7 @@ export const CATALOG = {
     refsCheckedByPlan: true,
     problemRank: 2,
     refsInValues: false,
+    texts: {},
     recheck: {
       noun: 'enrolment method',
       columns: ['courseid', 'customint1', 'customint2', 'roleid', 'status'],
@@ -482,6 +508,7 @@ export const CATALOG = {
     refsCheckedByPlan: true,
     problemRank: 2,
     refsInValues: false,
+    texts: {},
     recheck: {
       noun: 'user enrolment',
       columns: ['enrolid', 'userid', 'status'],
@@ -512,6 +539,7 @@ export const CATALOG = {
     refsCheckedByPlan: true,
     problemRank: 2,
     refsInValues: false,
+    texts: {},
     recheck: {
       noun: 'manual enrolment',
       columns: ['enrolid', 'userid', 'status'],
@@ -535,6 +563,7 @@ export const CATALOG = {
     refsCheckedByPlan: true,
     problemRank: 2,
     refsInValues: false,
+    texts: {},
     recheck: {
       noun: 'group member',
       columns: ['groupid', 'userid', 'component', 'itemid'],
@@ -566,6 +595,7 @@ export const CATALOG = {
     refsCheckedByPlan: true,
     problemRank: 2,
     refsInValues: false,
+    texts: {},
     // role_assignments has no unique index: identical rows are one assignment, never a key to keep free.
     recheck: {
       noun: 'role assignment',

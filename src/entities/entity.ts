@@ -15,6 +15,7 @@ import type { Diagnostic } from '../errors.js';
 import type { Change, EntityType } from '../model/change.js';
 import type { CurrentIndex } from '../model/current.js';
 import type { DesiredObject } from '../model/desired.js';
+import type { SkippedEntry } from '../model/skipped.js';
 import type { StateObject } from '../model/state.js';
 import type { Queryable } from '../moodle/database.js';
 import type { MoodleSite } from '../moodle/site.js';
@@ -52,6 +53,11 @@ export interface EntityDiff {
   readonly warnings: readonly string[];
   /** What this diff hands to the entities diffed after it. */
   readonly products?: DiffProducts;
+  /**
+   * Entries left out by the diff itself, each with its DN and why (a uid that is Moodle's admin or guest): listed
+   * with the rules' skipped entries, the rest of the plan goes on.
+   */
+  readonly skipped?: readonly SkippedEntry[];
 }
 
 /** Whether the tool owns an object after this plan: managed in the state, or created/adopted by the plan. */

@@ -7,6 +7,7 @@
  */
 import type { Change, FieldValue } from '../model/change.js';
 import { addressOf } from '../model/change.js';
+import type { SkippedEntry } from '../model/skipped.js';
 import type { StateObject } from '../model/state.js';
 import type { MoodleUserRow } from '../moodle/read-users.js';
 import { readUsers } from '../moodle/read-users.js';
@@ -81,6 +82,7 @@ export function diffUsers(input: DiffInput<MoodleUserRow>, options: UserDiffOpti
   const changes: Change[] = [];
   const conflicts: Conflict[] = [];
   const warnings: string[] = [];
+  const skipped: SkippedEntry[] = [];
   const claimed = new Set<number>();
 
   for (const user of input.desired) {
@@ -110,6 +112,26 @@ export function diffUsers(input: DiffInput<MoodleUserRow>, options: UserDiffOpti
       }
     }
 
+    if (options.match === 'username') {
+      // Moodle's idnumber names one person (its user upload refuses to give a new or changed idnumber another
+      // account has): such an entry is left out, that account and this entry's own account (if any) left as
+      // they are. Accounts that already share one (legacy data) are not this run's doing: left alone.
+      const idnumber = String(desired.idnumber ?? '');
+      const taking =
+        idnumber !== '' && (row === undefined || userKey('idnumber', row.idnumber) !== userKey('idnumber', idnumber));
+      const holder = !taking
+        ? undefined
+        : (byIdnumber.get(userKey('idnumber', idnumber)) ?? []).find((other) => other.id !== row?.id);
+      if (holder !== undefined) {
+        if (row !== undefined) claimed.add(row.id);
+        skipped.push({
+          entity: 'user',
+          dn: user.dn,
+          reason: `its idnumber is already the idnumber of ${describeRow(holder)}; it is left out`,
+        });
+        continue;
+      }
+    }
     if (row === undefined) {
       const twin = byFolded.get(foldUsername(username));
       if (twin !== undefined) {
@@ -135,9 +157,11 @@ export function diffUsers(input: DiffInput<MoodleUserRow>, options: UserDiffOpti
     }
     claimed.add(row.id);
     if (options.protectedIds.has(row.id)) {
-      conflicts.push({
+      // One entry named like the admin or guest account is that entry's problem, not the whole school's.
+      skipped.push({
+        entity: 'user',
         dn: user.dn,
-        message: `maps to ${describeRow(row)}, a site administrator or the guest account, which ldap2moodle never touches`,
+        reason: `maps to ${describeRow(row)}, a site administrator or the guest account, which ldap2moodle never touches; it is left out`,
       });
       continue;
     }
@@ -233,7 +257,7 @@ export function diffUsers(input: DiffInput<MoodleUserRow>, options: UserDiffOpti
   }
 
   changes.sort(byKey);
-  return { changes, conflicts, warnings };
+  return { changes, conflicts, warnings, skipped };
 }
 
 /** The user entity of one run. */

@@ -3,6 +3,7 @@
  * site admins and guest, enabled auth plugins, site defaults, and the user table's columns.
  * Catalogue queries live in the dialects (`describeTables`, `describeColumns`).
  */
+import { CATALOG } from '../entities/catalog.js';
 import { UserError } from '../errors.js';
 import { checkCompatibility } from './compatibility.js';
 import type { ColumnInfo, MoodleDatabase } from './database.js';
@@ -25,6 +26,11 @@ export interface MoodleSite {
   /** When false, Moodle accepts only lower-case alphanumerics and `_ - @ .` in usernames. */
   readonly extendedUsernameChars: boolean;
   readonly userColumns: ReadonlyMap<string, ColumnInfo>;
+  /**
+   * The columns of the other tables the rules fill from directory values (the catalogue's `texts`), by table
+   * without prefix: their sizes are checked during planning, never hard-coded.
+   */
+  readonly tableColumns: ReadonlyMap<string, ReadonlyMap<string, ColumnInfo>>;
   /** Role ids by shortname (roles are looked up by shortname, never by id). */
   readonly roles: ReadonlyMap<string, number>;
   /** `sessiontimeout` in seconds: how long a `cache_flags` accesslib/dirtyusers mark must live. */
@@ -134,6 +140,7 @@ export async function readSite(db: MoodleDatabase): Promise<MoodleSite> {
     // Moodle tests empty($CFG->extendedusernamechars): '', '0' are false.
     extendedUsernameChars: !['', '0'].includes(config.get('extendedusernamechars')?.trim() ?? ''),
     userColumns: await readColumns(db, 'user'),
+    tableColumns: await readTextTables(db),
     roles: await readRoles(db),
     sessionTimeout: positiveOr(config.get('sessiontimeout'), 28800),
     enabledEnrol: commaList(config.get('enrol_plugins_enabled') ?? ''),
@@ -217,6 +224,19 @@ async function readConfig(db: MoodleDatabase): Promise<Map<string, string>> {
   // The SQL collation ignores case; keep only exact names.
   const names: readonly string[] = CONFIG_NAMES;
   return new Map(rows.filter((r) => names.includes(r.name)).map((r) => [r.name, r.value ?? '']));
+}
+
+async function readTextTables(db: MoodleDatabase): Promise<Map<string, Map<string, ColumnInfo>>> {
+  const tables = [
+    ...new Set(
+      Object.values(CATALOG)
+        .filter((facts) => Object.keys(facts.texts).length > 0)
+        .map((facts) => facts.table),
+    ),
+  ];
+  const out = new Map<string, Map<string, ColumnInfo>>();
+  for (const table of tables) out.set(table, await readColumns(db, table));
+  return out;
 }
 
 async function readColumns(db: MoodleDatabase, table: string): Promise<Map<string, ColumnInfo>> {

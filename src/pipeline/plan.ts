@@ -60,11 +60,15 @@ export async function readEntries(source: Source, rules: CompiledRules): Promise
   return { people, structures };
 }
 
-/** What the site's user columns allow (sizes, username characters), for the user rules. */
+/** What the site's columns allow (sizes, username characters), for the rules. */
 export function userConstraints(site: MoodleSite): UserConstraints {
   const columnMaxLength = new Map<string, number | null>();
   for (const [name, column] of site.userColumns) columnMaxLength.set(name, column.maxLength);
-  return { columnMaxLength, extendedUsernameChars: site.extendedUsernameChars };
+  const tableColumns = new Map<string, ReadonlyMap<string, number | null>>();
+  for (const [table, columns] of site.tableColumns) {
+    tableColumns.set(table, new Map([...columns].map(([name, column]) => [name, column.maxLength])));
+  }
+  return { columnMaxLength, extendedUsernameChars: site.extendedUsernameChars, tableColumns };
 }
 
 /** Everything a plan is computed from, and the plan. */
@@ -176,7 +180,10 @@ export async function readAndPlan(
     ),
   ]);
   const { plan, desired } = await inStage(observer, 'planning', () =>
-    planFromInputs(loaded, rules, entries, moodle, resolved.state, options, resolved.notes),
+    planFromInputs(loaded, rules, entries, moodle, resolved.state, options, [
+      ...resolved.notes,
+      ...(source.warnings?.() ?? []),
+    ]),
   );
   const header = {
     source: source.description,

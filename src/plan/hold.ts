@@ -28,15 +28,25 @@ export interface HoldInput {
   readonly users: readonly DesiredObject[];
   /** Whether a user (by key) is in Moodle now. */
   readonly inMoodle: (userKey: string) => boolean;
+  /**
+   * Users (by key) the diff left out, who are not in Moodle and will not be created (an idnumber another account
+   * has): changes about them (a membership, an enrolment) are dropped, since they would point at no account.
+   */
+  readonly notCreated?: ReadonlySet<string>;
 }
 
 /** The changes, those of troubled people and objects turned into `held` ones (same order). */
-export function holdTroubled(changes: readonly Change[], input: HoldInput): Change[] {
+export function holdTroubled(all: readonly Change[], input: HoldInput): Change[] {
+  let changes = all;
   const reasons = new Map<string, string>();
   // A person named who is not in the directory is someone who left, not an error of the entry naming them.
   for (const s of input.troubled) if (s.absent !== true && !reasons.has(s.dn)) reasons.set(s.dn, s.reason);
   const objectReasons = new Map(reasons);
   for (const s of input.leftOut) if (!objectReasons.has(s.dn)) objectReasons.set(s.dn, s.reason);
+  const notCreated = input.notCreated ?? new Set<string>();
+  if (notCreated.size > 0) {
+    changes = changes.filter((change) => change.entity === 'user' || !usersOf(change).some((u) => notCreated.has(u)));
+  }
   if (objectReasons.size === 0) return [...changes];
 
   // The people held, by user key: those in Moodle the rules still make a user of, and those the state knows by

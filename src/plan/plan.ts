@@ -64,6 +64,7 @@ export function computePlan(input: PlanInput): Plan {
 
   const changes: Change[] = [];
   const conflicts: Conflict[] = [];
+  const diffSkipped: SkippedEntry[] = [];
   const warnings: string[] = [...(input.warnings ?? [])];
   const desiredCounts: Partial<Record<EntityType, number>> = {};
   // What each diff hands to the ones after it (the catalogue's `uses` order them).
@@ -78,6 +79,7 @@ export function computePlan(input: PlanInput): Plan {
     for (const change of result.changes) changes.push(change);
     for (const conflict of result.conflicts) conflicts.push(conflict);
     for (const warning of result.warnings) warnings.push(warning);
+    for (const entry of result.skipped ?? []) diffSkipped.push(entry);
     const keys = ownedOf(reading.type);
     for (const change of result.changes) {
       if (change.action === 'create' || change.action === 'adopt') keys.add(change.key);
@@ -85,12 +87,20 @@ export function computePlan(input: PlanInput): Plan {
     }
   }
   // What a data error touches is held, never removed (hold.ts).
+  // Users the diff left out (Moodle's admin or guest, an idnumber taken): in Moodle, what is keyed by them is
+  // held like any troubled person's; not in Moodle, it is dropped with them.
+  const inMoodle = (key: string): boolean => input.index.id('user', key) !== undefined;
+  const leftOutDns = new Set(diffSkipped.map((s) => s.dn));
+  const notCreated = new Set(
+    (desiredObjects.get('user') ?? []).filter((u) => leftOutDns.has(u.dn) && !inMoodle(u.key)).map((u) => u.key),
+  );
   let planned: readonly Change[] = holdTroubled(changes, {
-    troubled: input.skipped,
+    troubled: [...input.skipped, ...diffSkipped],
     leftOut: checked.skipped,
     state: input.state,
     users: desiredObjects.get('user') ?? [],
-    inMoodle: (key) => input.index.id('user', key) !== undefined,
+    inMoodle,
+    notCreated,
   });
   if (input.scope !== undefined) {
     const scoped = scopeChanges(planned, input.scope, input.state, desiredObjects);
@@ -114,7 +124,7 @@ export function computePlan(input: PlanInput): Plan {
   }
   return {
     changes: planned,
-    skipped: [...input.skipped, ...checked.skipped],
+    skipped: [...input.skipped, ...checked.skipped, ...diffSkipped],
     warnings,
     desiredCounts,
     purgeNeeded: planned.filter(writes).some(purgeNeeded),

@@ -11,6 +11,7 @@ import type { EntityType } from '../model/change.js';
 import type { CurrentIndex } from '../model/current.js';
 import type { DesiredObject } from '../model/desired.js';
 import type { SkippedEntry } from '../model/skipped.js';
+import { describeKey } from '../rules/clean-values.js';
 
 export function dropDanglingReferences(
   desired: ReadonlyMap<EntityType, readonly DesiredObject[]>,
@@ -30,7 +31,7 @@ export function dropDanglingReferences(
             skipped.push({
               entity,
               dn: object.dn,
-              reason: `${entity} "${object.key}": its ${name === 'target' ? 'target user' : noun} "${ref.key}" is neither produced by the rules nor in Moodle; it is left out`,
+              reason: `${entity} "${describeKey(object.key)}": its ${name === 'target' ? 'target user' : noun} "${describeKey(ref.key)}" is neither produced by the rules nor in Moodle; it is left out`,
               kind: 'data',
             });
             return false;

@@ -19,6 +19,7 @@ import type { LdapEntry } from '../source/entry.js';
 import { normalizeDn } from '../source/entry.js';
 import type { Spec } from '../spec/schema.js';
 import type { CompiledProfile, CompiledRules, CompiledVars } from './compile-rules.js';
+import { checkObjectTexts } from './clean-values.js';
 import { collectCourseObjects, finishCourseObjects } from './course-objects.js';
 import { digestValues } from './digest.js';
 import type { ObjectCollector } from './objects.js';
@@ -252,6 +253,11 @@ export function desiredState(
   }
   const objects = collector.finish(skipped);
   finishCourseObjects(objects, skipped);
+  // Values Moodle would clean or could not store: cleaned (reported) or their object left out, one by one.
+  const valueWarnings: string[] = [...users.warnings];
+  objects.set('profile_data', profileData);
+  checkObjectTexts(objects, constraints.tableColumns, skipped, valueWarnings);
+  const checkedProfileData = objects.get('profile_data') ?? [];
   const fieldObjects: DesiredObject[] = rules.profileFields.map((f) => ({
     key: f.shortname,
     dn: '',
@@ -272,7 +278,7 @@ export function desiredState(
           case 'user':
             return [entity, users.users];
           case 'profile_data':
-            return [entity, byKey(profileData)];
+            return [entity, byKey(checkedProfileData)];
           case 'role':
             return [entity, [...rules.roles]];
           default:
@@ -281,7 +287,7 @@ export function desiredState(
       }),
     ),
     skipped,
-    warnings: structures.skipped.map((s) => `structure ${s.dn} is ignored: ${s.reason}`),
+    warnings: [...structures.skipped.map((s) => `structure ${s.dn} is ignored: ${s.reason}`), ...valueWarnings],
     excluded,
     ...(scope === undefined ? {} : { scope: [...scope].sort() }),
   };

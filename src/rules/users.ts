@@ -15,6 +15,8 @@ import type { Spec, UserFieldName } from '../spec/schema.js';
 import { USER_FIELD_NAMES } from '../spec/schema.js';
 import type { CompiledTemplate, EvalContext } from './template.js';
 import { compileTemplate, TemplateSyntaxError } from './template.js';
+import type { TextCleaning } from './clean-values.js';
+import { characters, cleanText, isEmailAddress } from './clean-values.js';
 
 /** Moodle user columns the tool can manage: the spec's fields plus the auth plugin. */
 export type ManagedUserField = UserFieldName | 'auth';
@@ -47,6 +49,11 @@ export interface UserConstraints {
   readonly columnMaxLength: ReadonlyMap<string, number | null>;
   /** Moodle's `extendedusernamechars`: when false, usernames are limited to [a-z0-9_.@-]. */
   readonly extendedUsernameChars: boolean;
+  /**
+   * Maximum length in characters of the columns of the other tables the rules fill, by table then column
+   * (`cohort` → `name` → 254). Absent: not checked (unit tests of the user rules alone).
+   */
+  readonly tableColumns?: ReadonlyMap<string, ReadonlyMap<string, number | null>>;
 }
 
 export interface CompiledUserRules {
@@ -110,10 +117,27 @@ function digestEntry(entry: LdapEntry, attributes: readonly string[]): string {
   return `sha256:${hash.digest('hex')}`;
 }
 
-const characters = (s: string): number => [...s].length;
+/**
+ * How Moodle cleans each user column (core_user's field definitions): names are PARAM_NOTAGS, institution,
+ * department and city PARAM_TEXT (tags stripped too); idnumber is PARAM_RAW and e-mail PARAM_RAW_TRIMMED, so
+ * only their control characters go.
+ */
+const USER_CLEANING: Readonly<Partial<Record<UserFieldName, TextCleaning>>> = {
+  firstname: 'notags',
+  lastname: 'notags',
+  middlename: 'notags',
+  alternatename: 'notags',
+  institution: 'notags',
+  department: 'notags',
+  city: 'notags',
+};
 
-/** One entry → one desired user, or the reason it cannot be one. */
-function desiredUser(candidate: UserCandidate, constraints: UserConstraints): DesiredUser | string {
+/** One entry → one desired user, or the reason it cannot be one; what was cleaned goes to `warn`. */
+function desiredUser(
+  candidate: UserCandidate,
+  constraints: UserConstraints,
+  warn: (message: string) => void,
+): DesiredUser | string {
   const { entry, rules } = candidate;
   const out: Partial<Record<ManagedUserField, string>> = { auth: rules.auth };
   for (const [name, template] of rules.fields) {
@@ -133,6 +157,20 @@ function desiredUser(candidate: UserCandidate, constraints: UserConstraints): De
         const used = template.attributes.join(', ') || 'no attribute';
         return `${name} is empty (template "${template.source}", from ${used})`;
       }
+      value = '';
+    }
+    const cleaned = cleanText(value, USER_CLEANING[name] ?? 'raw');
+    if (cleaned.changes.length > 0) {
+      // A username is the login: never guessed at, refused whole.
+      if (name === 'username') return `username has characters Moodle refuses (${cleaned.changes.join('; ')})`;
+      if (cleaned.value === '' && (REQUIRED.includes(name) || (name === 'idnumber' && rules.match === 'idnumber'))) {
+        return `${name} is empty once cleaned as Moodle would (${cleaned.changes.join('; ')})`;
+      }
+      warn(`${entry.dn}: ${name} cleaned as Moodle's API would (${cleaned.changes.join('; ')})`);
+      value = cleaned.value;
+    }
+    if (name === 'email' && value !== '' && !isEmailAddress(value)) {
+      warn(`${entry.dn}: email is not an address Moodle would accept; it is left empty`);
       value = '';
     }
     if (name === 'username') {
@@ -167,6 +205,8 @@ function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
 export interface DesiredUsers {
   readonly users: readonly DesiredUser[];
   readonly skipped: readonly SkippedEntry[];
+  /** Values changed to what Moodle would store (tags, control characters, an e-mail that is no address), by DN. */
+  readonly warnings: readonly string[];
 }
 
 /**
@@ -192,10 +232,14 @@ export function collectUsers(
   constraints: UserConstraints,
 ): DesiredUsers {
   const skipped: SkippedEntry[] = [];
+  const warnings: string[] = [];
   const byKey = new Map<string, DesiredUser[]>();
   const byUsername = new Map<string, DesiredUser[]>();
+  const warn = (message: string): void => {
+    warnings.push(message);
+  };
   for (const candidate of candidates) {
-    const result = desiredUser(candidate, constraints);
+    const result = desiredUser(candidate, constraints, warn);
     if (typeof result === 'string') {
       skipped.push({ entity: 'user', dn: candidate.entry.dn, reason: result });
       continue;
@@ -227,7 +271,7 @@ export function collectUsers(
     .filter((u) => !rejected.has(u))
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   skipped.sort((a, b) => (a.dn < b.dn ? -1 : a.dn > b.dn ? 1 : 0));
-  return { users, skipped };
+  return { users, skipped, warnings };
 }
 
 /** `users.onInvalidEntry: fail` turns the skipped entries into one error listing them all. */

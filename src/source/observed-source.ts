@@ -17,6 +17,7 @@ export function observeSource(source: Source, observer: RunObserver): Source {
   return {
     description: source.description,
     commandLine: (request) => source.commandLine(request),
+    warnings: () => source.warnings?.() ?? [],
     close: () => source.close(),
     async *search(request: SearchRequest): AsyncIterable<LdapEntry> {
       const started = performance.now();

@@ -23,6 +23,8 @@ export interface Source {
   search(request: SearchRequest): AsyncIterable<LdapEntry>;
   /** The search as a command line a human can rerun (`ldapsearch …`), for the log; never holds a secret. */
   commandLine(request: SearchRequest): string;
+  /** Notes for the plan about how the searches went (a smaller page size the server required); none when absent. */
+  warnings?(): readonly string[];
   close(): Promise<void>;
 }
 

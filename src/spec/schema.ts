@@ -211,7 +211,8 @@ export const specSchema = {
               minimum: 1,
               maximum: 10000,
               default: 500,
-              description: 'Entries per page of the paged results control.',
+              description:
+                'Entries per page of the paged results control. A server that refuses pages this large (adminLimitExceeded) is read with pages halved until it accepts them (down to 10); the plan warns with the size that worked.',
             },
             timeout: {
               type: 'integer',

@@ -190,16 +190,26 @@ describe('LdapSource paging through a size-limited account', () => {
     });
   }
 
-  it('works within a server page-size cap, and fails with LDAP_SEARCH and a hint above it', async () => {
+  it('works within a server page-size cap; above it, halves the page size until the server accepts it, and says so', async () => {
     expect(await withSource(options(capped, { pageSize: 100 }), (s) => collect(s, PERSONS))).toHaveLength(PEOPLE);
-    const error = await userError(withSource(options(capped), (s) => collect(s, PERSONS)));
-    expect(error.code).toBe('LDAP_SEARCH');
-    expect(error.message).toContain(capped.url);
-    expect(error.message).toContain(PEOPLE_BASE_DN);
-    expect(error.message).toContain(PERSONS.filter);
-    expect(error.message).toContain('adminLimitExceeded (11)');
-    expect(error.message).toContain('illegal pagedResults page size');
-    expect(error.message).toMatch(/lower source\.ldap\.pageSize/);
+    await withSource(options(capped), async (source) => {
+      // 500 → 250 → 125 → 62: the first size under the server's cap of 100.
+      const entries = await collect(source, PERSONS);
+      expect(entries).toHaveLength(PEOPLE);
+      expect(new Set(entries.map((e) => e.dn)).size).toBe(PEOPLE);
+      expect(source.warnings()).toEqual([
+        `the LDAP server ${capped.url} refuses pages of 500 entries (adminLimitExceeded): the directory was read with pages of 62; set source.ldap.pageSize to 62 to spare the retries`,
+      ]);
+      // The size that worked is kept for the next searches (and the ldapsearch line shows it).
+      expect(source.commandLine(PERSONS)).toContain('pr=62/noprompt');
+      expect(await collect(source, PERSONS)).toHaveLength(PEOPLE);
+      expect(source.warnings()).toHaveLength(1);
+    });
+    // Within the cap, nothing to say.
+    await withSource(options(capped, { pageSize: 100 }), async (source) => {
+      await collect(source, PERSONS);
+      expect(source.warnings()).toEqual([]);
+    });
   });
 });
 

@@ -177,13 +177,17 @@ describe('LDAP failures through the CLI', () => {
     await s.expectNothingWritten();
   });
 
-  it('a page the server refuses (page size over its cap): LDAP_SEARCH, nothing planned', async () => {
+  it("a page size over the server's cap: planned with smaller pages, a warning naming the size that worked", async () => {
     const s = await setup();
-    const run = await s.cli(['plan', '--spec', await ldapSpec(s, ldapSource(big, { pageSize: 500 }))]);
-    const paragraph = userErrorParagraph(run, 'LDAP_SEARCH');
-    expect(paragraph).toContain(big.url);
-    expect(paragraph).toContain('adminLimitExceeded (11)');
-    expect(paragraph).toContain('pageSize');
+    const spec = await ldapSpec(s, ldapSource(big, { pageSize: 500 }));
+    const { plan } = await s.plan(spec);
+    // 500 → 250 → 125 → 62, the first size under the cap of 100.
+    expect(plan.warnings).toContain(
+      `the LDAP server ${big.url} refuses pages of 500 entries (adminLimitExceeded): the directory was read with pages of 62; set source.ldap.pageSize to 62 to spare the retries`,
+    );
+    const run = await s.cli(['plan', '--spec', spec, '--no-color']);
+    expect(run.stderr).not.toContain('LDAP_SEARCH');
+    expect(run.stdout + run.stderr).toContain('read with pages of 62');
     await s.expectNothingWritten();
   });
 });

@@ -223,16 +223,21 @@ describe.each(TARGETS)('plan on %s', (target) => {
       await s.expectNothingWritten();
     });
 
-    it('refuses to take over a site administrator, even with adopt: matching', async () => {
+    it('never takes over a site administrator, even with adopt: matching: that entry left out by DN, the rest planned', async () => {
       const s = await setup(async (t) => {
-        const id = await insertUser(t, { ...ELOISE, username: 'f4500133' });
+        const id = await insertUser(t, { ...ELOISE, username: 'f4500133', idnumber: '' });
         await t.execute("UPDATE mdl_config SET value = ? WHERE name = 'siteadmins'", [`2,${id}`]);
       });
-      const error = await planError(s, await collegeSpec(s.ws, s.t, { users: { adopt: 'matching' } }));
-      expect(error.code).toBe('MOODLE_CONFLICT');
-      expect(error.diagnostics.map((d) => d.message)).toEqual([
-        expect.stringContaining('a site administrator or the guest account, which ldap2moodle never touches'),
+      const { skipped, changes } = await plan(s, await collegeSpec(s.ws, s.t, { users: { adopt: 'matching' } }));
+      expect(skipped).toEqual([
+        {
+          entity: 'user',
+          dn: 'uid=F4500133,ou=people,dc=ent,dc=example',
+          reason: expect.stringContaining('a site administrator or the guest account, which ldap2moodle never touches'),
+        },
       ]);
+      expect(changes.filter((c) => c.key === 'f4500133')).toEqual([]);
+      expect(changes.find((c) => c.key === 'f4500111')?.action).toBe('create');
       await s.expectNothingWritten();
     });
 

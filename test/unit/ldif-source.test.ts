@@ -124,3 +124,37 @@ describe('LdifSource scope details', () => {
     expect(sub.map((e) => e.dn)).toEqual(['ou=b,dc=x', 'cn=child,ou=b,dc=x']);
   });
 });
+
+describe('LdifSource and invalid UTF-8', () => {
+  it('names the entry and attribute of a base64 value that is not UTF-8, for the attributes a search returns', async () => {
+    const bad = Buffer.from([0x4e, 0x6f, 0xff]).toString('base64');
+    const photo = Buffer.from([0xff, 0xd8, 0xff]).toString('base64');
+    const text = [
+      'dn: dc=example',
+      'objectClass: domain',
+      '',
+      'dn: uid=A1,dc=example',
+      'objectClass: person',
+      `givenName:: ${bad}`,
+      `jpegPhoto:: ${photo}`,
+      `sn:: ${Buffer.from('Dupont').toString('base64')}`,
+      '',
+    ].join('\n');
+    const invalid = new Map<string, Set<string>>();
+    const entries = parseLdif(text, 't.ldif', invalid);
+    expect(values(entries[1] as LdapEntry, 'givenname')).toEqual(['No\uFFFD']);
+    expect(invalid).toEqual(new Map([['uid=A1,dc=example', new Set(['givenname', 'jpegphoto'])]]));
+    const source = new LdifSource('t.ldif', entries, invalid);
+    const request: SearchRequest = {
+      base: 'dc=example',
+      scope: 'sub',
+      filter: '(objectClass=person)',
+      attributes: ['givenName', 'sn'],
+    };
+    for await (const _ of source.search(request)) void _;
+    // The photo was not asked for: nothing to say about it.
+    expect(source.warnings()).toEqual([
+      'uid=A1,dc=example: givenname has a value that is not valid UTF-8 in t.ldif; it was read with U+FFFD in place of the bad bytes',
+    ]);
+  });
+});

@@ -81,7 +81,7 @@ describe('user diff', () => {
 
   it('plans nothing when a managed user already matches', () => {
     const result = diff([person('A1')], [written(10, 'A1')], [managed(10, 'a1')]);
-    expect(result).toEqual({ changes: [], conflicts: [], warnings: [] });
+    expect(result).toEqual({ changes: [], conflicts: [], warnings: [], skipped: [] });
   });
 
   it('updates only the managed columns that differ', () => {
@@ -119,10 +119,49 @@ describe('user diff', () => {
     ]);
   });
 
-  it('never touches site admins or the guest', () => {
-    const result = diff([person('admin')], [], [], options({ adopt: 'matching' }));
+  it('never touches site admins or the guest: the entry is left out with its DN, the rest goes on', () => {
+    const result = diff([person('admin'), person('A1')], [], [], options({ adopt: 'matching' }));
+    expect(result.changes.map((c) => c.address)).toEqual(['user["a1"]']);
+    expect(result.conflicts).toEqual([]);
+    expect(result.skipped).toEqual([
+      {
+        entity: 'user',
+        dn: 'uid=admin,ou=people,dc=ent,dc=example',
+        reason:
+          'maps to Moodle user id 2 "admin", a site administrator or the guest account, which ldap2moodle never touches; it is left out',
+      },
+    ]);
+  });
+
+  it('leaves out an entry whose idnumber another Moodle account has, and leaves both accounts as they are', () => {
+    // B2 is new, A1 managed and changing its idnumber: another account holds each one's new idnumber.
+    const rows = [
+      written(20, 'Z9', { idnumber: 'B2' }),
+      written(10, 'A1', { firstname: 'Old', idnumber: 'OLD' }),
+      written(21, 'Y8', { idnumber: 'A1' }),
+    ];
+    const result = diff([person('B2'), person('A1')], rows, [managed(10, 'a1')]);
     expect(result.changes).toEqual([]);
-    expect(result.conflicts[0]?.message).toContain('a site administrator or the guest account');
+    expect(result.conflicts).toEqual([]);
+    expect(result.skipped).toEqual([
+      {
+        entity: 'user',
+        dn: 'uid=A1,ou=people,dc=ent,dc=example',
+        reason: 'its idnumber is already the idnumber of Moodle user id 21 "y8"; it is left out',
+      },
+      {
+        entity: 'user',
+        dn: 'uid=B2,ou=people,dc=ent,dc=example',
+        reason: 'its idnumber is already the idnumber of Moodle user id 20 "z9"; it is left out',
+      },
+    ]);
+  });
+
+  it('leaves alone accounts that already share an idnumber (legacy data): only taking one is refused', () => {
+    const rows = [written(10, 'A1'), written(21, 'Y8', { idnumber: 'A1' })];
+    const result = diff([person('A1')], rows, [managed(10, 'a1')]);
+    expect(result.skipped).toEqual([]);
+    expect(result.changes).toEqual([]);
   });
 
   it('reports a deleted row holding the username instead of planning an insert that would fail', () => {

@@ -39,6 +39,12 @@ export interface LdapSourceOptions {
 }
 
 export const DEFAULT_PAGE_SIZE = 500;
+/** The smallest page size tried when the server refuses larger ones (adminLimitExceeded). */
+export const MIN_PAGE_SIZE = 10;
+const ADMIN_LIMIT_EXCEEDED = 11;
+
+/** The server refused the page size before any entry came: try again with smaller pages. */
+class PageSizeRefused extends Error {}
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** The URL without any user-info part, for messages and `description`. */
@@ -68,6 +74,20 @@ export function normalizeEntry(entry: Entry): LdapEntry {
     attributes[key] = target;
   }
   return { dn: entry.dn, attributes };
+}
+
+/**
+ * The attributes of an entry holding a value that is not UTF-8: ldapts hands those over as Buffers (it decodes
+ * every other value), which `normalizeEntry` decodes with U+FFFD in place of the bad bytes. Lower-cased.
+ */
+export function invalidUtf8Attributes(entry: Entry): string[] {
+  const names: string[] = [];
+  for (const [name, raw] of Object.entries(entry)) {
+    if (name === 'dn') continue;
+    const list = Array.isArray(raw) ? raw : [raw];
+    if (list.some((value) => typeof value !== 'string')) names.push(name.toLowerCase());
+  }
+  return names;
 }
 
 interface ResolvedOptions {
@@ -190,10 +210,14 @@ export class LdapSource implements Source {
   // Private (#) so that neither the password nor the client shows up when the source is logged or inspected.
   readonly #options: ResolvedOptions;
   #client: Client | undefined;
+  /** The page size searches use: the spec's, or the smaller one the server accepted. */
+  #pageSize: number;
+  readonly #warnings: string[] = [];
 
   private constructor(options: ResolvedOptions, client: Client) {
     this.#options = options;
     this.#client = client;
+    this.#pageSize = options.pageSize;
     this.description = options.display;
   }
 
@@ -215,8 +239,46 @@ export class LdapSource implements Source {
     return this.#client;
   }
 
+  /**
+   * Streams a search. A server whose maximum page size is below ours answers the first page with
+   * adminLimitExceeded (11): the search starts again with pages half as large, down to `MIN_PAGE_SIZE`, and the
+   * size that worked is kept for the next searches and named in a warning. Only before any entry came: a
+   * search is never restarted half-way (its first entries were already handed on).
+   */
   async *search(request: SearchRequest): AsyncGenerator<LdapEntry> {
-    const { display, pageSize, timeoutMs } = this.#options;
+    while (true) {
+      const pageSize = this.#pageSize;
+      try {
+        yield* this.#pages(request, pageSize);
+        if (pageSize !== this.#options.pageSize) this.#notePageSize(pageSize);
+        return;
+      } catch (error) {
+        if (!(error instanceof PageSizeRefused)) throw error;
+        this.#pageSize = Math.max(MIN_PAGE_SIZE, Math.floor(pageSize / 2));
+      }
+    }
+  }
+
+  /** What the plan should say about this source (the page size the server accepted). */
+  warnings(): readonly string[] {
+    return [...this.#warnings];
+  }
+
+  #notePageSize(worked: number): void {
+    const { display, pageSize } = this.#options;
+    const warning =
+      `the LDAP server ${display} refuses pages of ${pageSize} entries (adminLimitExceeded): the directory was read ` +
+      `with pages of ${worked}; set source.ldap.pageSize to ${worked} to spare the retries`;
+    if (!this.#warnings.includes(warning)) this.#warnings.push(warning);
+  }
+
+  #noteInvalidUtf8(dn: string, attribute: string): void {
+    const warning = `${dn}: ${attribute} has a value that is not valid UTF-8 on ${this.#options.display}; it was read with U+FFFD in place of the bad bytes`;
+    if (!this.#warnings.includes(warning)) this.#warnings.push(warning);
+  }
+
+  async *#pages(request: SearchRequest, pageSize: number): AsyncGenerator<LdapEntry> {
+    const { display, timeoutMs } = this.#options;
     let filter: Filter;
     try {
       filter = FilterParser.parseString(request.filter);
@@ -238,6 +300,12 @@ export class LdapSource implements Source {
         try {
           page = await pages.next();
         } catch (error) {
+          const smaller =
+            error instanceof ResultCodeError &&
+            error.code === ADMIN_LIMIT_EXCEEDED &&
+            entriesSoFar === 0 &&
+            pageSize > MIN_PAGE_SIZE;
+          if (smaller) throw new PageSizeRefused();
           throw searchError(display, request, error, { pageSize, timeoutMs, entriesSoFar });
         }
         if (page.done === true) return;
@@ -246,6 +314,7 @@ export class LdapSource implements Source {
         if (searchReferences.length > 0) throw referralError(display, request, searchReferences);
         for (const entry of searchEntries) {
           entriesSoFar += 1;
+          for (const name of invalidUtf8Attributes(entry)) this.#noteInvalidUtf8(entry.dn, name);
           yield normalizeEntry(entry);
         }
       }
@@ -256,7 +325,8 @@ export class LdapSource implements Source {
   }
 
   commandLine(request: SearchRequest): string {
-    const { display, bindDN, pageSize } = this.#options;
+    const { display, bindDN } = this.#options;
+    const pageSize = this.#pageSize;
     const bind = bindDN === undefined ? [] : ['-D', shellQuote(bindDN), '-W'];
     return [
       'ldapsearch -x -LLL',

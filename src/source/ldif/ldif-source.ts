@@ -7,6 +7,7 @@ import { type LdapEntry, normalizeDn } from '../entry.js';
 import { compileFilter } from '../filter.js';
 import type { SearchRequest, Source } from '../source.js';
 import { searchArguments, shellQuote } from '../source.js';
+import type { InvalidUtf8 } from './parse-ldif.js';
 import { readLdifFile } from './parse-ldif.js';
 
 interface IndexedEntry {
@@ -51,19 +52,41 @@ export class LdifSource implements Source {
   readonly description: string;
   private readonly entries: readonly IndexedEntry[];
   private readonly dns: ReadonlySet<string>;
+  private readonly invalidUtf8: InvalidUtf8;
+  private readonly notes: string[] = [];
 
   constructor(
     readonly path: string,
     entries: readonly LdapEntry[],
+    invalidUtf8: InvalidUtf8 = new Map(),
   ) {
     this.description = path;
     this.entries = entries.map(index);
     this.dns = new Set(this.entries.map((e) => e.dn));
+    this.invalidUtf8 = invalidUtf8;
   }
 
   /** Reads and parses the file; throws `LDIF_INVALID` if it cannot. */
   static async open(path: string): Promise<LdifSource> {
-    return new LdifSource(path, await readLdifFile(path));
+    const invalidUtf8: InvalidUtf8 = new Map();
+    const entries = await readLdifFile(path, invalidUtf8);
+    return new LdifSource(path, entries, invalidUtf8);
+  }
+
+  /** Values the searches returned that were not UTF-8 (by DN and attribute, never the value). */
+  warnings(): readonly string[] {
+    return [...this.notes];
+  }
+
+  /** Notes the attributes of a returned entry that hold a value decoded from invalid UTF-8. */
+  private noteInvalidUtf8(entry: LdapEntry): void {
+    const names = this.invalidUtf8.get(entry.dn);
+    if (names === undefined) return;
+    for (const name of Object.keys(entry.attributes)) {
+      if (!names.has(name)) continue;
+      const note = `${entry.dn}: ${name} has a value that is not valid UTF-8 in ${this.path}; it was read with U+FFFD in place of the bad bytes`;
+      if (!this.notes.includes(note)) this.notes.push(note);
+    }
   }
 
   async *search(request: SearchRequest): AsyncIterable<LdapEntry> {
@@ -85,7 +108,10 @@ export class LdifSource implements Source {
           : request.scope === 'one'
             ? indexed.parent === base
             : indexed.dn === base || indexed.ancestors.includes(base);
-      if (inScope && matches(indexed.entry)) yield restrict(indexed.entry, request.attributes);
+      if (!inScope || !matches(indexed.entry)) continue;
+      const entry = restrict(indexed.entry, request.attributes);
+      this.noteInvalidUtf8(entry);
+      yield entry;
     }
   }
 

@@ -26,7 +26,15 @@ interface AttrValue {
   /** Attribute description (type plus options), lower-cased. */
   readonly name: string;
   readonly value: string;
+  /** A base64 value whose bytes are not UTF-8: decoded with U+FFFD in place of the bad bytes. */
+  readonly invalidUtf8?: true;
 }
+
+/**
+ * Attributes (lower-cased descriptions) of each entry, by DN as written, holding a base64 value that is not
+ * valid UTF-8. A binary attribute (a photo) is rightly not text: the reader decides which ones matter.
+ */
+export type InvalidUtf8 = Map<string, Set<string>>;
 
 // AttributeDescription: a name or a numeric OID, then `;options` (RFC 4512 §2.5).
 const ATTRIBUTE_DESCRIPTION = /^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)*)(?:;[A-Za-z0-9-]+)*$/;
@@ -95,6 +103,8 @@ function splitRecords(text: string, problems: Problems): LogicalLine[][] {
   return records;
 }
 
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /** Parses `attr: value`, `attr:: base64` (refusing `attr:< url`); reports and returns undefined on error. */
 function parseAttrValue(logical: LogicalLine, problems: Problems): AttrValue | undefined {
   const { text } = logical;
@@ -125,7 +135,12 @@ function parseAttrValue(logical: LogicalLine, problems: Problems): AttrValue | u
       problems.at(`invalid base64 value for "${description}::"`, logical, colon + 2 + fill);
       return undefined;
     }
-    return { name, value: Buffer.from(encoded, 'base64').toString('utf8') };
+    const bytes = Buffer.from(encoded, 'base64');
+    try {
+      return { name, value: STRICT_UTF8.decode(bytes) };
+    } catch {
+      return { name, value: bytes.toString('utf8'), invalidUtf8: true };
+    }
   }
   // Only the FILL spaces after the colon are dropped; trailing spaces belong to the value (RFC 2849).
   return { name, value: rest.replace(/^ +/, '') };
@@ -148,6 +163,7 @@ function parseRecord(
   record: readonly LogicalLine[],
   problems: Problems,
   seen: Map<string, number>,
+  invalidUtf8?: InvalidUtf8,
 ): LdapEntry | undefined {
   const first = record[0] as LogicalLine;
   if (!/^dn:/i.test(first.text)) {
@@ -196,6 +212,11 @@ function parseRecord(
       valid = false;
       continue;
     }
+    if (parsed.invalidUtf8 === true && invalidUtf8 !== undefined) {
+      const names = invalidUtf8.get(dn) ?? new Set<string>();
+      names.add(parsed.name);
+      invalidUtf8.set(dn, names);
+    }
     const list = attributes[parsed.name];
     if (list) list.push(parsed.value);
     else attributes[parsed.name] = [parsed.value];
@@ -221,15 +242,18 @@ function invalid(file: string, problems: Problems): UserError {
   );
 }
 
-/** Parses LDIF content records into entries; `file` is used in error positions. Throws `LDIF_INVALID`. */
-export function parseLdif(text: string, file: string): LdapEntry[] {
+/**
+ * Parses LDIF content records into entries; `file` is used in error positions. Throws `LDIF_INVALID`. Base64
+ * values that are not UTF-8 are noted in `invalidUtf8` when given.
+ */
+export function parseLdif(text: string, file: string, invalidUtf8?: InvalidUtf8): LdapEntry[] {
   const problems = new Problems(file);
   const records = splitRecords(text, problems);
   dropVersionLine(records, problems);
   const seen = new Map<string, number>();
   const entries: LdapEntry[] = [];
   for (const record of records) {
-    const entry = parseRecord(record, problems, seen);
+    const entry = parseRecord(record, problems, seen, invalidUtf8);
     if (entry) entries.push(entry);
   }
   if (problems.list.length > 0) throw invalid(file, problems);
@@ -237,7 +261,7 @@ export function parseLdif(text: string, file: string): LdapEntry[] {
 }
 
 /** Reads and parses an LDIF file (UTF-8). Throws `LDIF_INVALID` if it cannot be read or is not valid LDIF. */
-export async function readLdifFile(path: string): Promise<LdapEntry[]> {
+export async function readLdifFile(path: string, invalidUtf8?: InvalidUtf8): Promise<LdapEntry[]> {
   let bytes: Buffer;
   try {
     bytes = await readBoundedRegularFile(path, LDIF_FILE_LIMIT);
@@ -264,5 +288,5 @@ export async function readLdifFile(path: string): Promise<LdapEntry[]> {
       [{ message: 'invalid UTF-8 byte sequence', position }],
     );
   }
-  return parseLdif(text, path);
+  return parseLdif(text, path, invalidUtf8);
 }
