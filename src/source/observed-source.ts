@@ -19,6 +19,8 @@ export function observeSource(source: Source, observer: RunObserver): Source {
     commandLine: (request) => source.commandLine(request),
     warnings: () => source.warnings?.() ?? [],
     close: () => source.close(),
+    // What the source learnt while searching (a smaller page size that worked) reaches the plan through the wrapper.
+    warnings: () => source.warnings?.() ?? [],
     async *search(request: SearchRequest): AsyncIterable<LdapEntry> {
       const started = performance.now();
       let entries = 0;
