@@ -17,10 +17,9 @@ export function observeSource(source: Source, observer: RunObserver): Source {
   return {
     description: source.description,
     commandLine: (request) => source.commandLine(request),
-    warnings: () => source.warnings?.() ?? [],
-    close: () => source.close(),
     // What the source learnt while searching (a smaller page size that worked) reaches the plan through the wrapper.
     warnings: () => source.warnings?.() ?? [],
+    close: () => source.close(),
     async *search(request: SearchRequest): AsyncIterable<LdapEntry> {
       const started = performance.now();
       let entries = 0;
