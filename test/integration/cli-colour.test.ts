@@ -2,38 +2,14 @@
  * The colour decision of the real executable, on a real pseudo-terminal (util-linux `script`) and on a pipe:
  * chalk's own detection (a terminal, FORCE_COLOR, TERM=dumb) with NO_COLOR and --no-color on top.
  */
-import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
 import { ensureBuilt } from '../helpers/child-apply.js';
-import { ANSI, COLLEGE_SPEC, copyCollegeSideFiles, type Workspace, workspace } from '../helpers/spec-files.js';
+import { ANSI, type Workspace, workspace } from '../helpers/spec-files.js';
+import { collegeInMemory, runOnTerminal } from '../helpers/terminal.js';
 
-const BIN = fileURLToPath(new URL('../../bin/ldap2moodle.js', import.meta.url));
-const COLLEGE_LDIF = fileURLToPath(new URL('../../examples/college/directory.ldif', import.meta.url));
-
-/** Quotes one word for sh. */
-const sh = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;
-
-/**
- * Runs the CLI with `env` on a pseudo-terminal or a pipe. What decides colour is removed from the environment
- * first: NO_COLOR, FORCE_COLOR, TERM, and CI (chalk colours no terminal under a CI it does not know, as when
- * this suite runs under `CI=true`).
- */
-function run(args: readonly string[], env: NodeJS.ProcessEnv, terminal: boolean): Promise<string> {
-  const { NO_COLOR: _, FORCE_COLOR: __, TERM: ___, CI: ____, ...base } = process.env;
-  // stderr away: this is about the plan's colours on stdout; the progress drawn on a terminal's stderr (cursor
-  // moves, not colours) is test/integration/logs.test.ts's.
-  const command = `${[process.execPath, BIN, ...args].map(sh).join(' ')} 2>/dev/null`;
-  const [file, argv] = terminal ? ['script', ['-qec', command, '/dev/null']] : ['sh', ['-c', command]];
-  return new Promise((resolve, reject) => {
-    execFile(file, argv, { env: { ...base, TERM: 'xterm-256color', ...env } }, (error, stdout, stderr) => {
-      if (error !== null) reject(new Error(`${command} failed: ${stderr}${stdout}`));
-      else resolve(stdout);
-    });
-  });
-}
+/** The CLI's stdout (stderr away: the progress drawn there is logs.test.ts's) on a terminal or a pipe, with `env`. */
+const run = (args: readonly string[], env: NodeJS.ProcessEnv, terminal: boolean): Promise<string> =>
+  runOnTerminal(args, { terminal, stderr: 'drop', env });
 
 describe('colour on a terminal, a pipe, and as the environment says', () => {
   let ws: Workspace;
@@ -41,12 +17,7 @@ describe('colour on a terminal, a pipe, and as the environment says', () => {
   beforeAll(async () => {
     await ensureBuilt();
     ws = await workspace();
-    await copyCollegeSideFiles(ws.dir);
-    const college = parse(await readFile(COLLEGE_SPEC, 'utf8')) as Record<string, unknown>;
-    college.source = { ldif: COLLEGE_LDIF };
-    college.moodle = { driver: 'embedded', path: ':memory:' };
-    spec = ws.path('ldap2moodle.yaml');
-    await writeFile(spec, stringify(college));
+    spec = await collegeInMemory(ws);
   }, 120_000);
   afterAll(async () => ws?.remove());
 

@@ -4,20 +4,14 @@
  * logged, not printed in the human plan; progress shows on a terminal only. Secrets and personal values never
  * reach the log.
  */
-import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
 import { ensureBuilt } from '../helpers/child-apply.js';
 import { dropStaleTestDatabases } from '../helpers/mariadb.js';
 import { type SlapdInstance, startSlapd } from '../helpers/slapd.js';
 import {
-  COLLEGE_LDIF,
-  COLLEGE_SPEC,
   type CliRun,
   collegeUsers,
-  copyCollegeSideFiles,
   SMALL_LDIF,
   STAGE_LINE,
   type TestSite,
@@ -28,12 +22,12 @@ import {
   writeSpec,
 } from '../helpers/spec-files.js';
 import { TARGETS } from '../helpers/targets.js';
+import { collegeInMemory, runOnTerminal } from '../helpers/terminal.js';
 
 /** A server target when there is one: the database password then goes through `${env:}` too (trust ignores it). */
 const TARGET = TARGETS.includes('postgres') ? 'postgres' : (TARGETS[0] ?? 'mariadb');
 const LDAP_PASSWORD = 'Ld4p-B1nd-S3cret-7q';
 const DB_PASSWORD = 'Db-Pa55-S3cret-9z';
-const BIN = fileURLToPath(new URL('../../bin/ldap2moodle.js', import.meta.url));
 
 /** Values of small.ldif that are personal (names, e-mails, uids): none of them may reach the log. */
 async function personalValues(): Promise<string[]> {
@@ -285,21 +279,9 @@ describe(`logs of plan and apply (into ${TARGET})`, () => {
   });
 });
 
-/** Quotes one word for sh. */
-const sh = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;
-
-/** The real executable on a pseudo-terminal (util-linux `script`: stdout and stderr both the terminal) or a pipe. */
-function runBinary(args: readonly string[], terminal: boolean): Promise<string> {
-  const { NO_COLOR: _, FORCE_COLOR: __, TERM: ___, CI: ____, ...base } = process.env;
-  const command = [process.execPath, BIN, ...args].map(sh).join(' ');
-  const [file, argv] = terminal ? ['script', ['-qec', command, '/dev/null']] : ['sh', ['-c', `${command} 2>&1`]];
-  return new Promise((resolve, reject) => {
-    execFile(file, argv, { env: { ...base, TERM: 'xterm-256color' } }, (error, stdout, stderr) => {
-      if (error !== null) reject(new Error(`${command} failed: ${stderr}${stdout}`));
-      else resolve(stdout);
-    });
-  });
-}
+/** What a person sees (stdout and stderr) on a terminal or a pipe. */
+const runBinary = (args: readonly string[], terminal: boolean): Promise<string> =>
+  runOnTerminal(args, { terminal, stderr: 'merge' });
 
 describe('progress on a terminal only', () => {
   let ws: Workspace;
@@ -307,12 +289,7 @@ describe('progress on a terminal only', () => {
   beforeAll(async () => {
     await ensureBuilt();
     ws = await workspace();
-    await copyCollegeSideFiles(ws.dir);
-    const college = parse(await readFile(COLLEGE_SPEC, 'utf8')) as Record<string, unknown>;
-    college.source = { ldif: COLLEGE_LDIF };
-    college.moodle = { driver: 'embedded', path: ':memory:' };
-    specPath = ws.path('ldap2moodle.yaml');
-    await writeFile(specPath, stringify(college));
+    specPath = await collegeInMemory(ws);
   }, 120_000);
   afterAll(async () => ws?.remove());
 
