@@ -96,7 +96,12 @@ export interface ChildRun {
  */
 export function runApplyChild(
   specPath: string,
-  options: { readonly failpoint?: string; readonly args?: readonly string[] } = {},
+  options: {
+    readonly failpoint?: string;
+    readonly args?: readonly string[];
+    /** SIGKILL the child this many ms after it was started (test/reliability's seeded random moments). */
+    readonly killAfterMs?: number;
+  } = {},
 ): Promise<ChildRun> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.LDAP2MOODLE_FAILPOINT;
@@ -114,8 +119,13 @@ export function runApplyChild(
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
     });
+    const killer =
+      options.killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.killAfterMs);
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: performance.now() - started }));
+    child.on('close', (code, signal) => {
+      clearTimeout(killer);
+      resolve({ code, signal, stdout, stderr, ms: performance.now() - started });
+    });
   });
 }
 
