@@ -3,7 +3,8 @@
  * variables, and every random draw replayable from the seed printed with a failure.
  *
  * - `L2M_RELIABILITY_SEED`: the seed (an unsigned 32-bit integer); a fresh one per run when unset.
- * - `L2M_RELIABILITY_KILLS`: SIGKILLs per target (default 3).
+ * - `L2M_RELIABILITY_KILLS`: SIGKILLs of apply per target (default 3).
+ * - `L2M_RELIABILITY_FAULTS`: slapd kills and slapd pauses per target (default 1 of each).
  */
 
 /** An integer environment variable, or `fallback` when unset; anything else than a whole number is refused. */
@@ -16,6 +17,7 @@ function envInteger(name: string, fallback: number): number {
 
 export const SEED = envInteger('L2M_RELIABILITY_SEED', Math.floor(Math.random() * 2 ** 32)) >>> 0;
 export const KILLS_PER_TARGET = envInteger('L2M_RELIABILITY_KILLS', 3);
+export const FAULTS_PER_TARGET = envInteger('L2M_RELIABILITY_FAULTS', 1);
 
 /** How to replay a failure: in every assertion message of the suite. */
 export const REPLAY = `L2M_RELIABILITY_SEED=${SEED}`;
