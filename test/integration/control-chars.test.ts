@@ -88,6 +88,16 @@ describe('control characters in human output', () => {
     60_000,
   );
 
+  it('moodle-query shows a value stored with control characters escaped', async () => {
+    // A value written raw into Moodle (by an older version, or by hand): only the display is escaped.
+    // (No `;` in it: moodle-query runs one statement.)
+    const sql = `SELECT 'evil${ESC}[2J${ESC}]2\u0007\nPlan: 0' AS uid`;
+    const run = await site.cli(['moodle-query', '--spec', spec, sql]);
+    expect(run.code, run.stderr).toBe(0);
+    expectNoRawControl(run.stdout + run.stderr);
+    expect(run.stdout).toContain('evil\\u001b[2J\\u001b]2\\u0007\\nPlan: 0');
+  });
+
   it('an error message carrying a value is escaped on stderr', async () => {
     const run = await site.cli(['plan', '--spec', site.ws.path(`missing${ESC}[2J.yaml`)]);
     expect(run.code).not.toBe(0);
