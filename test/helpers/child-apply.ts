@@ -101,6 +101,8 @@ export function runApplyChild(
     readonly args?: readonly string[];
     /** SIGKILL the child this many ms after it was started (test/reliability's seeded random moments). */
     readonly killAfterMs?: number;
+    /** Called with the child's stdout so far on each chunk, and the ms since it started. */
+    readonly onStdout?: (stdoutSoFar: string, ms: number) => void;
   } = {},
 ): Promise<ChildRun> {
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -115,6 +117,7 @@ export function runApplyChild(
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
+      options.onStdout?.(stdout, performance.now() - started);
     });
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
