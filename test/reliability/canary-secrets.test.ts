@@ -7,7 +7,7 @@
  * PostgreSQL trusts local connections, so a canary database password still connects (skipped without it).
  */
 import { randomUUID } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BinRun, ensureBuilt, runBin } from '../helpers/child-apply.js';
@@ -43,6 +43,8 @@ describe.runIf(TARGETS.includes('postgres'))('no secret in any output or file', 
   let t: Target;
   let ws: Workspace;
   let spec: string;
+  /** Outside the workspace, so that the scan of the workspace does not find the canary where it is meant to be. */
+  let passwordFile: string | undefined;
   const runs: { args: readonly string[]; run: BinRun }[] = [];
 
   beforeAll(async () => {
@@ -50,7 +52,7 @@ describe.runIf(TARGETS.includes('postgres'))('no secret in any output or file', 
     slapd = await startSlapd(COLLEGE_LDIF, { LDAP_ADMIN_PW: CANARIES.ldapPassword });
     t = await createTarget('postgres');
     ws = await workspace();
-    const passwordFile = join(ws.dir, '..', `${ws.dir.split('/').at(-1) ?? 'ws'}.ldap-password`);
+    passwordFile = join(ws.dir, '..', `${ws.dir.split('/').at(-1) ?? 'ws'}.ldap-password`);
     await writeFile(passwordFile, CANARIES.ldapPassword, { mode: 0o600 });
     spec = await writeSpec(ws, {
       version: 1,
@@ -66,6 +68,7 @@ describe.runIf(TARGETS.includes('postgres'))('no secret in any output or file', 
     await t?.drop();
     await ws?.remove();
     await slapd?.stop();
+    if (passwordFile !== undefined) await rm(passwordFile, { force: true });
   });
 
   const env = { L2M_CANARY_DB_PASSWORD: CANARIES.databasePassword, L2M_PLAN_KEY: CANARIES.planKey };
