@@ -22,6 +22,7 @@ export const LAYERS: readonly (readonly string[])[] = [
     'lock-file.ts',
     'atomic-file.ts',
     'bounded-read.ts',
+    'printable.ts',
     'observe',
   ],
   ['spec'],

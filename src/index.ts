@@ -18,6 +18,7 @@ export { readMoodle } from './entities/read-moodle.js';
 // Errors, shared types and the entity catalogue.
 export type { Diagnostic, ErrorCode, SourcePosition } from './errors.js';
 export { EXIT, EXIT_CODES_HELP, formatDiagnostic, InternalError, UserError } from './errors.js';
+export { printable, printableLines } from './printable.js';
 // Synthetic directories (tests, benchmarks, `generate`).
 export type { ChurnOptions, ChurnSummary, Directory, GenerateOptions } from './generate/generate.js';
 export {

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
+import { printable } from '../printable.js';
 
 /** One entry of the spec's `postApply` list. */
 export interface PostApplyCommand {
@@ -113,7 +114,8 @@ export function formatPostApplyReport(results: readonly PostApplyResult[]): stri
       lines.push(`  ${hasFailed(r) ? 'failed' : 'ok'}: ${status.join(', ')} (${formatDuration(r.durationMs)})`);
       const output = r.output.replace(/\r?\n$/, '');
       if (output === '') lines.push('  (no output)');
-      else for (const line of output.split(/\r?\n/)) lines.push(`  | ${line}`);
+      // A command's output may quote directory values: its lines are shown, not obeyed by the terminal.
+      else for (const line of output.split(/\r?\n/)) lines.push(`  | ${printable(line)}`);
       return lines.join('\n');
     })
     .join('\n\n');

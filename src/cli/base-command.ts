@@ -24,6 +24,8 @@ import {
   NO_OBSERVER,
   parseAllowRemovals,
   parseDuration,
+  printable,
+  printableLines,
   RunLog,
   RunRecorder,
   redactPlan,
@@ -154,19 +156,21 @@ export abstract class BaseCommand extends Command {
     const { stderr } = this.context;
     if (this.logFormat === 'json') return this.reportAsJson(error);
     if (error instanceof UserError) {
-      stderr.write(`Error [${error.code}]: ${error.message}\n`);
-      for (const d of error.diagnostics.slice(0, MAX_DIAGNOSTICS)) stderr.write(`  ${formatDiagnostic(d)}\n`);
+      stderr.write(`Error [${error.code}]: ${printableLines(error.message)}\n`);
+      for (const d of error.diagnostics.slice(0, MAX_DIAGNOSTICS)) {
+        stderr.write(`  ${printable(formatDiagnostic(d))}\n`);
+      }
       if (error.diagnostics.length > MAX_DIAGNOSTICS) {
         stderr.write(`  … and ${error.diagnostics.length - MAX_DIAGNOSTICS} more\n`);
       }
       return error.exitCode;
     }
     if (error instanceof UsageError) {
-      stderr.write(`Error: ${error.message}\n`);
+      stderr.write(`Error: ${printableLines(error.message)}\n`);
       return 1;
     }
     const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    stderr.write(`Internal error: ${detail}\n`);
+    stderr.write(`Internal error: ${printableLines(detail)}\n`);
     stderr.write('This is a bug in ldap2moodle; please report it with the command you ran and this message.\n');
     return 1;
   }

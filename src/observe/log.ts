@@ -8,6 +8,7 @@
  * shape of a search (base, filter, attributes) — never a value read or written, never a secret.
  */
 import { pino } from 'pino';
+import { printable } from '../printable.js';
 import type { RunEvent, RunObserver, SqlKind, Stage } from './events.js';
 
 /** `--quiet`: warnings and errors; `normal`: plus a line per stage and notices; `verbose`: plus searches and SQL. */
@@ -173,7 +174,8 @@ export class RunLog implements RunObserver {
   private line(level: LogLevel, msg: string, fields: LogFields): void {
     if (!this.enabled(level)) return;
     if (this.json !== null) this.json[level](fields, msg);
-    else this.options.out.write(`${TEXT_PREFIX[level]}${msg}\n`);
+    // One record, one line: a value inside the message cannot start a fake line or drive the terminal.
+    else this.options.out.write(`${TEXT_PREFIX[level]}${printable(msg)}\n`);
   }
 
   emit(event: RunEvent): void {

@@ -10,6 +10,7 @@ import type { Change, ChangeAction, FieldValue } from '../model/change.js';
 import { ACTION_ORDER, ACTIONS, addressOf, writes } from '../model/change.js';
 import type { Plan, PlanHeader } from '../model/plan.js';
 import { summarize } from '../plan/plan.js';
+import { printable } from '../printable.js';
 import type { PlanView } from './view.js';
 import { ENTITY_TITLES, planCounts, refusalLines } from './view.js';
 
@@ -54,7 +55,8 @@ export function summaryLine(plan: Plan): string {
     : `No changes to apply: ${parts.join(', ')} (left as they are in Moodle; see above).`;
 }
 
-const show = (v: FieldValue | undefined): string => (v === undefined ? '(none)' : JSON.stringify(v));
+// JSON escapes C0 controls; printable adds DEL and C1, which JSON leaves raw.
+const show = (v: FieldValue | undefined): string => (v === undefined ? '(none)' : printable(JSON.stringify(v)));
 
 /** Over this many changes, the totals are printed before the changes as well as after them. */
 export const SUMMARY_FIRST_OVER = 40;
@@ -75,11 +77,13 @@ export class HumanPlanView implements PlanView {
   render(plan: Plan, header: PlanHeader): string {
     const { c } = this;
     const out: string[] = [];
-    out.push(c.bold(`ldap2moodle plan`) + c.dim(` — source ${header.source} → Moodle ${header.target}`));
-    if (header.state !== undefined) out.push(c.dim(`state ${header.state}`));
+    out.push(
+      c.bold(`ldap2moodle plan`) + c.dim(` — source ${printable(header.source)} → Moodle ${printable(header.target)}`),
+    );
+    if (header.state !== undefined) out.push(c.dim(`state ${printable(header.state)}`));
     out.push('');
     if (this.warnings) {
-      for (const warning of plan.warnings) out.push(`${c.yellow.bold('Warning:')} ${warning}`);
+      for (const warning of plan.warnings) out.push(`${c.yellow.bold('Warning:')} ${printable(warning)}`);
       if (plan.warnings.length > 0) out.push('');
     }
 
@@ -134,7 +138,7 @@ export class HumanPlanView implements PlanView {
       out.push(c.yellow.bold(`Skipped directory entries (${plan.skipped.length}):`));
       for (const s of plan.skipped.slice(0, this.limit)) {
         const what = s.entity === 'user' ? '' : `${TITLES[s.entity].toLowerCase()}: `;
-        out.push(`  ${c.yellow('-')} ${s.dn}: ${what}${s.reason}`);
+        out.push(`  ${c.yellow('-')} ${printable(s.dn)}: ${what}${printable(s.reason)}`);
       }
       if (plan.skipped.length > this.limit)
         out.push(c.dim(`  … and ${plan.skipped.length - this.limit} more (use --full)`));
@@ -162,7 +166,7 @@ export class HumanPlanView implements PlanView {
     return [
       '',
       c.red.bold(refusal.heading),
-      ...refusal.violations.map((line) => `  ${c.red('-')} ${line}`),
+      ...refusal.violations.map((line) => `  ${c.red('-')} ${printable(line)}`),
       refusal.allow,
     ];
   }
@@ -186,7 +190,7 @@ export class HumanPlanView implements PlanView {
     const style = ACTIONS[change.action];
     const paint = COLORS[change.action](c);
     const lines = [
-      `  ${paint(style.symbol)} ${c.bold(change.address)} ${paint(style.verb)}${c.dim(` — ${change.reason}`)}`,
+      `  ${paint(style.symbol)} ${c.bold(printable(change.address))} ${paint(style.verb)}${c.dim(` — ${printable(change.reason)}`)}`,
     ];
     const names = Object.keys(change.after);
     const refs = Object.entries(change.refs ?? {}).filter(([name]) => !names.includes(name));
@@ -203,7 +207,7 @@ export class HumanPlanView implements PlanView {
     // What the object points at (a cohort's category, a category's parent): by address, it may be new too.
     for (const [name, ref] of refs) {
       if (ref === undefined || factsOf(change.entity).refsInValues) continue;
-      lines.push(`      ${name.padEnd(width)} → ${c.dim(addressOf(ref.entity, ref.key))}`);
+      lines.push(`      ${name.padEnd(width)} → ${c.dim(printable(addressOf(ref.entity, ref.key)))}`);
     }
     return lines;
   }
@@ -217,9 +221,9 @@ export class HumanPlanView implements PlanView {
       return `${c.red(b)} → ${c.green(a)}`;
     }
     const parts = diffWordsWithSpace(before, after).map((p) => {
-      if (p.added) return c.green(`{+${p.value}+}`);
-      if (p.removed) return c.red(`[-${p.value}-]`);
-      return p.value;
+      if (p.added) return c.green(`{+${printable(p.value)}+}`);
+      if (p.removed) return c.red(`[-${printable(p.value)}-]`);
+      return printable(p.value);
     });
     return `"${parts.join('')}"`;
   }

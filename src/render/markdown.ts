@@ -10,6 +10,7 @@ import type { Change, FieldValue } from '../model/change.js';
 import { addressOf } from '../model/change.js';
 import type { Plan, PlanHeader } from '../model/plan.js';
 import type { SkippedEntry } from '../model/skipped.js';
+import { printable } from '../printable.js';
 import { summaryLine } from './human.js';
 import type { PlanView } from './view.js';
 import { ENTITY_TITLES, planCounts, refusalLines } from './view.js';
@@ -145,7 +146,7 @@ export class MarkdownPlanView implements PlanView {
     if (!factsOf(change.entity).refsInValues) {
       for (const [name, ref] of Object.entries(change.refs ?? {})) {
         if (ref === undefined || names.includes(name)) continue;
-        body.push(`  ${name} → ${addressOf(ref.entity, ref.key)}`);
+        body.push(`  ${name} → ${printable(addressOf(ref.entity, ref.key))}`);
       }
     }
     if (body.length > 0) lines.push('', ...fenced('diff', body));
@@ -187,10 +188,11 @@ function shortenedNote(plan: Plan, limit: number, maxChars: number): string {
 
 const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
-const show = (v: FieldValue): string => JSON.stringify(v);
+const show = (v: FieldValue): string => printable(JSON.stringify(v));
 
 /** Inline code that survives backticks in the value (CommonMark: a longer backtick run delimits). */
-function code(value: string): string {
+function code(raw: string): string {
+  const value = printable(raw);
   const longest = Math.max(0, ...(value.match(/`+/g) ?? []).map((run) => run.length));
   const ticks = '`'.repeat(longest + 1);
   const pad = value.startsWith('`') || value.endsWith('`') ? ' ' : '';
@@ -206,7 +208,7 @@ function fenced(info: string, body: readonly string[]): string[] {
 
 /** Directory text as Markdown text: no markup, no HTML (a DN or a value could hold `<`, `*`, `_`…). */
 function text(value: string): string {
-  return value.replace(/\s+/g, ' ').replace(/[\\`*_[\]<>&|~#]/g, '\\$&');
+  return printable(value.replace(/\s+/g, ' ')).replace(/[\\`*_[\]<>&|~#]/g, '\\$&');
 }
 
 /** Inside a table cell a pipe always splits the row, even in code: GitHub and GitLab want it escaped. */

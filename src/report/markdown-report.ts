@@ -3,6 +3,7 @@
  * (a wiki page, a ticket, a chat message). The same figures as `report --json`, fewer details.
  */
 import { formatDuration } from '../duration.js';
+import { printable } from '../printable.js';
 import type { Monitoring, UsersBy } from './monitoring.js';
 import { COUNT_ACTIONS } from './monitoring.js';
 
@@ -130,10 +131,10 @@ const num = (n: number | undefined): string => (n === undefined ? '—' : n.toLo
 
 /** A table cell: pipes escaped, one line. */
 function cellText(text: string): string {
-  return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+  return printable(text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' '));
 }
 
 /** Text in a list item: one line, no HTML. */
 function inline(text: string): string {
-  return text.replace(/\r?\n/g, ' ').replace(/[<>]/g, (c) => (c === '<' ? '&lt;' : '&gt;'));
+  return printable(text.replace(/\r?\n/g, ' ')).replace(/[<>]/g, (c) => (c === '<' ? '&lt;' : '&gt;'));
 }

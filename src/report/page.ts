@@ -7,6 +7,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { formatDuration } from '../duration.js';
 import { STAGES } from '../observe/events.js';
+import { printableLines } from '../printable.js';
 import type { CountAction, LastRun, Monitoring, RunRow } from './monitoring.js';
 import { COUNT_ACTIONS } from './monitoring.js';
 import type { RunOutcome } from './run-report-schema.js';
@@ -642,8 +643,9 @@ function dnHtml(dn: string): string {
   return esc(dn).replace(/,/g, ',<wbr>');
 }
 
+/** HTML text: markup escaped, and control characters shown (a page can be saved and `cat` to a terminal). */
 function esc(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return printableLines(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 const CSS = `

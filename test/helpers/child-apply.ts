@@ -96,7 +96,14 @@ export interface ChildRun {
  */
 export function runApplyChild(
   specPath: string,
-  options: { readonly failpoint?: string; readonly args?: readonly string[] } = {},
+  options: {
+    readonly failpoint?: string;
+    readonly args?: readonly string[];
+    /** SIGKILL the child this many ms after it was started (test/reliability's seeded random moments). */
+    readonly killAfterMs?: number;
+    /** Called with the child's stdout so far on each chunk, and the ms since it started. */
+    readonly onStdout?: (stdoutSoFar: string, ms: number) => void;
+  } = {},
 ): Promise<ChildRun> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.LDAP2MOODLE_FAILPOINT;
@@ -110,12 +117,18 @@ export function runApplyChild(
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
+      options.onStdout?.(stdout, performance.now() - started);
     });
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
     });
+    const killer =
+      options.killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.killAfterMs);
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: performance.now() - started }));
+    child.on('close', (code, signal) => {
+      clearTimeout(killer);
+      resolve({ code, signal, stdout, stderr, ms: performance.now() - started });
+    });
   });
 }
 

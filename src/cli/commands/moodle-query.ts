@@ -1,5 +1,5 @@
 import { Command, Option, UsageError } from 'clipanion';
-import { DurationError, formatDuration, openSpecMoodle, parseDuration, UserError } from '../../index.js';
+import { DurationError, formatDuration, openSpecMoodle, parseDuration, printable, UserError } from '../../index.js';
 import { SpecCommand } from '../base-command.js';
 
 const READ_ONLY = /^\s*(select|with)\b/i;
@@ -66,7 +66,8 @@ export class MoodleQueryCommand extends SpecCommand {
 function formatTable(rows: readonly Record<string, unknown>[]): string {
   if (rows.length === 0) return '(no rows)\n';
   const columns = Object.keys(rows[0] ?? {});
-  const cell = (v: unknown): string => (v === null || v === undefined ? 'NULL' : String(v));
+  // A value a directory once wrote raw (an escape sequence, a newline) is shown, not acted on by the terminal.
+  const cell = (v: unknown): string => (v === null || v === undefined ? 'NULL' : printable(String(v)));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (values: string[]) =>
     values

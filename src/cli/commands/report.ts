@@ -6,6 +6,7 @@ import {
   monitoring,
   monitoringMarkdown,
   parseDuration,
+  printable,
   readReports,
   redactSaltFrom,
   renderPage,
@@ -66,8 +67,9 @@ export class ReportCommand extends SpecCommand {
     const dir = this.dir !== undefined ? resolve(this.dir) : reportsDir(await this.loadSpec({ resolveSecrets: false }));
 
     const read = await readReports(dir, windowMs === 0 ? {} : { since });
-    for (const warning of read.warnings) this.context.stderr.write(`Warning: ${warning}\n`);
-    if (!read.found) this.context.stderr.write(`Warning: no reports directory at ${dir}: no run has written one yet\n`);
+    for (const warning of read.warnings) this.context.stderr.write(`Warning: ${printable(warning)}\n`);
+    if (!read.found)
+      this.context.stderr.write(`Warning: no reports directory at ${printable(dir)}: no run has written one yet\n`);
     const figures = monitoring(read.reports, {
       since,
       now,

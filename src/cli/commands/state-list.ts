@@ -1,5 +1,5 @@
 import { Option, UsageError } from 'clipanion';
-import { ENTITY_ORDER } from '../../index.js';
+import { ENTITY_ORDER, printable } from '../../index.js';
 import { SpecCommand } from '../base-command.js';
 import { readCommandState } from './state-show.js';
 
@@ -29,7 +29,9 @@ export class StateListCommand extends SpecCommand {
       this.state,
       this.context.stderr,
     );
-    const lines = state.objects.filter((o) => this.type === undefined || o.type === this.type).map((o) => o.address);
+    const lines = state.objects
+      .filter((o) => this.type === undefined || o.type === this.type)
+      .map((o) => printable(o.address));
     this.context.stdout.write(lines.length === 0 ? '' : `${lines.join('\n')}\n`);
     return 0;
   }

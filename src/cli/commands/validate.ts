@@ -1,5 +1,5 @@
 import { Option } from 'clipanion';
-import { checkSourceFiles, checkSpec, UserError } from '../../index.js';
+import { checkSourceFiles, checkSpec, printable, UserError } from '../../index.js';
 import { SpecCommand } from '../base-command.js';
 
 /** One problem as `validate --json` lists it: where (file, line, column, JSON path) and its stable code. */
@@ -31,7 +31,7 @@ export class ValidateCommand extends SpecCommand {
       const loaded = await this.loadSpec({ resolveSecrets: false });
       checkSpec(loaded);
       await checkSourceFiles(loaded);
-      this.context.stdout.write(`${loaded.path}: valid\n`);
+      this.context.stdout.write(`${printable(loaded.path)}: valid\n`);
       return 0;
     }
     let problems: ValidationProblem[] = [];
