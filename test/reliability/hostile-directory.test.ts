@@ -141,10 +141,9 @@ describe.each(TARGETS)('a hostile directory (second part) on %s', (target) => {
     ]);
     for (const h of HOSTILE) {
       const username = created.get(h.dn);
-      expect(
-        username !== undefined || reported.has(h.dn),
-        `${h.dn.slice(0, 80)}: neither created nor reported`,
-      ).toBe(true);
+      expect(username !== undefined || reported.has(h.dn), `${h.dn.slice(0, 80)}: neither created nor reported`).toBe(
+        true,
+      );
       if (username !== undefined) {
         expect(usernames.filter((u) => u === username)).toEqual([username]);
         // Moodle usernames are lower case, and a look-alike never lands on the account it mimics.
@@ -182,5 +181,25 @@ describe.each(TARGETS)('a hostile directory (second part) on %s', (target) => {
     // The next night: nothing to write.
     const again = await s.plan();
     expect(again.plan.changes.filter((c) => c.action !== 'held')).toEqual([]);
+  });
+
+  it('through the CLI: plan and apply print these DNs and end normally; the next plan has nothing to do', async () => {
+    const s = await site(await hostileLdif());
+    const plan = await s.cli(['plan', '--spec', s.specPath, '--no-color']);
+    expect(plan.stderr).not.toMatch(/Internal error|Maximum call stack|RangeError/);
+    expect(plan.code, plan.stderr).toBe(0);
+    // The 100 kB DN never makes a 100 kB line: people are shown by username, left-out entries by their DN.
+    expect(Math.max(...plan.stdout.split('\n').map((l) => l.length))).toBeLessThan(1_000);
+    // Left-out entries are listed by DN (the refused uid with spaces among them).
+    expect(plan.stdout).toContain('uid=F45 99 03,ou=people,dc=ent,dc=example');
+
+    const apply = await s.cli(['apply', '--spec', s.specPath, '--auto-approve', '--json']);
+    expect(apply.stderr).not.toMatch(/Internal error|Maximum call stack|RangeError/);
+    expect(apply.code, apply.stderr).toBe(0);
+    expect(JSON.parse(apply.stdout)).toMatchObject({ outcome: 'applied' });
+    await s.expectIntegrity();
+
+    const again = await s.cli(['plan', '--spec', s.specPath, '--detailed-exitcode']);
+    expect(again.code, again.stderr).toBe(0);
   });
 });
