@@ -6,10 +6,13 @@
  * either created with its value stored byte for byte or reported with its DN, the run is never blocked, and
  * the next plan has nothing to write.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { dropStaleTestDatabases } from '../helpers/mariadb.js';
 import { COLLEGE_LDIF, type CollegeSite, collegeSite, personDn } from '../helpers/sdet-college.js';
+import { startSlapd } from '../helpers/slapd.js';
+import { ldapSource } from '../helpers/spec-files.js';
 import { TARGETS } from '../helpers/targets.js';
 
 beforeAll(async () => {
@@ -34,14 +37,13 @@ interface Hostile {
   readonly givenName?: string;
 }
 
-let serial = 0;
 /**
  * A new student of 6EME1 shaped like Éloïse (F4500111), under `dn` with `uid`: a fresh jointure, login and
  * e-mail so that only the hostile value sets it apart (no parent link: nobody points to it).
  */
 function student(template: string, h: Hostile): string {
-  serial += 1;
-  const n = String(9000 + serial);
+  // Numbered by its place in HOSTILE: the same entry gets the same values in every LDIF made of it.
+  const n = String(9001 + HOSTILE.indexOf(h));
   return template
     .split('\n')
     .filter((l) => !l.startsWith('ENTEleveParents:') && !l.startsWith('ENTElevePersRelEleve:'))
@@ -83,11 +85,28 @@ const HOSTILE: readonly Hostile[] = [
   { dn: LONG_DN, uid: 'F4509911' },
 ];
 
-async function hostileLdif(): Promise<string> {
+/** The collège with `entries` added (all the hostile ones by default), after `units` (LDIF entries) if any. */
+async function hostileLdif(entries: readonly Hostile[] = HOSTILE, units = ''): Promise<string> {
   const ldif = await readFile(COLLEGE_LDIF, 'utf8');
   const start = ldif.indexOf(`\ndn: ${personDn('F4500111')}\n`) + 1;
   const template = ldif.slice(start, ldif.indexOf('\n\n', start));
-  return `${ldif.trimEnd()}\n\n${HOSTILE.map((h) => student(template, h)).join('\n\n')}\n`;
+  const added = [...(units === '' ? [] : [units]), ...entries.map((h) => student(template, h))];
+  return `${ldif.trimEnd()}\n\n${added.join('\n\n')}\n`;
+}
+
+/** The organisational units the hostile entries sit under, for a server that wants every parent to exist. */
+function parentUnits(entries: readonly Hostile[]): string {
+  const units = new Set<string>();
+  for (const h of entries) {
+    const rdns = h.dn
+      .slice(0, -PEOPLE.length - 1)
+      .split(',')
+      .slice(1);
+    for (let i = rdns.length - 1; i >= 0; i -= 1) units.add(`${rdns.slice(i).join(',')},${PEOPLE}`);
+  }
+  return [...units]
+    .map((dn) => `dn:: ${b64(dn)}\nobjectClass: organizationalUnit\nou:: ${b64(dn.slice(3, dn.indexOf(',')))}`)
+    .join('\n\n');
 }
 
 describe.each(TARGETS)('a hostile directory (second part) on %s', (target) => {
@@ -202,4 +221,34 @@ describe.each(TARGETS)('a hostile directory (second part) on %s', (target) => {
     const again = await s.cli(['plan', '--spec', s.specPath, '--detailed-exitcode']);
     expect(again.code, again.stderr).toBe(0);
   });
+
+  // One target is enough for the source: what slapd returns goes through the same rules as the file. OpenLDAP
+  // itself refuses the 2,000-level and the 100 kB DN ("invalid DN" at load), so those two are for files only.
+  it.runIf(target === TARGETS[0])(
+    'read from slapd: the same plan as from the LDIF file',
+    async () => {
+      const entries = HOSTILE.filter((h) => h.dn !== DEEP_DN && h.dn !== LONG_DN);
+      const ldif = await hostileLdif(entries);
+      const s = await site(ldif);
+      const file = s.ws.path('slapd.ldif');
+      await writeFile(file, await hostileLdif(entries, parentUnits(entries)));
+      const slapd = await startSlapd(file, { LDAP_BULK: '1' });
+      try {
+        const source = stringify(ldapSource(slapd)).trimEnd().replace(/^/gm, '  ').trimStart();
+        const spec = await s.writeVariant('ldap', ldif, {
+          edits: [[`ldif: ${JSON.stringify(s.ws.path('ldap.ldif'))}`, source]],
+        });
+        const fromLdap = await s.plan({}, spec);
+        const fromLdif = await s.plan();
+        expect(fromLdap.plan.changes).toEqual(fromLdif.plan.changes);
+        expect(fromLdap.plan.skipped).toEqual(fromLdif.plan.skipped);
+        // The SQL-looking names came through the server too.
+        expect(fromLdap.plan.changes.some((c) => c.dn === personDn('F4509901') && c.action === 'create')).toBe(true);
+        expect(fromLdap.plan.skipped.length).toBeGreaterThanOrEqual(6);
+      } finally {
+        await slapd.stop();
+      }
+    },
+    120_000,
+  );
 });
