@@ -1,51 +1,27 @@
 /**
  * The monitoring page: one self-contained HTML file (inline CSS, charts as inline SVG) that opens with no
  * network and runs no script. The charts are Vega-Lite specifications compiled by `vega-lite` and rendered to
- * SVG in Node by `vega` (no chart drawn by hand here); the numbers behind them are also in tables, for screen
- * readers, print and tests (`data-*` attributes on the cells).
+ * SVG in Node by `vega` (src/report/page-charts.ts); the numbers behind them are also in tables, for screen
+ * readers, print and tests (`data-*` attributes on the cells; src/report/page-html.ts). This file lays the page out.
  */
-import type { TopLevelSpec } from 'vega-lite';
 import { formatDuration } from '../duration.js';
-import { STAGES } from '../observe/events.js';
-import { printableLines } from '../printable.js';
-import type { CountAction, LastRun, Monitoring, RunRow } from './monitoring.js';
+import type { LastRun, Monitoring, RunRow } from './monitoring.js';
 import { COUNT_ACTIONS } from './monitoring.js';
-import type { RunOutcome } from './run-report-schema.js';
-
-/** Outcomes in the order of the legend, with colours that read as what they mean (and differ in lightness). */
-const OUTCOME_COLOURS: Readonly<Record<RunOutcome, string>> = {
-  applied: '#1a7f37',
-  'no-changes': '#8c959f',
-  planned: '#0969da',
-  'post-apply-failed': '#bf8700',
-  declined: '#8250df',
-  refused: '#d1242f',
-  failed: '#6e1116',
-};
-
-/** Outcomes after which the changes are in Moodle. */
-const WRITTEN: ReadonlySet<RunOutcome> = new Set(['applied', 'post-apply-failed']);
-
-/** Outcomes that count as "the sync ran and did its job". */
-const SUCCESS: ReadonlySet<RunOutcome> = new Set(['applied', 'no-changes', 'planned']);
-
-/** Up to this many runs, the users' lines have a dot per run. */
-const DOTTED_RUNS = 60;
-
-const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
-const WIDTH = 760;
-
-/** The look shared by every chart. */
-const CONFIG = {
-  font: FONT,
-  background: 'white',
-  padding: 4,
-  view: { stroke: null },
-  axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 600, gridColor: '#eaeef2', domainColor: '#8c959f' },
-  axisX: { labelAngle: -40, labelOverlap: 'greedy' },
-  legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 420, symbolType: 'square' },
-  range: { category: { scheme: 'tableau10' } },
-} as const;
+import { changesChart, FONT, heldSkippedChart, outcomesChart, stagesChart, usersChart } from './page-charts.js';
+import {
+  cell,
+  countCell,
+  dnHtml,
+  esc,
+  number,
+  outcomeBadge,
+  plural,
+  roundedToMinutes,
+  SUCCESS,
+  seconds,
+  table,
+  time,
+} from './page-html.js';
 
 export interface PageOptions {
   /** Shown under the title: the reports directory the page was made from. */
@@ -107,10 +83,6 @@ export async function renderPage(m: Monitoring, options: PageOptions = {}): Prom
   ].join('\n');
 }
 
-function outcomeOf(m: Monitoring, runId: string): RunOutcome {
-  return m.runs.find((r) => r.run_id === runId)?.outcome ?? 'failed';
-}
-
 function summary(m: Monitoring): string {
   const last = m.runs.at(-1) as RunRow;
   const lastSuccess = [...m.runs].reverse().find((r) => SUCCESS.has(r.outcome));
@@ -158,294 +130,6 @@ function summary(m: Monitoring): string {
     ),
     '</section>',
   ].join('\n');
-}
-
-// Charts. Each: a Vega-Lite spec, its SVG, a caption, and its figures in a table below.
-
-/** Up to this many runs, the per-run charts have a column per run, each labelled; beyond, a time axis. */
-const LABELLED_RUNS = 40;
-
-const perRun = (m: Monitoring): boolean => m.runs.length <= LABELLED_RUNS;
-
-/** The x axis of the per-run charts: each run by its label, or time when there are too many to label. */
-function runAxis(m: Monitoring) {
-  if (perRun(m)) {
-    return {
-      field: 'run',
-      type: 'ordinal',
-      title: 'Run (UTC)',
-      sort: null,
-      scale: { domain: m.runs.map((r) => r.run) },
-    } as const;
-  }
-  return {
-    field: 'started_at',
-    type: 'temporal',
-    title: 'Run start (UTC)',
-    timeUnit: 'utcyearmonthdatehoursminutesseconds',
-    axis: { format: '%b %d', labelAngle: 0 },
-  } as const;
-}
-
-/** Bars as wide as the runs' share of the axis when it is a time axis. */
-function barMark(m: Monitoring) {
-  if (perRun(m)) return { type: 'bar' } as const;
-  return { type: 'bar', size: Math.max(1, Math.min(12, Math.floor((WIDTH / m.runs.length) * 0.8))) } as const;
-}
-
-async function outcomesChart(m: Monitoring): Promise<string> {
-  const outcomes = Object.keys(OUTCOME_COLOURS) as RunOutcome[];
-  const spec: TopLevelSpec = {
-    description: 'Outcome of each run, plan and apply, in time order',
-    width: WIDTH,
-    height: { step: 34 },
-    data: {
-      values: m.runs.map((r) => ({ run: r.run, started_at: r.started_at, command: r.command, outcome: r.outcome })),
-    },
-    // A square per run while they can be told apart; beyond, a thin tick each (a barcode of the season).
-    mark: perRun(m) ? { type: 'square', size: 220, opacity: 1 } : { type: 'tick', thickness: 1.5, opacity: 1 },
-    encoding: {
-      x: runAxis(m),
-      y: { field: 'command', type: 'nominal', title: null, sort: ['apply', 'plan'] },
-      color: {
-        field: 'outcome',
-        type: 'nominal',
-        title: 'Outcome',
-        scale: { domain: outcomes, range: outcomes.map((o) => OUTCOME_COLOURS[o]) },
-      },
-    },
-  };
-  const rows = Object.entries(m.outcomes).map(
-    ([outcome, n]) => `<tr><th scope="row">${esc(outcome)}</th>${cell(n ?? 0, { outcome })}</tr>`,
-  );
-  return figure(
-    'outcomes',
-    await svgOf('outcomes', spec),
-    'Outcome of every run: green applied, grey nothing to do, blue planned, red refused by a safety guard, dark red failed.',
-    table(['Outcome', 'Runs'], rows, 'outcomes'),
-  );
-}
-
-async function stagesChart(m: Monitoring): Promise<string> {
-  const spec: TopLevelSpec = {
-    description: 'Duration of each stage of every run, stacked',
-    width: WIDTH,
-    height: 220,
-    data: {
-      values: m.stage_durations.map((s) => ({
-        run: s.run,
-        started_at: s.started_at,
-        stage: s.stage,
-        seconds: s.ms / 1000,
-      })),
-    },
-    mark: barMark(m),
-    encoding: {
-      x: runAxis(m),
-      y: { field: 'seconds', type: 'quantitative', aggregate: 'sum', title: 'Seconds', stack: 'zero' },
-      color: { field: 'stage', type: 'nominal', title: 'Stage', scale: { domain: [...STAGES] } },
-    },
-  };
-  const stages = STAGES.filter((s) => m.stage_durations.some((d) => d.stage === s));
-  const rows = m.runs.map((r) => {
-    const cells = stages.map((stage) => {
-      const ms = m.stage_durations.filter((d) => d.run_id === r.run_id && d.stage === stage);
-      if (ms.length === 0) return '<td class="none">—</td>';
-      const total = ms.reduce((sum, d) => sum + d.ms, 0);
-      return `<td class="num" data-stage="${esc(stage)}" data-value="${total}">${seconds(total)}</td>`;
-    });
-    return `<tr data-run-id="${esc(r.run_id)}"><th scope="row">${esc(r.run)}</th>${cells.join('')}</tr>`;
-  });
-  return figure(
-    'stage-durations',
-    m.stage_durations.length === 0 ? null : await svgOf('stage-durations', spec),
-    'How long each stage of every run took (the directory and Moodle reads overlap: their sum may exceed the run).',
-    table(['Run (UTC)', ...stages.map((s) => `${s} (s)`)], rows, 'stage-durations'),
-    'No run reached a stage in this window.',
-  );
-}
-
-async function changesChart(m: Monitoring, sinceDay: string): Promise<string> {
-  const spec: TopLevelSpec = {
-    description: 'Changes written or planned per entity in every run',
-    width: WIDTH,
-    height: 220,
-    data: {
-      values: m.changes
-        .filter((c) => c.changes > 0)
-        .map((c) => ({
-          run: c.run,
-          started_at: c.started_at,
-          entity: c.entity,
-          changes: c.changes,
-          written: WRITTEN.has(outcomeOf(m, c.run_id)) ? 'written' : 'not written',
-        })),
-    },
-    mark: barMark(m),
-    encoding: {
-      x: runAxis(m),
-      y: { field: 'changes', type: 'quantitative', aggregate: 'sum', title: 'Changes' },
-      color: { field: 'entity', type: 'nominal', title: 'Entity' },
-      // A plan, or a refused or failed run, wrote nothing: its bars are pale.
-      opacity: {
-        field: 'written',
-        type: 'nominal',
-        title: 'Changes',
-        scale: { domain: ['written', 'not written'], range: [1, 0.35] },
-      },
-    },
-  };
-  const entities = [...new Set(m.changes.filter((c) => c.changes > 0).map((c) => c.entity))];
-  const rows = m.runs.map((r) => {
-    const cells = entities.map((entity) => {
-      const n = m.changes.find((c) => c.run_id === r.run_id && c.entity === entity)?.changes ?? 0;
-      return cell(n, { entity });
-    });
-    return `<tr data-run-id="${esc(r.run_id)}"><th scope="row">${esc(r.run)}</th>${cells.join('')}${cell(r.changes, { total: 'changes' })}</tr>`;
-  });
-  return figure(
-    'changes',
-    entities.length === 0 ? null : await svgOf('changes', spec),
-    'Changes per entity in every run (created, adopted, updated, unsuspended, suspended, released, deleted); pale bars were not written: a plan, or a refused or failed run, counts what it would have done.',
-    entities.length === 0 ? '' : table(['Run (UTC)', ...entities, 'Total'], rows, 'changes'),
-    `No changes since ${sinceDay}.`,
-  );
-}
-
-async function usersChart(m: Monitoring, by: 'profile' | 'establishment', sinceDay: string): Promise<string> {
-  const points = by === 'profile' ? m.users_by_profile : m.users_by_establishment;
-  const id = `users-by-${by}`;
-  const title = by === 'profile' ? 'Profile' : 'Establishment (UAI)';
-  const spec: TopLevelSpec = {
-    description: `Users the directory asks for, per ${by}, over time`,
-    width: WIDTH,
-    height: 240,
-    data: { values: points.map((p) => ({ started_at: p.started_at, key: p.key, users: p.users })) },
-    // A dot per run while they can be told apart; beyond, the lines alone (and a far smaller page).
-    mark: {
-      type: 'line',
-      strokeWidth: 2,
-      ...(m.runs.length <= DOTTED_RUNS ? { point: { size: 50, filled: true } } : {}),
-    },
-    encoding: {
-      x: {
-        field: 'started_at',
-        type: 'temporal',
-        title: 'Run start (UTC)',
-        timeUnit: 'utcyearmonthdatehoursminutes',
-        axis: { format: '%b %d', labelAngle: 0, tickCount: { interval: 'day', step: 1 } },
-        scale: { nice: 'day' },
-      },
-      y: { field: 'users', type: 'quantitative', title: 'Users' },
-      color: { field: 'key', type: 'nominal', title },
-    },
-  };
-  const keys = [...new Set(points.map((p) => p.key))].sort((a, b) => a.localeCompare(b));
-  const runs = m.runs.filter((r) => points.some((p) => p.run_id === r.run_id));
-  const attribute = by === 'profile' ? 'profile' : 'establishment';
-  const rows = runs.map((r) => {
-    const cells = keys.map((key) => {
-      const n = points.find((p) => p.run_id === r.run_id && p.key === key)?.users;
-      return n === undefined ? '<td class="none">—</td>' : cell(n, { [attribute]: key });
-    });
-    return `<tr data-run-id="${esc(r.run_id)}"><th scope="row">${esc(r.run)}</th>${cells.join('')}</tr>`;
-  });
-  return figure(
-    id,
-    points.length === 0 ? null : await svgOf(id, spec),
-    by === 'profile'
-      ? 'Users the directory asks for, per profile, at each run that got as far as planning.'
-      : 'Users the directory asks for, per establishment (UAI), at each run that got as far as planning.',
-    keys.length === 0 ? '' : table(['Run (UTC)', ...keys], rows, id),
-    `No run since ${sinceDay} read the directory's users.`,
-  );
-}
-
-async function heldSkippedChart(m: Monitoring, sinceDay: string): Promise<string> {
-  const spec: TopLevelSpec = {
-    description: 'Held and skipped entries by reason in every run',
-    width: WIDTH,
-    height: 220,
-    data: {
-      values: m.held_skipped.map((h) => ({
-        run: h.run,
-        started_at: h.started_at,
-        reason: `${h.kind} · ${h.reason}`,
-        count: h.count,
-      })),
-    },
-    mark: barMark(m),
-    encoding: {
-      x: runAxis(m),
-      y: { field: 'count', type: 'quantitative', aggregate: 'sum', title: 'Entries' },
-      color: {
-        field: 'reason',
-        type: 'nominal',
-        title: 'Reason',
-        // Vega measures text without a canvas here, by an estimate wider than the glyphs: a generous limit.
-        legend: { orient: 'bottom', columns: 1, labelLimit: 1000 },
-      },
-    },
-  };
-  const totals = new Map<string, { kind: string; reason: string; count: number; runs: number }>();
-  for (const h of m.held_skipped) {
-    const key = `${h.kind}\u0000${h.reason}`;
-    const t = totals.get(key) ?? { kind: h.kind, reason: h.reason, count: 0, runs: 0 };
-    t.count += h.count;
-    t.runs += 1;
-    totals.set(key, t);
-  }
-  const rows = [...totals.values()]
-    .sort((a, b) => b.count - a.count)
-    .map(
-      (t) =>
-        `<tr data-kind="${t.kind}"><td>${esc(t.kind)}</td><td>${esc(t.reason)}</td>${cell(t.count, { total: 'entries' })}${cell(t.runs, { total: 'runs' })}</tr>`,
-    );
-  return figure(
-    'held-skipped',
-    m.held_skipped.length === 0 ? null : await svgOf('held-skipped', spec),
-    'Entries held as they are or left out, by reason (quoted values shown as …); the last run lists each one below.',
-    rows.length === 0 ? '' : table(['Kind', 'Reason', 'Entries', 'Runs'], rows, 'held-skipped'),
-    `No entry held or skipped since ${sinceDay}.`,
-  );
-}
-
-/** A chart in its figure, or the empty state in its place (no figure: nothing to look at). */
-function figure(id: string, svg: string | null, caption: string, figures: string, empty = ''): string {
-  if (svg === null) return `<p class="empty" data-empty="${id}">${esc(empty)}</p>`;
-  const details = figures === '' ? '' : `<details><summary>Figures</summary>${figures}</details>`;
-  return `<figure data-chart="${id}" id="chart-${id}"><figcaption id="caption-${id}">${esc(caption)}</figcaption><div class="chart">${svg}</div>${details}</figure>`;
-}
-
-/**
- * Vega and Vega-Lite, loaded when a page is made: they take a fifth of a second to load, which every other
- * command (they all import the library) would otherwise pay at start.
- */
-async function charting() {
-  const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
-  return { ...vega, compile: vegaLite.compile };
-}
-
-/** Vega-Lite → Vega → SVG, without a browser; ids made unique to the chart (the page holds several SVGs). */
-async function svgOf(id: string, spec: TopLevelSpec): Promise<string> {
-  const { Error: ErrorLevel, logger, parse, View, compile } = await charting();
-  // Errors only: the grammar's advice (console warnings) is for whoever writes the specs, not for the user.
-  const quiet = logger(ErrorLevel);
-  const vega = compile({ ...spec, config: CONFIG } as TopLevelSpec, { logger: quiet }).spec;
-  const view = new View(parse(vega), { renderer: 'none', logger: quiet });
-  try {
-    const svg = await view.toSVG();
-    const prefix = `${id}-`;
-    return (
-      svg
-        .replace(/\bid="([^"]+)"/g, `id="${prefix}$1"`)
-        .replace(/url\(#([^)]+)\)/g, `url(#${prefix}$1)`)
-        // One image to assistive technology, named by its caption; its figures are in the table under it.
-        .replace(/<svg /, `<svg role="img" aria-labelledby="caption-${id}" focusable="false" `)
-    );
-  } finally {
-    view.finalize();
-  }
 }
 
 // The last run.
@@ -603,49 +287,6 @@ function runsTable(runs: readonly RunRow[]): string {
         `<tr data-run-id="${esc(r.run_id)}" data-outcome="${esc(r.outcome)}"><th scope="row">${esc(r.run)}</th><td>${esc(r.command)}</td><td>${outcomeBadge(r.outcome)}</td>${cell(r.exit_code, { field: 'exit_code' })}${cell(r.duration_ms, { field: 'duration_ms' }, esc(formatDuration(r.duration_ms)))}${cell(r.changes, { field: 'changes' })}${cell(r.held, { field: 'held' })}${cell(r.skipped, { field: 'skipped' })}</tr>`,
     );
   return `<section aria-labelledby="runs-title"><h2 id="runs-title">Every run</h2>${table(['Run (UTC)', 'Command', 'Outcome', 'Exit', 'Duration', 'Changes', 'Held', 'Skipped'], rows, 'runs')}</section>`;
-}
-
-// HTML pieces.
-
-function table(headers: readonly string[], rows: readonly string[], name: string): string {
-  const head = headers.map((h) => `<th scope="col">${esc(h)}</th>`).join('');
-  return `<div class="table"><table data-table="${name}"><thead><tr>${head}</tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
-}
-
-/** A number in a cell, its raw value in `data-value` and the attributes that say what it counts. */
-function cell(value: number, attributes: Readonly<Record<string, string>>, shown = number(value)): string {
-  const attrs = Object.entries(attributes)
-    .map(([k, v]) => ` data-${k}="${esc(v)}"`)
-    .join('');
-  return `<td class="num"${attrs} data-value="${value}">${shown}</td>`;
-}
-
-function countCell(counts: Partial<Record<CountAction, number>>, action: CountAction): string {
-  const n = counts[action];
-  return n === undefined ? `<td class="none" data-action="${action}">—</td>` : cell(n, { action });
-}
-
-function outcomeBadge(outcome: RunOutcome): string {
-  return `<span class="badge" data-outcome="${outcome}" style="--c:${OUTCOME_COLOURS[outcome]}">${esc(outcome)}</span>`;
-}
-
-const roundedToMinutes = (ms: number): number => Math.round(ms / 60_000) * 60_000;
-const number = (n: number): string => n.toLocaleString('en-US');
-const seconds = (ms: number): string => (ms / 1000).toFixed(ms < 10_000 ? 2 : 1);
-const plural = (n: number, noun: string): string => `${number(n)} ${noun}${n === 1 ? '' : 's'}`;
-
-function time(iso: string): string {
-  return `<time datetime="${esc(iso)}">${esc(new Date(iso).toISOString().slice(0, 16).replace('T', ' '))} UTC</time>`;
-}
-
-/** A DN that wraps at its commas, between RDNs, rather than inside a name. */
-function dnHtml(dn: string): string {
-  return esc(dn).replace(/,/g, ',<wbr>');
-}
-
-/** HTML text: markup escaped, and control characters shown (a page can be saved and `cat` to a terminal). */
-function esc(text: string): string {
-  return printableLines(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 const CSS = `
