@@ -17,31 +17,27 @@ import type {
 } from './database.js';
 
 function observedQueryable<Q extends Queryable>(inner: Q, observer: RunObserver) {
+  /** Runs one statement and tells the observer its kind, first table, rows and time. */
+  const timed = async <R>(sql: string, run: () => Promise<R>, rowsOf: (result: R) => number): Promise<R> => {
+    const started = performance.now();
+    const result = await run();
+    const ms = performance.now() - started;
+    observer.emit({ type: 'sql', kind: sqlKind(sql), table: sqlTable(sql), rows: rowsOf(result), ms });
+    return result;
+  };
   return {
-    async query<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
-      const started = performance.now();
-      const rows = await inner.query<T>(sql, params);
-      observer.emit({
-        type: 'sql',
-        kind: sqlKind(sql),
-        table: sqlTable(sql),
-        rows: rows.length,
-        ms: performance.now() - started,
-      });
-      return rows;
-    },
-    async execute(sql: string, params?: readonly SqlValue[]): Promise<ExecuteResult> {
-      const started = performance.now();
-      const result = await inner.execute(sql, params);
-      observer.emit({
-        type: 'sql',
-        kind: sqlKind(sql),
-        table: sqlTable(sql),
-        rows: result.affectedRows,
-        ms: performance.now() - started,
-      });
-      return result;
-    },
+    query: <T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> =>
+      timed(
+        sql,
+        () => inner.query<T>(sql, params),
+        (rows) => rows.length,
+      ),
+    execute: (sql: string, params?: readonly SqlValue[]): Promise<ExecuteResult> =>
+      timed(
+        sql,
+        () => inner.execute(sql, params),
+        (result) => result.affectedRows,
+      ),
     isDuplicateKey: (error: unknown) => inner.isDuplicateKey(error),
     integerParameter: inner.integerParameter,
   };
