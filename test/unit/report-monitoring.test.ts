@@ -5,11 +5,11 @@
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pseudonym } from '../../src/render/redact.js';
 import type { Monitoring } from '../../src/report/monitoring.js';
 import { monitoring, reasonCategory } from '../../src/report/monitoring.js';
 import { renderPage } from '../../src/report/page.js';
 import { readReports } from '../../src/report/read-reports.js';
-import { pseudonym } from '../../src/render/redact.js';
 import { PERSONAL_VALUES, reportFileName, reportSeries, writeReports } from '../helpers/run-reports.js';
 import { COLLEGE_SPEC, copyCollegeSideFiles, runCli, type Workspace, workspace } from '../helpers/spec-files.js';
 

@@ -14,22 +14,7 @@ import { formatDiagnostic, UserError } from '../../src/errors.js';
 import { checkSourceFiles } from '../../src/index.js';
 import { readLdifFile } from '../../src/source/ldif/parse-ldif.js';
 import { loadSpec, parseSpecText } from '../../src/spec/load.js';
-
-const MINIMAL = `version: 1
-source:
-  ldif: people.ldif
-moodle:
-  driver: mariadb
-  database: moodle
-users:
-  search:
-    base: ou=people,dc=example,dc=org
-  auth: cas
-  fields:
-    username: '{uid|lower}'
-    firstname: '{givenName}'
-    lastname: '{sn}'
-`;
+import { MINIMAL_SPEC } from '../helpers/minimal-spec.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'l2m-hostile-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -57,19 +42,19 @@ describe('YAML that would exhaust the stack or the memory', () => {
   it('block nesting 3,000 deep is SPEC_INVALID, not a stack overflow', async () => {
     let nested = '';
     for (let i = 0; i < 3000; i++) nested += `${'  '.repeat(i + 1)}k:\n`;
-    const text = `${MINIMAL}vars:\n${nested}${'  '.repeat(3001)}v\n`;
+    const text = `${MINIMAL_SPEC}vars:\n${nested}${'  '.repeat(3001)}v\n`;
     expect(await failure(text)).toMatch(
       /^SPEC_INVALID: [^\n]*\n.*spec\.yaml:\d+:\d+: .*nested more than 64 levels deep/s,
     );
   });
 
   it('flow nesting 5,000 deep is SPEC_INVALID', async () => {
-    const text = `${MINIMAL}vars: { a: ${'['.repeat(5000)}${']'.repeat(5000)} }\n`;
+    const text = `${MINIMAL_SPEC}vars: { a: ${'['.repeat(5000)}${']'.repeat(5000)} }\n`;
     expect(await failure(text)).toMatch(/^SPEC_INVALID: .*nested more than 64 levels deep/s);
   });
 
   it('an anchor that contains its own alias is SPEC_INVALID at the alias', async () => {
-    const text = `${MINIMAL}vars: &v { c: *v }\n`;
+    const text = `${MINIMAL_SPEC}vars: &v { c: *v }\n`;
     expect(await failure(text)).toMatch(/^SPEC_INVALID: .*spec\.yaml:15:\d+: the alias \*v is inside its own anchor/s);
     // Unresolved secrets too: the resolver walks the same tree.
     expect(await failure(text, { resolveSecrets: false })).toMatch(/the alias \*v is inside its own anchor/);
@@ -83,7 +68,7 @@ describe('YAML that would exhaust the stack or the memory', () => {
           .fill(`*a${i - 1}`)
           .join(', ')}]`,
       );
-    const text = `${MINIMAL}vars:\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
+    const text = `${MINIMAL_SPEC}vars:\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
     expect(await failure(text)).toMatch(/^SPEC_INVALID: .*(alias|nested)/s);
   });
 });
@@ -99,21 +84,21 @@ describe('files a spec names must be regular files under 10 MiB', () => {
 
   for (const [path, what, message] of cases) {
     it(`extends naming ${what}`, async () => {
-      const out = await failure(`extends: ${path}\n${MINIMAL}`);
+      const out = await failure(`extends: ${path}\n${MINIMAL_SPEC}`);
       expect(out).toMatch(/^SPEC_INVALID: /);
       expect(out).toMatch(message);
       expect(out).toMatch(/spec\.yaml:1:\d+: /);
     }, 5_000);
 
     it(`a transcoding csv naming ${what}`, async () => {
-      const out = await failure(`${MINIMAL}transcodings:\n  levels:\n    csv: ${path}\n`);
+      const out = await failure(`${MINIMAL_SPEC}transcodings:\n  levels:\n    csv: ${path}\n`);
       expect(out).toMatch(/^SPEC_INVALID: /);
       expect(out).toMatch(message);
       expect(out).toMatch(/spec\.yaml:17:\d+: /);
     }, 5_000);
 
     it(`a \${file:} secret naming ${what}`, async () => {
-      const text = MINIMAL.replace('database: moodle', `database: moodle\n  password: '\${file:${path}}'`);
+      const text = MINIMAL_SPEC.replace('database: moodle', `database: moodle\n  password: '\${file:${path}}'`);
       const out = await failure(text);
       expect(out).toMatch(/^SPEC_INVALID: /);
       expect(out).toMatch(message);
@@ -123,7 +108,7 @@ describe('files a spec names must be regular files under 10 MiB', () => {
     it(`the LDIF source being ${what}: validate says SPEC_INVALID at source.ldif, a run LDIF_INVALID`, async () => {
       if (path === big) return; // a 10 MiB LDIF is fine (its limit is 512 MiB)
       const spec = join(dir, 'ldif.yaml');
-      writeFileSync(spec, MINIMAL.replace('ldif: people.ldif', `ldif: ${path}`));
+      writeFileSync(spec, MINIMAL_SPEC.replace('ldif: people.ldif', `ldif: ${path}`));
       const error: unknown = await checkSourceFiles(await loadSpec(spec, { env: {} })).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(UserError);
       expect((error as UserError).code).toBe('SPEC_INVALID');
@@ -151,7 +136,7 @@ describe('files a spec names must be regular files under 10 MiB', () => {
   });
 
   it('text given in-process is held to the same limits', async () => {
-    const error: unknown = await parseSpecText(`extends: /dev/zero\n${MINIMAL}`, join(dir, 'inline.yaml')).catch(
+    const error: unknown = await parseSpecText(`extends: /dev/zero\n${MINIMAL_SPEC}`, join(dir, 'inline.yaml')).catch(
       (e: unknown) => e,
     );
     expect((error as UserError).code).toBe('SPEC_INVALID');
@@ -160,7 +145,7 @@ describe('files a spec names must be regular files under 10 MiB', () => {
 
 describe('secret references only in secret fields', () => {
   it('a ${env:} or ${file:} reference in a user field, a filter or a name is SPEC_INVALID at its position', async () => {
-    const text = MINIMAL.replace(
+    const text = MINIMAL_SPEC.replace(
       "lastname: '{sn}'",
       "lastname: '{sn}'\n    email: '{mail} ${env:MOODLE_DB_PASSWORD}'",
     ).replace(
@@ -181,7 +166,7 @@ describe('secret references only in secret fields', () => {
   });
 
   it('is accepted in passwords, the bind DN, the database user and postApply arguments; $${ stays literal anywhere', async () => {
-    const text = `${MINIMAL.replace(
+    const text = `${MINIMAL_SPEC.replace(
       'database: moodle',
       "database: moodle\n  user: '${env:DB_USER}'\n  password: '${env:DB_PW}'",
     ).replace(

@@ -10,26 +10,11 @@ import { checkSpec } from '../../src/index.js';
 import { applyDefaults } from '../../src/spec/defaults.js';
 import { loadSpec, parseSpecText } from '../../src/spec/load.js';
 import type { SpecInput } from '../../src/spec/schema.js';
+import { MINIMAL_SPEC } from '../helpers/minimal-spec.js';
 
-const MINIMAL = `version: 1
-source:
-  ldif: people.ldif
-moodle:
-  driver: mariadb
-  database: moodle
-users:
-  search:
-    base: ou=people,dc=example,dc=org
-  auth: cas
-  fields:
-    username: '{uid|lower}'
-    firstname: '{givenName}'
-    lastname: '{sn}'
-`;
-
-/** MINIMAL with an ldap source instead of ldif; `ldap` is inserted as the lines of source. */
+/** MINIMAL_SPEC with an ldap source instead of ldif; `ldap` is inserted as the lines of source. */
 function withLdap(...lines: string[]): string {
-  return MINIMAL.replace('  ldif: people.ldif\n', `  ldap:\n${lines.map((l) => `    ${l}\n`).join('')}`);
+  return MINIMAL_SPEC.replace('  ldif: people.ldif\n', `  ldap:\n${lines.map((l) => `    ${l}\n`).join('')}`);
 }
 
 async function failure(promise: Promise<unknown>): Promise<UserError> {
@@ -46,7 +31,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('parseSpecText: valid specs', () => {
   it('applies every default to a minimal spec', async () => {
-    const loaded = await parseSpecText(MINIMAL, join(scratch, 'site.yaml'), { env: {} });
+    const loaded = await parseSpecText(MINIMAL_SPEC, join(scratch, 'site.yaml'), { env: {} });
     expect(loaded.spec).toStrictEqual({
       version: 1,
       citesScolaires: false,
@@ -71,12 +56,12 @@ describe('parseSpecText: valid specs', () => {
     });
     expect(loaded.path).toBe(join(scratch, 'site.yaml'));
     expect(loaded.dir).toBe(scratch);
-    expect(loaded.hash).toBe(createHash('sha256').update(MINIMAL).digest('hex'));
+    expect(loaded.hash).toBe(createHash('sha256').update(MINIMAL_SPEC).digest('hex'));
     expect(loaded.secrets).toEqual([]);
   });
 
   it('gives the position of written values, none for defaulted ones', async () => {
-    const loaded = await parseSpecText(MINIMAL, 'site.yaml', { env: {} });
+    const loaded = await parseSpecText(MINIMAL_SPEC, 'site.yaml', { env: {} });
     expect(loaded.positionOf('/users/fields/username')).toEqual({ file: 'site.yaml', line: 12, column: 15 });
     expect(loaded.positionOf('/moodle')).toEqual({ file: 'site.yaml', line: 5, column: 3 });
     expect(loaded.positionOf('/moodle/port')).toBeUndefined();
@@ -151,7 +136,7 @@ describe('parseSpecText: valid specs', () => {
   });
 
   it('quotes JSON suggestions the JSON way and rejects YAML-only scalars in .json', async () => {
-    const json = JSON.stringify(parseYaml(MINIMAL), null, 2).replace('"{sn}"', '061300');
+    const json = JSON.stringify(parseYaml(MINIMAL_SPEC), null, 2).replace('"{sn}"', '061300');
     const error = await failure(parseSpecText(json, 'site.json', { env: {} }));
     expect(error.diagnostics.map((d) => d.message)).toEqual(['invalid JSON: Unresolved plain scalar "061300"']);
     const number = await failure(parseSpecText(json.replace('061300', '61300'), 'site.json', { env: {} }));
@@ -161,7 +146,7 @@ describe('parseSpecText: valid specs', () => {
 
 describe('parseSpecText: mapping keys must be text', () => {
   it('reports every number, boolean or null key with its position, all at once', async () => {
-    const text = `${MINIMAL}transcodings:
+    const text = `${MINIMAL_SPEC}transcodings:
   uaiNames:
     values:
       061300: Lycée Mistral
@@ -195,7 +180,10 @@ describe('parseSpecText: mapping keys must be text', () => {
   });
 
   it('leaves JSON keys alone (they are always strings)', async () => {
-    const data = { ...(parseYaml(MINIMAL) as object), transcodings: { t: { values: { '061300': 'x', true: 'y' } } } };
+    const data = {
+      ...(parseYaml(MINIMAL_SPEC) as object),
+      transcodings: { t: { values: { '061300': 'x', true: 'y' } } },
+    };
     const loaded = await parseSpecText(JSON.stringify(data, null, 2), 'site.json', { env: {} });
     expect(loaded.spec.transcodings?.t?.values).toEqual({ '061300': 'x', true: 'y' });
   });
@@ -264,7 +252,7 @@ describe('parseSpecText: secrets', () => {
 describe('loadSpec', () => {
   it('loads a file, hashing its bytes', async () => {
     const file = join(scratch, 'college.yaml');
-    writeFileSync(file, MINIMAL);
+    writeFileSync(file, MINIMAL_SPEC);
     const loaded = await loadSpec(file, { env: {} });
     expect(loaded.hash).toBe(createHash('sha256').update(readFileSync(file)).digest('hex'));
     expect(loaded.positionOf('/version')).toEqual({ file, line: 1, column: 10 });
@@ -279,7 +267,7 @@ describe('loadSpec', () => {
   });
 
   it('counts the problems in the message', async () => {
-    const error = await failure(parseSpecText(MINIMAL.replace('cas', 'CAS'), 'one.yaml', { env: {} }));
+    const error = await failure(parseSpecText(MINIMAL_SPEC.replace('cas', 'CAS'), 'one.yaml', { env: {} }));
     expect(error.code).toBe('SPEC_INVALID');
     expect(error.message).toBe('one.yaml: 1 problem in the spec');
   });
@@ -287,9 +275,9 @@ describe('loadSpec', () => {
 
 describe('loadSpec: transcoding CSV files', () => {
   const LEVELS = 'from,to\n6EME,Sixième\n5EME,Cinquième\n';
-  /** MINIMAL with `transcodings`, each line indented under it. */
+  /** MINIMAL_SPEC with `transcodings`, each line indented under it. */
   const withTranscodings = (...lines: string[]): string =>
-    `${MINIMAL}transcodings:\n${lines.map((l) => `  ${l}\n`).join('')}`;
+    `${MINIMAL_SPEC}transcodings:\n${lines.map((l) => `  ${l}\n`).join('')}`;
   /** A fresh directory in scratch holding `files`. */
   const site = (name: string, files: Readonly<Record<string, string>>): string => {
     const dir = join(scratch, name);
@@ -320,7 +308,7 @@ describe('loadSpec: transcoding CSV files', () => {
       'levels.csv': LEVELS,
       'shared/base.yaml': 'transcodings: { levels: { csv: levels.csv } }\n',
       'shared/levels.csv': 'from,to\n6EME,not this one\n',
-      'ldap2moodle.yaml': `extends: shared/base.yaml\n${MINIMAL}`,
+      'ldap2moodle.yaml': `extends: shared/base.yaml\n${MINIMAL_SPEC}`,
     });
     const loaded = await loadSpec(join(dir, 'ldap2moodle.yaml'), { env: {} });
     expect(loaded.transcodingFiles.get('levels')).toEqual({ path: join(dir, 'levels.csv'), text: LEVELS });
@@ -417,7 +405,7 @@ describe('extends: the name of an inherited rule', () => {
     const dir = join(scratch, `inherited-${createHash('sha256').update(categories).digest('hex').slice(0, 8)}`);
     mkdirSync(join(dir, 'farm'), { recursive: true });
     writeFileSync(join(dir, 'farm', 'base.yaml'), BASE);
-    writeFileSync(join(dir, 'ldap2moodle.yaml'), `extends: farm/base.yaml\n${MINIMAL}categories:\n${categories}`);
+    writeFileSync(join(dir, 'ldap2moodle.yaml'), `extends: farm/base.yaml\n${MINIMAL_SPEC}categories:\n${categories}`);
     const error = await failure(loadSpec(join(dir, 'ldap2moodle.yaml'), { env: {} }));
     return error.diagnostics.map((d) => `${d.position?.line}:${d.position?.column} ${d.message}`);
   };
@@ -438,9 +426,9 @@ describe('extends: the name of an inherited rule', () => {
 describe('lock.staleAfter', () => {
   it('is a duration: 6h by default in the lock policy, a spec value taken, others refused where they are', async () => {
     const { lockPolicyOf } = await import('../../src/index.js');
-    const plain = await parseSpecText(MINIMAL, join(scratch, 'site.yaml'), { env: {} });
+    const plain = await parseSpecText(MINIMAL_SPEC, join(scratch, 'site.yaml'), { env: {} });
     expect(lockPolicyOf(plain).staleAfterMs).toBe(6 * 3_600_000);
-    const shorter = await parseSpecText(`${MINIMAL}lock:\n  staleAfter: 1h30m\n`, join(scratch, 'site.yaml'), {
+    const shorter = await parseSpecText(`${MINIMAL_SPEC}lock:\n  staleAfter: 1h30m\n`, join(scratch, 'site.yaml'), {
       env: {},
     });
     expect(lockPolicyOf(shorter, { lockTimeoutMs: 5_000 })).toMatchObject({
@@ -449,12 +437,14 @@ describe('lock.staleAfter', () => {
     });
 
     const words = await failure(
-      parseSpecText(`${MINIMAL}lock:\n  staleAfter: six hours\n`, join(scratch, 'site.yaml'), { env: {} }),
+      parseSpecText(`${MINIMAL_SPEC}lock:\n  staleAfter: six hours\n`, join(scratch, 'site.yaml'), { env: {} }),
     );
     expect(words.code).toBe('SPEC_INVALID');
     expect(words.diagnostics.map((d) => d.path)).toEqual(['/lock/staleAfter']);
 
-    const zero = await parseSpecText(`${MINIMAL}lock:\n  staleAfter: 0s\n`, join(scratch, 'site.yaml'), { env: {} });
+    const zero = await parseSpecText(`${MINIMAL_SPEC}lock:\n  staleAfter: 0s\n`, join(scratch, 'site.yaml'), {
+      env: {},
+    });
     let caught: unknown;
     try {
       checkSpec(zero);
