@@ -9,7 +9,7 @@
  * file it put a bad value, and check the line:column an error names.
  */
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { expect } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { stringify } from 'yaml';
 import { UserError } from '../../src/errors.js';
 import {
@@ -189,6 +189,25 @@ async function userErrorOf(run: Promise<unknown>): Promise<UserError> {
     });
   }
   return outcome;
+}
+
+/**
+ * For a describe block: a function that makes collège sites on `target` (reading `ldif`, the example's by default,
+ * with `spec`'s edits), each removed after its test.
+ */
+export function collegeSites(target: TargetName): (ldif?: string, spec?: SpecText) => Promise<CollegeSite> {
+  const made: CollegeSite[] = [];
+  afterEach(async () => {
+    for (const s of made.splice(0).reverse()) await s.remove();
+  });
+  return async (ldif, spec) => {
+    const s = await collegeSite(target, {
+      ...(ldif === undefined ? {} : { ldif }),
+      ...(spec === undefined ? {} : { spec }),
+    });
+    made.push(s);
+    return s;
+  };
 }
 
 /** A fresh Moodle on `target` and a workspace with the collège spec reading `ldif` (the example's by default). */

@@ -5,18 +5,10 @@
  * entry, a held change, or a warning saying what was cleaned), and nothing blocks the school.
  */
 import { readFile } from 'node:fs/promises';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { redactPlan } from '../../src/render/redact.js';
 import { dropStaleTestDatabases } from '../helpers/mariadb.js';
-import {
-  COLLEGE_LDIF,
-  type CollegeSite,
-  classLine,
-  collegeSite,
-  editEntry,
-  personDn,
-  replaceLine,
-} from '../helpers/sdet-college.js';
+import { COLLEGE_LDIF, classLine, collegeSites, editEntry, personDn, replaceLine } from '../helpers/sdet-college.js';
 import { TARGETS } from '../helpers/targets.js';
 
 beforeAll(async () => {
@@ -53,15 +45,7 @@ function hostile(ldif: string): string {
 }
 
 describe.each(TARGETS)('a hostile directory on %s', (target) => {
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
-  async function site(ldif?: string): Promise<CollegeSite> {
-    const s = await collegeSite(target, ldif === undefined ? {} : { ldif });
-    cleanups.push(() => s.remove());
-    return s;
-  }
+  const site = collegeSites(target);
 
   it('every healthy person created, every hostile entry reported with its DN, nothing blocks', async () => {
     const healthy = await site();
@@ -196,11 +180,7 @@ describe.each(TARGETS)('a hostile directory on %s', (target) => {
     expect(after.users).toEqual(before.users);
   });
   it('onDataError: fail: one ENTRY_INVALID listing the value that does not fit with its DN; nothing written', async () => {
-    const s = await collegeSite(target, {
-      ldif: hostile(await readFile(COLLEGE_LDIF, 'utf8')),
-      spec: { append: 'onDataError: fail\n' },
-    });
-    cleanups.push(() => s.remove());
+    const s = await site(hostile(await readFile(COLLEGE_LDIF, 'utf8')), { append: 'onDataError: fail\n' });
     const before = await s.written();
     const error = await s.applyError();
     expect(error.code).toBe('ENTRY_INVALID');

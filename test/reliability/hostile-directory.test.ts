@@ -7,10 +7,10 @@
  * the next plan has nothing to write.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { dropStaleTestDatabases } from '../helpers/mariadb.js';
-import { COLLEGE_LDIF, type CollegeSite, collegeSite, personDn } from '../helpers/sdet-college.js';
+import { COLLEGE_LDIF, collegeSites, personDn } from '../helpers/sdet-college.js';
 import { startSlapd } from '../helpers/slapd.js';
 import { ldapSource } from '../helpers/spec-files.js';
 import { TARGETS } from '../helpers/targets.js';
@@ -110,15 +110,7 @@ function parentUnits(entries: readonly Hostile[]): string {
 }
 
 describe.each(TARGETS)('a hostile directory (second part) on %s', (target) => {
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
-  async function site(ldif?: string): Promise<CollegeSite> {
-    const s = await collegeSite(target, ldif === undefined ? {} : { ldif });
-    cleanups.push(() => s.remove());
-    return s;
-  }
+  const site = collegeSites(target);
 
   it('every healthy person created once; every hostile entry stored exactly or reported with its DN', async () => {
     const healthy = await site();
