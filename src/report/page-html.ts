@@ -20,9 +20,6 @@ export const OUTCOME_COLOURS: Readonly<Record<RunOutcome, string>> = {
 /** Outcomes after which the changes are in Moodle. */
 export const WRITTEN: ReadonlySet<RunOutcome> = new Set(['applied', 'post-apply-failed']);
 
-/** Outcomes that count as "the sync ran and did its job". */
-export const SUCCESS: ReadonlySet<RunOutcome> = new Set(['applied', 'no-changes', 'planned']);
-
 export function table(headers: readonly string[], rows: readonly string[], name: string): string {
   const head = headers.map((h) => `<th scope="col">${esc(h)}</th>`).join('');
   return `<div class="table"><table data-table="${name}"><thead><tr>${head}</tr></thead><tbody>${rows.join('')}</tbody></table></div>`;

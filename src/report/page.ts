@@ -17,11 +17,11 @@ import {
   outcomeBadge,
   plural,
   roundedToMinutes,
-  SUCCESS,
   seconds,
   table,
   time,
 } from './page-html.js';
+import { SUCCESS_OUTCOMES } from './run-recorder.js';
 
 export interface PageOptions {
   /** Shown under the title: the reports directory the page was made from. */
@@ -85,8 +85,8 @@ export async function renderPage(m: Monitoring, options: PageOptions = {}): Prom
 
 function summary(m: Monitoring): string {
   const last = m.runs.at(-1) as RunRow;
-  const lastSuccess = [...m.runs].reverse().find((r) => SUCCESS.has(r.outcome));
-  const bad = m.runs.filter((r) => !SUCCESS.has(r.outcome)).length;
+  const lastSuccess = [...m.runs].reverse().find((r) => SUCCESS_OUTCOMES.includes(r.outcome));
+  const bad = m.runs.filter((r) => !SUCCESS_OUTCOMES.includes(r.outcome)).length;
   // The last run that got as far as planning: a failed read knows no users, and 0 would be a false alarm.
   const planned = [...m.runs].reverse().find((r) => r.users > 0);
   const users = planned?.users ?? 0;
@@ -100,7 +100,7 @@ function summary(m: Monitoring): string {
       'Last run',
       outcomeBadge(last.outcome),
       `${esc(last.command)} · ${time(last.started_at)} · ${esc(formatDuration(last.duration_ms))}`,
-      SUCCESS.has(last.outcome) ? '' : last.outcome === 'post-apply-failed' ? 'warn' : 'bad',
+      SUCCESS_OUTCOMES.includes(last.outcome) ? '' : last.outcome === 'post-apply-failed' ? 'warn' : 'bad',
     ),
     card(
       'last-success',
